@@ -1,0 +1,1 @@
+"""Core engine: workloads, training, search, design, execution. Imports no UI code."""

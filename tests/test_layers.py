@@ -1,0 +1,51 @@
+"""The layers point one way: tui → core → sessions (DESIGN.md). Checked in fresh interpreters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def loaded_modules(statement: str) -> set[str]:
+    """Top-level module names loaded after running `statement` in a new interpreter."""
+    listing = "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    code = f"import sys, json\n{statement}\n{listing}"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    ("statement", "forbidden"),
+    [
+        ("import tunebook.sessions, tunebook.sessions.report", {"torch", "textual"}),
+        ("import tunebook.core", {"textual", "textual_plotext"}),
+        ("import tunebook.tui.cli", {"torch", "textual"}),
+    ],
+)
+def test_layer_does_not_load(statement: str, forbidden: set[str]) -> None:
+    assert not loaded_modules(statement) & forbidden
+
+
+def test_sessions_and_core_never_import_upwards() -> None:
+    """A static check too: no import of an upper layer anywhere in a lower one's source."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    rules = {
+        "sessions": r"^\s*(import|from)\s+(torch|textual|textual_plotext|tunebook\.(core|tui))\b",
+        "core": r"^\s*(import|from)\s+(textual|textual_plotext|tunebook\.tui)\b",
+    }
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for layer, pattern in rules.items()
+        for path in (root / layer).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.match(pattern, line)
+    ]
+    assert offenders == []

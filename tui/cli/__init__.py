@@ -1,0 +1,74 @@
+"""The `tunebook` command: argument parsing, dispatch, and the error contract.
+
+Bad input exits 2 with one sentence on stderr; a failure while running exits 1; `--debug`
+adds the traceback. Each sub-command lives in its own module and imports heavy layers
+(torch, textual) only when it runs, so `tunebook status` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from tunebook.sessions.errors import BadInput, TunebookError
+from tunebook.sessions.version import __version__
+from tunebook.tui.cli import session_commands
+
+COMMAND_MODULES = (session_commands,)
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one sentence (exit 2) rather than a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"tunebook: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line grammar; documented in README.md (a test keeps them in sync)."""
+    parser = _Parser(
+        prog="tunebook",
+        description="Tune deep-learning models the way the Deep Learning Tuning Playbook says.",
+    )
+    parser.add_argument("--version", action="version", version=f"tunebook {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in COMMAND_MODULES:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except BadInput as exc:
+        return _report(args, exc, EXIT_BAD_INPUT)
+    except TunebookError as exc:
+        return _report(args, exc, EXIT_FAILURE)
+    except KeyboardInterrupt:
+        sys.stderr.write("tunebook: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        return _report(args, exc, EXIT_FAILURE, internal=True)
+
+
+def _report(args: argparse.Namespace, exc: BaseException, code: int, internal: bool = False) -> int:
+    if args.debug:
+        traceback.print_exception(exc)
+    message = f"internal error: {type(exc).__name__}: {exc}" if internal else str(exc)
+    hint = "" if args.debug or code == EXIT_BAD_INPUT else " (run with --debug for the traceback)"
+    sys.stderr.write(f"tunebook: {message}{hint}\n")
+    return code

@@ -1,0 +1,164 @@
+"""`tunebook new`, `status` and `export`: the session file from the command line.
+
+`status` and `export` import only `tunebook.sessions` (no torch, no textual), so they answer
+instantly even on a laptop without the training stack warmed up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tunebook.sessions import BadInput, Session
+from tunebook.sessions.report import EXPORT_FORMATS, export_text, status_data
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add this module's sub-commands to the parser."""
+    new = commands.add_parser("new", help="create a session file for a workload")
+    new.add_argument("path", help="the session file to create (e.g. mlp.tunebook)")
+    new.add_argument(
+        "--workload",
+        "-w",
+        required=True,
+        help="built-in name, path/to/file.py:Class or pkg.mod:Class",
+    )
+    new.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="workload configuration, e.g. -o csv=data.csv -o target=label (repeatable)",
+    )
+    new.set_defaults(handler=cmd_new)
+
+    status = commands.add_parser("status", help="show a session's decisions, studies and runner")
+    status.add_argument("path", help="the session file")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=cmd_status)
+
+    export = commands.add_parser("export", help="write the session as CSV, JSON or Markdown")
+    export.add_argument("path", help="the session file")
+    export.add_argument("--format", "-f", choices=EXPORT_FORMATS, default="md")
+    export.add_argument("--output", "-O", help="write to this file instead of standard output")
+    export.set_defaults(handler=cmd_export)
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` strings to a dict; values parse as JSON when they can (numbers, booleans)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"option {pair!r} is not KEY=VALUE")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    return options
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    """Check the workload loads, then create the file."""
+    Session.check_new_path(args.path)
+    from tunebook.core.workloads import load_workload
+
+    config = parse_options(args.option)
+    workload = load_workload(args.workload, config)
+    with Session.create(args.path, args.workload, workload.config()) as session:
+        info = session.info()
+    print(f"created {info.path} for workload {info.workload}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the session summary, as text or as the documented JSON."""
+    with Session.open(args.path, read_only=True) as session:
+        data = status_data(session)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        print_status(data)
+    return 0
+
+
+def print_status(data: dict[str, Any]) -> None:
+    """The human view of `status_data`, as rich tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{data['name']}[/]  {data['path']}  workload [cyan]{data['workload']['ref']}[/]"
+    )
+    runner = data["runner"]
+    if runner is None:
+        console.print("runner: none")
+    else:
+        state = "[green]alive[/]" if runner["alive"] else "[red]stale (not running)[/]"
+        detached = ", detached" if runner["detached"] else ""
+        console.print(
+            f"runner: pid {runner['pid']} on {runner['host']}{detached} — {state}, "
+            f"heartbeat {runner['heartbeat_age_s']} s ago"
+        )
+    for decision in data["decisions"]:
+        stale = " [yellow](stale)[/]" if decision["stale"] else ""
+        console.print(f"decision {decision['kind']}: {decision['value']}{stale}")
+    if not data["experiments"]:
+        console.print("no experiments yet: add one with 'tunebook experiment add PATH SPEC.toml'")
+    for experiment in data["experiments"]:
+        table = Table(title=f"{experiment['name']} — {experiment['goal']}", title_justify="left")
+        for column in (
+            "study",
+            "algorithm",
+            "done/budget",
+            "running",
+            "infeasible",
+            "failed",
+            "best",
+        ):
+            table.add_column(column)
+        for study in experiment["studies"]:
+            counts = study["counts"]
+            best = study["best_value"]
+            table.add_row(
+                study["name"],
+                study["algorithm"],
+                f"{study['finished']}/{study['budget']}",
+                str(counts["running"]),
+                str(counts["infeasible"]),
+                str(counts["failed"]),
+                "—" if best is None else f"{best:.4g} (trial {study['best_trial']})",
+            )
+        console.print(table)
+    totals = data["trials"]
+    console.print(
+        f"trials: {totals['total']} total, {totals['completed']} completed, "
+        f"{totals['infeasible']} infeasible, {totals['failed']} failed, "
+        f"{totals['running']} running, {totals['pending']} pending"
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export to stdout, or atomically to --output (never a half-written file)."""
+    with Session.open(args.path, read_only=True) as session:
+        text = export_text(session, args.format)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    target = Path(args.output)
+    if target.is_dir():
+        raise BadInput(f"--output '{target}' is a directory")
+    if not target.parent.is_dir():
+        raise BadInput(f"--output '{target}': folder '{target.parent}' does not exist")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, target)
+    print(f"wrote {target}", file=sys.stderr)
+    return 0
