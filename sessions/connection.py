@@ -88,6 +88,33 @@ def stored_schema_version(db: Database, path: Path) -> int:
         ) from exc
 
 
+def _probe_schema_version(path: Path, schema_version: int) -> int:
+    """Read the schema version read-only and refuse a newer one; if the file turns out not
+    to be usable, remove the -wal/-shm files SQLite created beside it (left as found)."""
+    sidecars = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    existed = {p for p in sidecars if p.exists()}
+    probe = connect(path, read_only=True)
+    try:
+        try:
+            version = stored_schema_version(probe, path)
+        except sqlite3.DatabaseError as exc:
+            raise SessionFileError(f"session file '{path}' is damaged: {exc}") from exc
+        if version > schema_version:
+            raise SessionFileError(
+                f"session file '{path}' has schema version {version}, newer than this "
+                f"tunebook reads ({schema_version}); upgrade tunebook to open it"
+            )
+        return version
+    except SessionFileError:
+        probe.close()
+        for sidecar in sidecars:
+            if sidecar not in existed:
+                sidecar.unlink(missing_ok=True)
+        raise
+    finally:
+        probe.close()
+
+
 def backup_path(path: Path, version: int) -> Path:
     """Where the pre-migration copy of a schema-`version` file goes (never overwritten)."""
     candidate = path.with_name(f"{path.name}.v{version}.bak")
@@ -112,18 +139,7 @@ def open_database(
     """
     check_session_path(path)
     read_only = read_only or is_read_only_file(path)
-    probe = connect(path, read_only=True)
-    try:
-        version = stored_schema_version(probe, path)
-    except sqlite3.DatabaseError as exc:
-        raise SessionFileError(f"session file '{path}' is damaged: {exc}") from exc
-    finally:
-        probe.close()
-    if version > schema_version:
-        raise SessionFileError(
-            f"session file '{path}' has schema version {version}, newer than this tunebook "
-            f"reads ({schema_version}); upgrade tunebook to open it"
-        )
+    version = _probe_schema_version(path, schema_version)
     if version < schema_version:
         if read_only:
             raise SessionFileError(

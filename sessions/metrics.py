@@ -52,18 +52,28 @@ class MetricsWriter:
         """Values queued but not yet committed."""
         return len(self._rows)
 
+    def drain(self) -> list[tuple[int, str, int, float | None]]:
+        """Take the queued rows out, for a caller that commits them in its own transaction
+        (and counts them in `committed` once that commit succeeded)."""
+        rows, self._rows = self._rows, []
+        return rows
+
+    def restore(self, rows: list[tuple[int, str, int, float | None]]) -> None:
+        """Put drained rows back after their transaction failed."""
+        self._rows[:0] = rows
+
     def flush(self, resume_state: tuple[int, bytes] | None = None) -> int:
         """Commit queued values (and, if given, the resume checkpoint `(step, bytes)`).
 
         Returns the number of values committed by this call.
         """
-        rows, self._rows = self._rows, []
+        rows = self.drain()
         if not rows and resume_state is None:
             return 0
         try:
             self._commit(rows, resume_state)
         except BaseException:
-            self._rows[:0] = rows  # nothing was committed: keep them for the next flush
+            self.restore(rows)  # nothing was committed: keep them for the next flush
             raise
         self.committed += len(rows)
         return len(rows)

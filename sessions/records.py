@@ -7,6 +7,8 @@ Everything `Session` returns is one of these frozen dataclasses; nothing outside
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -203,8 +205,18 @@ class RunnerInfo:
     command: str = ""
 
     def is_alive(self, stale_after: float, at: float | None = None) -> bool:
-        """A runner is alive while its heartbeat is younger than `stale_after` seconds."""
-        return ((at if at is not None else now()) - self.heartbeat) < stale_after
+        """Alive while its heartbeat is younger than `stale_after` seconds and, when it ran
+        on this host, while its process still exists (a SIGKILLed runner is dead at once)."""
+        if (at if at is not None else now()) - self.heartbeat >= stale_after:
+            return False
+        if self.host == socket.gethostname():
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:  # it exists, under another user
+                return True
+        return True
 
 
 @dataclass(frozen=True)

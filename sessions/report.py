@@ -24,6 +24,22 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else value
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with every NaN/±inf replaced by null: strict JSON readers (jq) reject them."""
+    if isinstance(value, float):
+        return _finite(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def to_json(data: Any) -> str:
+    """The documented JSON output: strict JSON, sorted keys, indented."""
+    return json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
 def status_data(session: Session) -> dict[str, Any]:
     """The session at a glance: workload, runner, decisions, experiments with study counts."""
     info = session.info()
@@ -168,7 +184,7 @@ def export_data(session: Session) -> dict[str, Any]:
 def export_text(session: Session, fmt: str) -> str:
     """The session as CSV (one row per trial), JSON (everything) or Markdown (a report)."""
     if fmt == "json":
-        return json.dumps(export_data(session), indent=2, sort_keys=True) + "\n"
+        return to_json(export_data(session))
     if fmt == "csv":
         rows = trial_rows(session)
         columns: list[str] = []

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from tunebook.sessions.connection import create_database, open_database
 from tunebook.sessions.errors import BadInput, ReadOnlySession, SessionFileError, TunebookError
-from tunebook.sessions.metrics import MetricsWriter, storable
+from tunebook.sessions.metrics import INSERT_METRIC, MetricsWriter, storable
 from tunebook.sessions.records import (
     Checkpoint,
     CheckpointKind,
@@ -57,8 +57,26 @@ def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, allow_nan=True)
 
 
-def _load(text: str | None) -> Any:
-    return json.loads(text) if text else {}
+def _load_value(text: str) -> Any:
+    """A JSON column's value; damaged JSON is a SessionFileError, not a crash."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SessionFileError(
+            f"the session file is damaged: a stored JSON value is invalid ({exc.msg})"
+        ) from exc
+
+
+def _load(text: str | None) -> dict[str, Any]:
+    """A JSON object column (config, params, design …), checked to be an object."""
+    if not text:
+        return {}
+    value = _load_value(text)
+    if not isinstance(value, dict):
+        raise SessionFileError(
+            f"the session file is damaged: a stored JSON object is a {type(value).__name__}"
+        )
+    return value
 
 
 def _nan_if_none(value: float | None) -> float:
@@ -505,9 +523,41 @@ class Session:
         status = TrialStatus(status)
         if not status.is_finished():
             raise ValueError(f"finish_trial needs a finished status, not {status.value}")
-        with self.transaction() as conn:
+        rows = writer.drain() if writer is not None else []
+        try:
+            self._finish(
+                trial_id,
+                status,
+                rows,
+                best_step,
+                best_value,
+                final_value,
+                error,
+                compute_seconds,
+                data_seconds,
+            )
+        except BaseException:
             if writer is not None:
-                writer.flush()
+                writer.restore(rows)
+            raise
+        if writer is not None:
+            writer.committed += len(rows)
+        return self.trial(trial_id)
+
+    def _finish(
+        self,
+        trial_id: int,
+        status: TrialStatus,
+        rows: list[tuple[int, str, int, float | None]],
+        best_step: int | None,
+        best_value: float | None,
+        final_value: float | None,
+        error: str,
+        compute_seconds: float,
+        data_seconds: float,
+    ) -> None:
+        with self.transaction() as conn:
+            conn.executemany(INSERT_METRIC, rows)
             conn.execute(
                 "UPDATE trials SET status = ?, best_step = ?, best_value = ?, final_value = ?, "
                 "error = ?, compute_seconds = ?, data_seconds = ?, finished_at = ? WHERE id = ?",
@@ -527,7 +577,6 @@ class Session:
                 "DELETE FROM checkpoints WHERE trial_id = ? AND kind = ?",
                 (trial_id, CheckpointKind.RESUME.value),
             )
-        return self.trial(trial_id)
 
     def release_trial(self, trial_id: int, reason: str = "") -> Trial:
         """running → pending (stopped or interrupted); it resumes from its checkpoint."""
@@ -622,7 +671,7 @@ class Session:
     def values_at_best_step(self, name: str, study_id: int | None = None) -> dict[int, float]:
         """Series `name` of every trial (optionally of one study) at its best step."""
         sql = (
-            "SELECT t.id, m.value FROM trials t JOIN metrics m ON m.trial_id = t.id "
+            "SELECT t.id, m.value FROM trials t CROSS JOIN metrics m ON m.trial_id = t.id "
             "AND m.series = ? AND m.step = t.best_step WHERE t.best_step IS NOT NULL"
         )
         params: list[Any] = [name]
@@ -841,7 +890,7 @@ def _decision(r: Mapping[str, Any]) -> Decision:
     return Decision(
         id=r["id"],
         kind=DecisionKind(r["kind"]),
-        value=json.loads(r["value"]),
+        value=_load_value(r["value"]),
         rationale=r["rationale"],
         evidence=_load(r["evidence"]),
         stale=bool(r["stale"]),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,9 @@ def test_quick_start_is_exactly_two_commands() -> None:
 
 
 def test_ruff_is_clean() -> None:
-    ruff = shutil.which("ruff")
-    assert ruff is not None, "ruff is part of the dev extra: pip install -e '.[dev]'"
-    result = subprocess.run([ruff, "check", "--quiet", str(ROOT)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--quiet", str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,13 +147,19 @@ def test_nan_and_inf_values_survive(session: Session, study) -> None:
 def test_second_live_runner_is_refused(session: Session, tmp_path: Path) -> None:
     session.claim_runner(stale_after=30)
     session.claim_runner(stale_after=30)  # the same process may re-claim
+    other = os.getppid()  # a live process that is not this one
     with session.transaction() as conn:
-        conn.execute("UPDATE runner SET pid = ?", (os.getpid() + 1,))
-    with pytest.raises(RunnerBusy, match=f"process {os.getpid() + 1} on {socket.gethostname()}"):
+        conn.execute("UPDATE runner SET pid = ?", (other,))
+    with pytest.raises(RunnerBusy, match=f"process {other} on {socket.gethostname()}"):
         session.claim_runner(stale_after=30)
     with session.transaction() as conn:
         conn.execute("UPDATE runner SET heartbeat = heartbeat - 100")
     session.claim_runner(stale_after=30)  # a stale runner is replaced
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with session.transaction() as conn:
+        conn.execute("UPDATE runner SET pid = ?", (gone.pid,))
+    session.claim_runner(stale_after=30)  # a runner whose process is gone is dead at once
     assert session.runner() is not None and session.runner().pid == os.getpid()
     session.release_runner()
     assert session.runner() is None

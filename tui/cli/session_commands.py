@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tunebook.sessions import BadInput, Session
-from tunebook.sessions.report import EXPORT_FORMATS, export_text, status_data
+from tunebook.sessions.report import EXPORT_FORMATS, export_text, status_data, to_json
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -81,8 +81,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     with Session.open(args.path, read_only=True) as session:
         data = status_data(session)
     if args.json:
-        json.dump(data, sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
+        sys.stdout.write(to_json(data))
     else:
         print_status(data)
     return 0
