@@ -1,0 +1,116 @@
+"""Load a workload by reference: ``path/to/file.py:Class``, ``package.module:Class`` or a built-in.
+
+Every failure is one WorkloadError sentence naming the reference and what is wrong, with
+the user's own exception chained so ``--debug`` can show its traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tunebook.core.workloads.base import Workload, WorkloadError
+from tunebook.core.workloads.images import ImagesWorkload
+from tunebook.core.workloads.sequences import LanguageModelWorkload
+from tunebook.core.workloads.tabular import TabularWorkload
+
+
+def builtin_workloads() -> dict[str, type[Workload]]:
+    """The built-in workloads by name, for ``tunebook workloads`` and bare-name references."""
+    return {cls.name: cls for cls in (TabularWorkload, ImagesWorkload, LanguageModelWorkload)}
+
+
+def _is_file_target(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or "\\" in target
+
+
+def _import_file(ref: str, target: str) -> ModuleType:
+    """Import a Python file as a module whose name is unique to its path and version."""
+    path = Path(target).expanduser()
+    if not path.is_file():
+        raise WorkloadError(f"workload {ref!r}: file {target!r} does not exist")
+    path = path.resolve()
+    stamp = f"{path}:{path.stat().st_mtime_ns}".encode()
+    name = f"tunebook_workload_{path.stem}_{hashlib.sha1(stamp).hexdigest()[:12]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise WorkloadError(f"workload {ref!r}: {target} cannot be imported as Python")
+    module = importlib.util.module_from_spec(spec)
+    # Sibling modules of the file import as they would when running it as a script.
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise WorkloadError(
+            f"workload {ref!r}: importing {target} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    return module
+
+
+def _import_module(ref: str, target: str) -> ModuleType:
+    """Import ``package.module``, telling a missing module from one that fails to import."""
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name and (target == exc.name or target.startswith(exc.name + ".")):
+            raise WorkloadError(f"workload {ref!r}: module {target!r} not found") from exc
+        raise WorkloadError(
+            f"workload {ref!r}: importing {target} raised ModuleNotFoundError: {exc}"
+        ) from exc
+    except Exception as exc:
+        raise WorkloadError(
+            f"workload {ref!r}: importing {target} raised {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def load_workload(ref: str, config: dict[str, Any] | None = None) -> Workload:
+    """Instantiate the workload named by ``ref`` with ``config`` (from ``Workload.config()``).
+
+    ``ref`` is a built-in name (see ``builtin_workloads``), ``path/to/file.py:ClassName``
+    or ``package.module:ClassName``. Raises WorkloadError, one sentence, on any failure.
+    """
+    builtins = builtin_workloads()
+    if ref in builtins:
+        cls: Any = builtins[ref]
+        class_name = cls.__name__
+    else:
+        target, _, class_name = ref.rpartition(":")
+        if not target or not class_name:
+            raise WorkloadError(
+                f"workload {ref!r}: not a built-in ({', '.join(builtins)}) and not of the "
+                "form path/to/file.py:ClassName or package.module:ClassName"
+            )
+        if _is_file_target(target):
+            module = _import_file(ref, target)
+        else:
+            module = _import_module(ref, target)
+        cls = getattr(module, class_name, None)
+        if cls is None:
+            raise WorkloadError(f"workload {ref!r}: class {class_name!r} not found in {target}")
+    if not (isinstance(cls, type) and issubclass(cls, Workload)):
+        raise WorkloadError(f"workload {ref!r}: {class_name} is not a tunebook Workload subclass")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(cls.__abstractmethods__))
+        raise WorkloadError(f"workload {ref!r}: {class_name} does not implement {missing}")
+    workload = cls.__new__(cls)
+    workload._ref = ref  # so errors raised while configuring already name the reference
+    try:
+        workload.__init__(**(config or {}))
+    except WorkloadError:
+        raise
+    except Exception as exc:
+        raise WorkloadError(
+            f"workload {ref!r}: {class_name}() raised {type(exc).__name__}: {exc}"
+        ) from exc
+    return workload
