@@ -1,0 +1,49 @@
+"""Experiment design (PB-5…PB-10): the TOML spec, roles, advice and study layouts.
+
+``load_spec(path)`` validates a spec into an `ExperimentDesign`; `plan_studies` splits it
+into studies (PB-9); `advise` lists the playbook's warnings; `propose_roles` pre-fills
+roles by PB-8's rules of thumb. Nothing here imports torch or textual.
+"""
+
+from tunebook.core.design.advice import Advice, advise
+from tunebook.core.design.layouts import Coverage, StudyPlan, Variant, coverage, plan_studies
+from tunebook.core.design.roles import (
+    TRAINING_HPARAMS,
+    Role,
+    adam_nuisance_set,
+    explain_role,
+    propose_roles,
+)
+from tunebook.core.design.spec import (
+    ConditionalSpace,
+    ExperimentDesign,
+    Objective,
+    SearchSettings,
+    SpecError,
+    design_from_dict,
+    load_spec,
+    parse_spec,
+)
+
+__all__ = [
+    "TRAINING_HPARAMS",
+    "Advice",
+    "ConditionalSpace",
+    "Coverage",
+    "ExperimentDesign",
+    "Objective",
+    "Role",
+    "SearchSettings",
+    "SpecError",
+    "StudyPlan",
+    "Variant",
+    "adam_nuisance_set",
+    "advise",
+    "coverage",
+    "design_from_dict",
+    "explain_role",
+    "load_spec",
+    "parse_spec",
+    "plan_studies",
+    "propose_roles",
+]
