@@ -131,7 +131,7 @@ def _shared_optimizer_hparams(design: ExperimentDesign) -> list[Advice]:
             for cond in design.conditional
             if cond.scientific == "optimizer" and name in cond.space
         }
-        if len(overridden) < len(optimizers):
+        if len(optimizers) - len(overridden) >= 2:  # the base range serves two or more
             shared.append(name)
     if not shared:
         return []

@@ -146,3 +146,15 @@ def test_optimizer_hparams_scoped_per_optimizer_draw_no_sharing_warning() -> Non
         }
     }
     assert "shared-optimizer-hparam" not in codes(data)
+
+
+def test_a_base_range_used_by_one_optimizer_only_is_not_shared() -> None:
+    nesterov_lr = {"learning_rate": {"low": 1e-2, "high": 1.0, "scale": "log"}}
+    data = with_changes(fixed={}, scientific={"optimizer": ["adam", "nesterov"]})
+    data["nuisance"] = {
+        "learning_rate": {"low": 1e-4, "high": 1e-2, "scale": "log"},
+        "when": {"optimizer": {"nesterov": nesterov_lr}},
+    }
+    assert "shared-optimizer-hparam" not in codes(data)
+    data["scientific"]["optimizer"].append("momentum")  # now adam and momentum share it
+    assert "shared-optimizer-hparam" in codes(data)

@@ -66,12 +66,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 def cmd_new(args: argparse.Namespace) -> int:
     """Check the workload loads, then create the file."""
     Session.check_new_path(args.path)
-    from tunebook.core.workloads import load_workload
+    from tunebook.core.api import create_session
 
-    config = parse_options(args.option)
-    workload = load_workload(args.workload, config)
-    with Session.create(args.path, args.workload, workload.config()) as session:
-        info = session.info()
+    info = create_session(args.path, args.workload, parse_options(args.option))
     print(f"created {info.path} for workload {info.workload}")
     return 0
 
@@ -112,28 +109,20 @@ def print_status(data: dict[str, Any]) -> None:
     if not data["experiments"]:
         console.print("no experiments yet: add one with 'tunebook experiment add PATH SPEC.toml'")
     for experiment in data["experiments"]:
-        table = Table(title=f"{experiment['name']} — {experiment['goal']}", title_justify="left")
-        for column in (
-            "study",
-            "algorithm",
-            "done/budget",
-            "running",
-            "infeasible",
-            "failed",
-            "best",
-        ):
-            table.add_column(column)
+        table = Table(
+            title=f"{experiment['name']}: {experiment['goal']}", title_justify="left"
+        )
+        for column in ("study", "done", "infeasible", "failed", "best (trial)"):
+            table.add_column(column, no_wrap=column != "study")
         for study in experiment["studies"]:
             counts = study["counts"]
             best = study["best_value"]
             table.add_row(
                 study["name"],
-                study["algorithm"],
                 f"{study['finished']}/{study['budget']}",
-                str(counts["running"]),
                 str(counts["infeasible"]),
                 str(counts["failed"]),
-                "—" if best is None else f"{best:.4g} (trial {study['best_trial']})",
+                "—" if best is None else f"{best:.4g} ({study['best_trial']})",
             )
         console.print(table)
     totals = data["trials"]

@@ -1,0 +1,112 @@
+"""Where a running trial's numbers go: straight into the session, or to the runner.
+
+`SessionReporter` writes through `tunebook.sessions` (the inline executor, `trial rerun`).
+`QueueReporter` runs in a worker process and ships batches of the same calls to the runner
+process, which replays them into a `SessionReporter`: the runner stays the file's only
+writer (DESIGN.md, "Execution"). Both satisfy `tunebook.core.training.TrialReporter`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from tunebook.sessions import Session
+
+#: Worker → runner batches are sent at least this often (in logged steps), and always at an
+#: evaluation, a checkpoint and the end of the trial.
+STEPS_PER_MESSAGE = 50
+
+
+class SessionReporter:
+    """Writes one trial's metrics and checkpoints into an open session."""
+
+    def __init__(
+        self,
+        session: Session,
+        trial_id: int,
+        mode: str,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.session = session
+        self.trial_id = trial_id
+        self.mode = mode
+        self.stop = stop or threading.Event()
+        self.writer = session.metrics_writer(trial_id)
+
+    def log_step(self, step: int, values: Mapping[str, float]) -> None:
+        """Queue a training step's values (committed at the next flush)."""
+        self.writer.add(step, values)
+
+    def log_eval(self, step: int, values: Mapping[str, float]) -> None:
+        """Queue an evaluation's values."""
+        self.writer.add(step, values)
+
+    def save_best(self, step: int, value: float, model_state: bytes, keep: int) -> None:
+        """Store a retrospective best checkpoint, keeping the best `keep` (PB-23)."""
+        self.writer.flush()
+        self.session.save_best_checkpoint(self.trial_id, step, value, model_state, keep, self.mode)
+
+    def save_state(self, step: int, state: bytes) -> None:
+        """Commit every metric logged so far together with the resume state."""
+        self.writer.flush(resume_state=(step, state))
+
+    def should_stop(self) -> bool:
+        """True once the runner asked running trials to stop (Ctrl-C, SIGTERM)."""
+        return self.stop.is_set()
+
+    def replay(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Apply a batch of calls recorded by a `QueueReporter` in a worker."""
+        for name, args in calls:
+            getattr(self, name)(*args)
+
+
+class QueueReporter:
+    """Records reporter calls in a worker process and sends them to the runner in batches.
+
+    The worker stops by itself when asked (`stop` event) or when its parent runner died
+    (its parent pid changed): a SIGKILLed runner does not leave orphans training.
+    """
+
+    def __init__(self, trial_id: int, queue: Any, stop: Any) -> None:
+        self.trial_id = trial_id
+        self.queue = queue
+        self.stop = stop
+        self.parent = os.getppid()
+        self._calls: list[tuple[str, tuple[Any, ...]]] = []
+        self._steps = 0
+
+    def _record(self, name: str, args: tuple[Any, ...], send: bool) -> None:
+        self._calls.append((name, args))
+        if send:
+            self.send()
+
+    def send(self) -> None:
+        """Ship the recorded calls to the runner."""
+        if self._calls:
+            self.queue.put(("calls", self.trial_id, self._calls))
+            self._calls = []
+            self._steps = 0
+
+    def log_step(self, step: int, values: Mapping[str, float]) -> None:
+        """Record a step; send every `STEPS_PER_MESSAGE` steps."""
+        self._steps += 1
+        self._record("log_step", (step, dict(values)), self._steps >= STEPS_PER_MESSAGE)
+
+    def log_eval(self, step: int, values: Mapping[str, float]) -> None:
+        """Record an evaluation and send (the monitor wants to see it now)."""
+        self._record("log_eval", (step, dict(values)), True)
+
+    def save_best(self, step: int, value: float, model_state: bytes, keep: int) -> None:
+        """Record a best checkpoint and send."""
+        self._record("save_best", (step, value, model_state, keep), True)
+
+    def save_state(self, step: int, state: bytes) -> None:
+        """Record the resume state and send; the runner commits it with the metrics."""
+        self._record("save_state", (step, state), True)
+
+    def should_stop(self) -> bool:
+        """Stop when the runner asks, or when the runner is gone."""
+        return self.stop.is_set() or os.getppid() != self.parent

@@ -1,0 +1,34 @@
+"""`tunebook trial rerun`: run one stored trial again, in this process, into the same row.
+
+The trial keeps its hyperparameters and seeds (PB-24: the reproduce command); its old
+metrics and checkpoints are replaced. On CPU with the same versions the numbers match,
+which is what makes the reproduce command worth storing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tunebook.core.execution.reporting import SessionReporter
+from tunebook.core.execution.runner import record_outcome, task_for
+from tunebook.core.execution.trial_task import run_trial_task
+from tunebook.sessions import Session, Trial
+from tunebook.sessions.report import RUNNER_STALE_AFTER
+
+
+def rerun_trial(path: str | os.PathLike[str], trial_id: int) -> tuple[Trial, Trial]:
+    """Re-run trial `trial_id`; returns its record before and after."""
+    with Session.open(path) as session:
+        before = session.trial(trial_id)
+        session.claim_runner(RUNNER_STALE_AFTER, command=f"trial rerun {trial_id}")
+        try:
+            session.reset_trial(trial_id)
+            trial = session.start_trial(trial_id)
+            study = session.study(trial.study_id)
+            reporter = SessionReporter(session, trial_id, study.objective_mode)
+            outcome = run_trial_task(task_for(session, trial, os.cpu_count() or 1), reporter)
+            record_outcome(session, reporter, outcome)
+            session.log_event("user", "trial.rerun", f"trial {trial_id} re-run")
+            return before, session.trial(trial_id)
+        finally:
+            session.release_runner()

@@ -1,0 +1,104 @@
+"""One trial as a self-contained task: everything a worker needs, nothing it must look up.
+
+A `TrialTask` is plain data (strings, numbers, dicts, bytes), built by the runner from the
+session and sent to a worker process, which turns it into a training run. The outcome comes
+back as a `TrialOutcome`. Errors become text here, with out-of-memory recognised, so that a
+broken trial is recorded as `failed` and the study goes on.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunebook.core.execution.trial_config import build_trial_config
+from tunebook.core.training import TrialReporter, train_trial
+from tunebook.core.workloads import Workload, load_workload
+from tunebook.sessions import TrialStatus
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """What a worker needs to run (or resume) one trial."""
+
+    trial_id: int
+    workload: str
+    workload_config: dict[str, Any]
+    hparams: dict[str, Any]
+    init_seed: int
+    data_seed: int
+    max_train_steps: int
+    objective_metric: str
+    objective_mode: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    resume_state: bytes | None = None
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How a trial ended, in the session's terms."""
+
+    trial_id: int
+    status: TrialStatus | None  # None: stopped before the end (it goes back to pending)
+    best_step: int | None = None
+    best_value: float | None = None
+    final_value: float | None = None
+    error: str = ""
+    compute_seconds: float = 0.0
+    data_seconds: float = 0.0
+    details: str = ""  # the traceback of a failed trial, kept in the session's event log
+
+
+OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the trial's error field; out-of-memory is named as such."""
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+    if isinstance(exc, MemoryError) or any(m in str(exc).lower() for m in OOM_MARKERS):
+        return f"out of memory: {text}"
+    return text
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_workload(ref: str, config_json: str) -> Workload:
+    return load_workload(ref, json.loads(config_json))
+
+
+def workload_for(task: TrialTask) -> Workload:
+    """The task's workload, loaded once per process (data generation is not repeated)."""
+    return _cached_workload(task.workload, json.dumps(task.workload_config, sort_keys=True))
+
+
+def run_trial_task(task: TrialTask, reporter: TrialReporter) -> TrialOutcome:
+    """Train the trial, reporting through `reporter`; never raises for a trial's own error."""
+    try:
+        workload = workload_for(task)
+        config = build_trial_config(workload, task)
+        result = train_trial(workload, config, reporter, resume_state=task.resume_state)
+    except Exception as exc:
+        return TrialOutcome(
+            task.trial_id,
+            TrialStatus.FAILED,
+            error=describe_error(exc),
+            details="".join(traceback.format_exception(exc)),
+        )
+    status = {
+        "completed": TrialStatus.COMPLETED,
+        "infeasible": TrialStatus.INFEASIBLE,
+        "stopped": None,
+    }[result.status.value]
+    return TrialOutcome(
+        trial_id=task.trial_id,
+        status=status,
+        best_step=result.best_step,
+        best_value=result.best_value,
+        final_value=result.final_value,
+        error=result.reason or "",
+        compute_seconds=result.compute_seconds,
+        data_seconds=result.data_seconds,
+    )

@@ -1,0 +1,64 @@
+"""The worker process: takes trial tasks, trains them, streams their numbers back.
+
+Workers are started with the `spawn` method (a fresh interpreter: no inherited locks or
+SQLite handles) and never open the session file; the runner writes everything. A worker
+divides the machine's cores with its siblings (`threads`) and may run under an address-space
+cap (`memory_limit_mb`) so a runaway trial fails with out-of-memory instead of taking the
+machine down.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import resource
+import signal
+from typing import Any
+
+import torch
+
+from tunebook.core.execution.reporting import QueueReporter
+from tunebook.core.execution.trial_task import TrialTask, run_trial_task
+
+
+def address_space_bytes() -> int:
+    """This process's current virtual size (Linux), 0 where /proc is not available."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except OSError:
+        return 0
+
+
+def limit_memory(memory_limit_mb: int | None) -> None:
+    """Let trials allocate at most `memory_limit_mb` beyond what the worker already maps
+    (PyTorch alone maps a lot of address space); None leaves it unlimited."""
+    if memory_limit_mb is None:
+        return
+    limit = address_space_bytes() + memory_limit_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def worker_main(
+    tasks: Any, results: Any, stop: Any, threads: int, memory_limit_mb: int | None
+) -> None:
+    """Run tasks from `tasks` until a None arrives or the runner is gone; every message goes
+    to `results`. Ctrl-C is the runner's to handle: it asks trials to stop via `stop`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
+    limit_memory(memory_limit_mb)
+    parent = os.getppid()
+    while os.getppid() == parent:
+        try:
+            task: TrialTask | None = tasks.get(timeout=1.0)
+        except queue.Empty:
+            continue
+        if task is None:
+            return
+        reporter = QueueReporter(task.trial_id, results, stop)
+        outcome = run_trial_task(task, reporter)
+        reporter.send()
+        results.put(("outcome", task.trial_id, outcome))

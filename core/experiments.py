@@ -1,0 +1,103 @@
+"""Putting a designed experiment into a session: validate against the workload, then store
+the experiment and one row per planned study (PB-5, PB-9).
+
+The spec is checked against the hyperparameters the session's workload and the training
+loop actually have, the project-start decisions fill what the spec leaves out
+(`max_train_steps`, `batch_size`), and the playbook's advice is returned for the caller to
+show. Nothing is written unless everything is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tunebook.core.design import (
+    Advice,
+    ExperimentDesign,
+    SpecError,
+    advise,
+    load_spec,
+    plan_studies,
+)
+from tunebook.core.execution.trial_config import known_hparams
+from tunebook.core.workloads import Workload, load_workload
+from tunebook.sessions import DecisionKind, Experiment, Session
+
+
+@dataclass(frozen=True)
+class AddedExperiment:
+    """The stored experiment, its studies' names, and the advice to show the user."""
+
+    experiment: Experiment
+    studies: list[str]
+    advice: list[Advice]
+
+
+def add_experiment(
+    session: Session, design: ExperimentDesign, source: str, workload: Workload | None = None
+) -> AddedExperiment:
+    """Store `design` (already validated against this session's workload) and its studies."""
+    if workload is None:
+        info = session.info()
+        workload = load_workload(info.workload, info.workload_config)
+    design = _with_decisions(session, design, source)
+    training = {
+        key: getattr(design, key)
+        for key in ("eval_every", "checkpoint_every")
+        if getattr(design, key) is not None
+    }
+    plans = plan_studies(design)
+    stored = {**design.to_dict(), "training": training, "source": source}
+    with session.transaction():
+        experiment = session.add_experiment(
+            design.name, design.goal, stored, int(design.max_train_steps or 0)
+        )
+        for plan in plans:
+            objective = plan.objective or design.objective
+            metric = objective.metric if objective else workload.objective.metric
+            mode = objective.mode if objective else workload.objective.mode
+            session.add_study(
+                experiment.id,
+                plan.name,
+                plan.to_dict(),
+                plan.algorithm,
+                plan.trials,
+                plan.seed,
+                metric,
+                mode,
+                fixed={**plan.fixed, **plan.scientific},
+            )
+        session.log_event(
+            "user", "experiment.added", f"{design.name}: {len(plans)} studies", {"source": source}
+        )
+    optimizer = design.fixed.get("optimizer")
+    return AddedExperiment(experiment, [p.name for p in plans], advise(design, optimizer=optimizer))
+
+
+def add_experiment_from_spec(session: Session, spec_path: str | Path) -> AddedExperiment:
+    """Read a TOML spec, validate it against the session's workload, and store it."""
+    info = session.info()
+    workload = load_workload(info.workload, info.workload_config)
+    design = load_spec(spec_path, known_hparams=known_hparams(workload))
+    return add_experiment(session, design, str(spec_path), workload)
+
+
+def _with_decisions(session: Session, design: ExperimentDesign, source: str) -> ExperimentDesign:
+    """Fill `max_train_steps` and `batch_size` from the session's decisions when the spec
+    leaves them out (DESIGN.md); without a decision, the spec must give them."""
+    if design.max_train_steps is None:
+        decision = session.decision(DecisionKind.MAX_TRAIN_STEPS)
+        if decision is None:
+            raise SpecError(
+                source,
+                "max_train_steps is missing and the session has no max_train_steps decision "
+                "yet; set it at the top of the spec (PB-19: one value for every trial)",
+            )
+        design = replace(design, max_train_steps=int(decision.value))
+    varied = set(design.scientific) | set(design.nuisance.names)
+    if "batch_size" not in design.fixed and "batch_size" not in varied:
+        decision = session.decision(DecisionKind.BATCH_SIZE)
+        if decision is not None:
+            design = replace(design, fixed={**design.fixed, "batch_size": int(decision.value)})
+    return design

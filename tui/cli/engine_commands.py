@@ -1,0 +1,120 @@
+"""`tunebook workloads`, `experiment add`, `trial rerun` and `demo`: the engine by command.
+
+Each imports `tunebook.core` (and so torch) only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tunebook.sessions import Session
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add this module's sub-commands to the parser."""
+    workloads = commands.add_parser("workloads", help="list the built-in workloads")
+    workloads.set_defaults(handler=cmd_workloads)
+
+    experiment = commands.add_parser("experiment", help="design experiments")
+    experiment_commands = experiment.add_subparsers(dest="experiment_command", required=True)
+    add = experiment_commands.add_parser("add", help="add an experiment from a TOML spec")
+    add.add_argument("path", help="the session file")
+    add.add_argument("spec", help="the experiment spec (TOML)")
+    add.set_defaults(handler=cmd_experiment_add)
+
+    trial = commands.add_parser("trial", help="work with one trial")
+    trial_commands = trial.add_subparsers(dest="trial_command", required=True)
+    rerun = trial_commands.add_parser(
+        "rerun", help="re-run a trial headlessly into the same session and compare"
+    )
+    rerun.add_argument("path", help="the session file")
+    rerun.add_argument("trial", type=int, help="the trial id")
+    rerun.set_defaults(handler=cmd_trial_rerun)
+
+    demo = commands.add_parser(
+        "demo", help="a complete small study on the built-in default workload"
+    )
+    demo.add_argument(
+        "path", nargs="?", default="demo.tunebook", help="session file (default demo.tunebook)"
+    )
+    demo.add_argument(
+        "--headless",
+        action="store_true",
+        help="print the results (the only mode until the Textual app lands)",
+    )
+    demo.add_argument("--workers", "-j", type=int, default=2, help="worker processes (default 2)")
+    demo.set_defaults(handler=cmd_demo)
+
+
+def cmd_workloads(args: argparse.Namespace) -> int:
+    """List built-in workloads with their task, objective and hyperparameters."""
+    from tunebook.core.workloads import builtin_workloads
+
+    for name, cls in builtin_workloads().items():
+        workload = cls()
+        objective = workload.objective
+        print(f"{name}: {cls.description}")
+        print(f"  task {cls.task}, objective validation/{objective.metric} ({objective.mode})")
+        for hparam in cls.hparams:
+            choices = f" {{{', '.join(map(str, hparam.choices))}}}" if hparam.choices else ""
+            print(f"  {hparam.name} = {hparam.default!r} ({hparam.kind}{choices}) {hparam.help}")
+    return 0
+
+
+def cmd_experiment_add(args: argparse.Namespace) -> int:
+    """Validate the spec against the session's workload, store it, and print the advice."""
+    from tunebook.core.experiments import add_experiment_from_spec
+
+    with Session.open(args.path) as session:
+        added = add_experiment_from_spec(session, args.spec)
+    print(f"added experiment '{added.experiment.name}' with {len(added.studies)} studies:")
+    for name in added.studies:
+        print(f"  {name}")
+    for advice in added.advice:
+        print(f"note ({advice.playbook_id}): {advice.message}")
+    print(f"run it with 'tunebook run {args.path}'")
+    return 0
+
+
+def cmd_trial_rerun(args: argparse.Namespace) -> int:
+    """Re-run a finished trial with its stored hyperparameters and seeds; print both results."""
+    from tunebook.core.execution.rerun import rerun_trial
+
+    before, after = rerun_trial(args.path, args.trial)
+    print(f"trial {args.trial}: before {_outcome(before)}")
+    print(f"trial {args.trial}: now    {_outcome(after)}")
+    same = (before.best_value, before.best_step) == (after.best_value, after.best_step)
+    print("same numbers" if same else "the numbers differ (nondeterministic kernels or settings)")
+    return 0
+
+
+def _outcome(trial) -> str:
+    value = "—" if trial.best_value is None else f"{trial.best_value:.6g}"
+    return f"{trial.status.value}, best {value} at step {trial.best_step}"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Create (or resume) the demo session, run its study, and print the results."""
+    from tunebook.core.demo import prepare_demo
+    from tunebook.sessions.report import status_data
+    from tunebook.tui.cli.run_commands import run_with_progress
+    from tunebook.tui.cli.session_commands import print_status
+
+    path = Path(args.path)
+    created = prepare_demo(path)
+    print(("created " if created else "resuming ") + f"{path}: {DEMO_BLURB}")
+    run_with_progress(str(path), {"workers": args.workers})
+    with Session.open(path, read_only=True) as session:
+        print_status(status_data(session))
+    print(
+        f"export a report with 'tunebook export {path} --format md', "
+        f"or list every trial with --format csv"
+    )
+    return 0
+
+
+DEMO_BLURB = (
+    "does a deeper MLP lower validation error on the built-in tabular task? "
+    "One study per depth, each tuning the learning rate with quasi-random search (PB-9, PB-29)."
+)
