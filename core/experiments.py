@@ -9,14 +9,17 @@ show. Nothing is written unless everything is valid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tunebook.core.design import (
     Advice,
+    Coverage,
     ExperimentDesign,
     SpecError,
+    StudyPlan,
     advise,
+    coverage,
     load_spec,
     plan_studies,
 )
@@ -32,6 +35,9 @@ class AddedExperiment:
     experiment: Experiment
     studies: list[str]
     advice: list[Advice]
+    #: Combined layout only: how evenly the planned trials cover each scientific value
+    #: (PB-9). Non-adaptive points depend only on seed and index, so this is what will run.
+    coverage: dict[str, Coverage] = field(default_factory=dict)
 
 
 def add_experiment(
@@ -72,7 +78,22 @@ def add_experiment(
             "user", "experiment.added", f"{design.name}: {len(plans)} studies", {"source": source}
         )
     optimizer = design.fixed.get("optimizer")
-    return AddedExperiment(experiment, [p.name for p in plans], advise(design, optimizer=optimizer))
+    planned_coverage: dict[str, Coverage] = {}
+    for plan in plans:
+        planned_coverage.update(_planned_coverage(plan, design))
+    return AddedExperiment(
+        experiment,
+        [p.name for p in plans],
+        advise(design, optimizer=optimizer),
+        planned_coverage,
+    )
+
+
+def _planned_coverage(plan: StudyPlan, design: ExperimentDesign) -> dict[str, Coverage]:
+    if not plan.sampled_scientific:
+        return {}
+    points = [plan.trial_hparams(index) for index in range(plan.trials)]
+    return coverage(points, {name: design.scientific[name] for name in plan.sampled_scientific})
 
 
 def add_experiment_from_spec(session: Session, spec_path: str | Path) -> AddedExperiment:

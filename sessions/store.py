@@ -588,23 +588,26 @@ class Session:
         return self.trial(trial_id)
 
     def retry_trials(self, status: TrialStatus, study_ids: Iterable[int] | None = None) -> int:
-        """Put trials of `status` (e.g. failed) back to pending; their old metrics and
-        checkpoints are removed so the re-run starts clean. Returns how many."""
-        ids = [
-            t.id
-            for t in self.trials(status=status)
-            if study_ids is None or t.study_id in set(study_ids)
-        ]
-        with self.transaction() as conn:
+        """Put trials of `status` (e.g. failed) back to pending, cleared (`reset_trial`).
+        Returns how many."""
+        wanted = None if study_ids is None else set(study_ids)
+        ids = [t.id for t in self.trials(status=status) if wanted is None or t.study_id in wanted]
+        with self.transaction():
             for trial_id in ids:
-                conn.execute("DELETE FROM metrics WHERE trial_id = ?", (trial_id,))
-                conn.execute("DELETE FROM checkpoints WHERE trial_id = ?", (trial_id,))
-                conn.execute(
-                    "UPDATE trials SET status = ?, resume_step = NULL, best_step = NULL, "
-                    "best_value = NULL, final_value = NULL WHERE id = ?",
-                    (TrialStatus.PENDING.value, trial_id),
-                )
+                self.reset_trial(trial_id)
         return len(ids)
+
+    def reset_trial(self, trial_id: int) -> None:
+        """Back to pending with no metrics, checkpoints or results: the next run starts it
+        from scratch with the same hyperparameters and seeds."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM metrics WHERE trial_id = ?", (trial_id,))
+            conn.execute("DELETE FROM checkpoints WHERE trial_id = ?", (trial_id,))
+            conn.execute(
+                "UPDATE trials SET status = ?, resume_step = NULL, best_step = NULL, "
+                "best_value = NULL, final_value = NULL, error = '' WHERE id = ?",
+                (TrialStatus.PENDING.value, trial_id),
+            )
 
     def rewind_trial(self, trial_id: int) -> int | None:
         """Prepare an interrupted trial to resume: drop metrics logged after its resume

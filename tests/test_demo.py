@@ -43,3 +43,23 @@ def test_workloads_lists_builtins_with_hparams(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     for expected in ("tabular:", "images:", "lm:", "width = 64", "bits_per_byte"):
         assert expected in out
+
+
+def test_experiment_add_reports_planned_coverage_of_a_combined_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "combined.toml"
+    spec.write_text(
+        'name = "c"\ngoal = "depth, combined"\nmax_train_steps = 10\n'
+        "[scientific]\ndepth = [1, 2, 3]\n"
+        '[nuisance]\nlearning_rate = { low = 1e-4, high = 1e-1, scale = "log" }\n'
+        '[search]\nlayout = "combined"\ntrials = 21\n'
+    )
+    path = tmp_path / "s.tunebook"
+    assert main(["new", str(path), "--workload", "tabular"]) == 0
+    assert main(["experiment", "add", str(path), str(spec)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("coverage"))
+    counts = [
+        int(part.split(": ")[1]) for part in line.split(": ", 1)[1].split(" (")[0].split(", ")
+    ]
+    assert sum(counts) == 21 and max(counts) - min(counts) <= 1  # Halton: nearly even

@@ -71,6 +71,9 @@ def cmd_experiment_add(args: argparse.Namespace) -> int:
     print(f"added experiment '{added.experiment.name}' with {len(added.studies)} studies:")
     for name in added.studies:
         print(f"  {name}")
+    for name, cover in added.coverage.items():
+        counts = ", ".join(f"{value}: {count}" for value, count in cover.counts.items())
+        print(f"coverage of {name} over the planned trials: {counts} (max/min {cover.ratio:.2f})")
     for advice in added.advice:
         print(f"note ({advice.playbook_id}): {advice.message}")
     print(f"run it with 'tunebook run {args.path}'")
