@@ -49,3 +49,19 @@ def test_sessions_and_core_never_import_upwards() -> None:
         if re.match(pattern, line)
     ]
     assert offenders == []
+
+
+def test_status_and_export_never_load_torch_or_textual(tmp_path) -> None:
+    """`tunebook status` must be instant: it runs on the sessions layer alone."""
+    from tests.filled_session import fill_session
+
+    path = fill_session(tmp_path / "s.tunebook")
+    statement = (
+        "import contextlib, io\n"
+        "from tunebook.tui.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['status', {str(path)!r}, '--json']) == 0\n"
+        f"    assert main(['status', {str(path)!r}]) == 0\n"
+        f"    assert main(['export', {str(path)!r}, '--format', 'csv']) == 0"
+    )
+    assert not loaded_modules(statement) & {"torch", "textual"}

@@ -109,9 +109,7 @@ def print_status(data: dict[str, Any]) -> None:
     if not data["experiments"]:
         console.print("no experiments yet: add one with 'tunebook experiment add PATH SPEC.toml'")
     for experiment in data["experiments"]:
-        table = Table(
-            title=f"{experiment['name']}: {experiment['goal']}", title_justify="left"
-        )
+        table = Table(title=f"{experiment['name']}: {experiment['goal']}", title_justify="left")
         for column in ("study", "done", "infeasible", "failed", "best (trial)"):
             table.add_column(column, no_wrap=column != "study")
         for study in experiment["studies"]:
