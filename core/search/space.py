@@ -206,19 +206,14 @@ class Int:
         return {"type": "int", "low": self.low, "high": self.high, "scale": self.scale}
 
 
-@dataclass(frozen=True)
-class Discrete:
-    """A finite, ordered set of numbers (e.g. widths 64, 128, 256), kept sorted."""
+class _FiniteValues:
+    """Decoding shared by the finite dimensions: value i owns [i/k, (i+1)/k) of the unit
+    interval, so quasi-random points give every value an equal share."""
 
-    values: tuple[float | int, ...]
+    values: tuple[Scalar, ...]
 
-    def __post_init__(self) -> None:
-        values = _as_tuple(self.values)
-        _check_values(values, numeric=True)
-        object.__setattr__(self, "values", tuple(sorted(values)))
-
-    def decode(self, u: float) -> float | int:
-        """Pick value floor(u·k): every value gets an equal share of the unit interval."""
+    def decode(self, u: float) -> Any:
+        """Pick value floor(u·k)."""
         k = len(self.values)
         return self.values[min(int(_unit(u) * k), k - 1)]
 
@@ -233,13 +228,25 @@ class Discrete:
         """True when `value` is one of the values."""
         return _index_of(self.values, value) is not None
 
+
+@dataclass(frozen=True)
+class Discrete(_FiniteValues):
+    """A finite, ordered set of numbers (e.g. widths 64, 128, 256), kept sorted."""
+
+    values: tuple[float | int, ...]
+
+    def __post_init__(self) -> None:
+        values = _as_tuple(self.values)
+        _check_values(values, numeric=True)
+        object.__setattr__(self, "values", tuple(sorted(values)))
+
     def to_dict(self) -> dict[str, Any]:
         """The dimension as a spec/JSON table."""
         return {"type": "discrete", "values": list(self.values)}
 
 
 @dataclass(frozen=True)
-class Categorical:
+class Categorical(_FiniteValues):
     """Unordered choices (strings, booleans or numbers), kept in the order given."""
 
     values: tuple[Scalar, ...]
@@ -248,22 +255,6 @@ class Categorical:
         values = _as_tuple(self.values)
         _check_values(values, numeric=False)
         object.__setattr__(self, "values", values)
-
-    def decode(self, u: float) -> Scalar:
-        """Pick choice floor(u·k): every choice gets an equal share of the unit interval."""
-        k = len(self.values)
-        return self.values[min(int(_unit(u) * k), k - 1)]
-
-    def encode(self, value: Any) -> float:
-        """The middle of the choice's share of the unit interval."""
-        index = _index_of(self.values, value)
-        if index is None:
-            raise SpaceError(f"{show(value)} is not one of {list(self.values)}")
-        return (index + 0.5) / len(self.values)
-
-    def contains(self, value: Any) -> bool:
-        """True when `value` is one of the choices."""
-        return _index_of(self.values, value) is not None
 
     def to_dict(self) -> dict[str, Any]:
         """The dimension as a spec/JSON table."""
