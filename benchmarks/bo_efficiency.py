@@ -17,6 +17,7 @@ The last line printed is the results as JSON.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -47,10 +48,11 @@ BUDGET = 30
 
 
 class Problem(NamedTuple):
-    """An objective to minimize over a search space, with its known optimum (or None)."""
+    """An objective to minimize over a search space, with its known optimum (or None);
+    the objective returns None for an infeasible (diverged) point."""
 
     space: SearchSpace
-    objective: Callable[[dict[str, Any]], float]
+    objective: Callable[[dict[str, Any]], float | None]
     optimum: float | None
 
 
@@ -87,6 +89,29 @@ def hartmann6(params: dict[str, Any]) -> float:
     return float(-(HARTMANN_ALPHA * np.exp(-inner)).sum())
 
 
+TABULAR_STEPS = 150
+
+
+@functools.lru_cache(maxsize=1)
+def _tabular() -> Any:
+    from tunebook.core.workloads import load_workload
+
+    return load_workload("tabular")
+
+
+def tabular(params: dict[str, Any]) -> float | None:
+    """The built-in tabular MLP's best validation error after a short Adam run (real
+    training); None when the trial diverged (infeasible)."""
+    from tunebook.core.training import MemoryReporter, TrialConfig, train_trial
+
+    config = TrialConfig(
+        hparams=dict(params), optimizer="adam", batch_size=64, max_train_steps=TABULAR_STEPS,
+        eval_every=25, threads=1,
+    )
+    result = train_trial(_tabular(), config, MemoryReporter("min"))
+    return None if result.best_value is None else float(result.best_value)
+
+
 OBJECTIVES: dict[str, Problem] = {
     "branin": Problem(
         SearchSpace({"x1": Float(-5.0, 10.0), "x2": Float(0.0, 15.0)}), branin, 0.397887
@@ -94,7 +119,20 @@ OBJECTIVES: dict[str, Problem] = {
     "hartmann6": Problem(
         SearchSpace({f"x{i}": Float(0.0, 1.0) for i in range(6)}), hartmann6, -3.32237
     ),
+    "tabular": Problem(
+        SearchSpace(
+            {
+                "learning_rate": Float(1e-4, 1.0, "log"),
+                "one_minus_beta1": Float(1e-2, 0.5, "log"),
+            }
+        ),
+        tabular,
+        None,
+    ),
 }
+#: What TPE is told about an infeasible trial (it has no constraint channel here): the
+#: error of a constant predictor, the worst a trial can sensibly report.
+INFEASIBLE_VALUE = 1.0
 
 
 def run_sampler(sampler: Sampler, problem: Problem, seed: int, trials: int) -> float:
@@ -113,7 +151,8 @@ def run_tpe(problem: Problem, seed: int, trials: int) -> float:
     dists = optuna_distributions(problem.space)
     for _ in range(trials):
         trial = study.ask(dists)
-        study.tell(trial, problem.objective(from_optuna_params(problem.space, trial.params)))
+        value = problem.objective(from_optuna_params(problem.space, trial.params))
+        study.tell(trial, INFEASIBLE_VALUE if value is None else value)
     return float(study.best_value)
 
 
