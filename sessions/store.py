@@ -20,7 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from tunebook.sessions.connection import create_database, open_database
-from tunebook.sessions.errors import BadInput, ReadOnlySession, SessionFileError, TunebookError
+from tunebook.sessions.errors import BadInput, ReadOnlySession, SessionFileError
 from tunebook.sessions.metrics import INSERT_METRIC, MetricsWriter, storable
 from tunebook.sessions.records import (
     Checkpoint,
@@ -49,7 +49,7 @@ from tunebook.sessions.version import __version__
 SESSION_SUFFIX = ".tunebook"
 
 
-class RunnerBusy(TunebookError):
+class RunnerBusy(BadInput):
     """Another live runner already writes this session."""
 
 

@@ -70,11 +70,11 @@ class QueueReporter:
     (its parent pid changed): a SIGKILLed runner does not leave orphans training.
     """
 
-    def __init__(self, trial_id: int, queue: Any, stop: Any) -> None:
+    def __init__(self, trial_id: int, queue: Any, stop: Any, parent: int | None = None) -> None:
         self.trial_id = trial_id
         self.queue = queue
         self.stop = stop
-        self.parent = os.getppid()
+        self.parent = os.getppid() if parent is None else parent
         self._calls: list[tuple[str, tuple[Any, ...]]] = []
         self._steps = 0
 

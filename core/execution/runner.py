@@ -10,13 +10,14 @@ SIGTERM, or the caller's `threading.Event`) lets running trials checkpoint and g
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,10 +178,11 @@ class Runner:
         """Trials left `running` belong to a runner that died: back to pending, metrics
         after their last checkpoint dropped (they will be produced again)."""
         for trial in session.trials(status=TrialStatus.RUNNING):
-            session.release_trial(trial.id, "interrupted: the runner stopped")
-            step = session.rewind_trial(trial.id)
-            where = "from the start" if step is None else f"from step {step}"
-            session.log_event("runner", "trial.recovered", f"trial {trial.id} resumes {where}")
+            with session.transaction():  # all or nothing: a kill here leaves it `running`
+                session.release_trial(trial.id, "interrupted: the runner stopped")
+                step = session.rewind_trial(trial.id)
+                where = "from the start" if step is None else f"from step {step}"
+                session.log_event("runner", "trial.recovered", f"trial {trial.id} resumes {where}")
 
     def _progress(self, session: Session, scheduler: Scheduler) -> RunProgress:
         counts = {s: 0 for s in TrialStatus}
@@ -318,10 +320,11 @@ class _WorkerPool:
         tasks = self.context.Queue()
         process = self.context.Process(
             target=worker_main,
-            args=(tasks, self.results, self.stop, self.threads, self.memory_limit_mb),
+            args=(tasks, self.results, self.stop, self.threads, self.memory_limit_mb, os.getpid()),
             daemon=True,
         )
-        process.start()
+        with _sigint_ignored():
+            process.start()
         return process, tasks
 
     def idle_slots(self) -> list[int]:
@@ -394,3 +397,18 @@ class _signals_stop:
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start children with SIGINT ignored (they inherit it): a terminal's Ctrl-C goes to
+    the whole process group, and must not kill a worker still starting up (its trial would
+    end `failed` instead of going back to pending). Only the main thread can do this."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

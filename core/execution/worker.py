@@ -43,14 +43,21 @@ def limit_memory(memory_limit_mb: int | None) -> None:
 
 
 def worker_main(
-    tasks: Any, results: Any, stop: Any, threads: int, memory_limit_mb: int | None
+    tasks: Any,
+    results: Any,
+    stop: Any,
+    threads: int,
+    memory_limit_mb: int | None,
+    runner_pid: int | None = None,
 ) -> None:
     """Run tasks from `tasks` until a None arrives or the runner is gone; every message goes
-    to `results`. Ctrl-C is the runner's to handle: it asks trials to stop via `stop`."""
+    to `results`. Ctrl-C is the runner's to handle: it asks trials to stop via `stop`.
+    `runner_pid` is the parent's pid as the runner saw it: a runner killed while this worker
+    was still starting has already been replaced as parent by the time we could ask."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     limit_memory(memory_limit_mb)
-    parent = os.getppid()
+    parent = os.getppid() if runner_pid is None else runner_pid
     while os.getppid() == parent:
         try:
             task: TrialTask | None = tasks.get(timeout=1.0)
@@ -58,7 +65,10 @@ def worker_main(
             continue
         if task is None:
             return
-        reporter = QueueReporter(task.trial_id, results, stop)
+        reporter = QueueReporter(task.trial_id, results, stop, parent)
         outcome = run_trial_task(task, reporter)
         reporter.send()
         results.put(("outcome", task.trial_id, outcome))
+    # The runner died: nobody reads `results` any more, so exit without waiting for its
+    # buffered messages to be flushed (a full pipe would keep this process alive forever).
+    results.cancel_join_thread()
