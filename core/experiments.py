@@ -23,9 +23,9 @@ from tunebook.core.design import (
     load_spec,
     plan_studies,
 )
-from tunebook.core.execution.trial_config import known_hparams
+from tunebook.core.execution.trial_config import check_hparams, known_hparams
 from tunebook.core.workloads import Workload, load_workload
-from tunebook.sessions import DecisionKind, Experiment, Session
+from tunebook.sessions import BadInput, DecisionKind, Experiment, Session
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def add_experiment(
         if getattr(design, key) is not None
     }
     plans = plan_studies(design)
+    for plan in plans:
+        _check_values(workload, plan, int(design.max_train_steps or 0), source)
     stored = {**design.to_dict(), "training": training, "source": source}
     with session.transaction():
         experiment = session.add_experiment(
@@ -87,6 +89,16 @@ def add_experiment(
         advise(design, optimizer=optimizer),
         planned_coverage,
     )
+
+
+def _check_values(workload: Workload, plan: StudyPlan, max_train_steps: int, source: str) -> None:
+    """Try the study's values at both corners of its space, as a trial would use them."""
+    corners = ([0.0] * len(plan.space), [1.0 - 1e-12] * len(plan.space))
+    for corner in corners:
+        try:
+            check_hparams(workload, plan.hparams(plan.space.decode(corner)), max_train_steps)
+        except BadInput as exc:
+            raise SpecError(source, f"study '{plan.name}': {exc}") from exc
 
 
 def _planned_coverage(plan: StudyPlan, design: ExperimentDesign) -> dict[str, Coverage]:

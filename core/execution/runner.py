@@ -217,6 +217,8 @@ class Runner:
             self._progress(session, scheduler)
 
     def _run_processes(self, session: Session, scheduler: Scheduler) -> None:
+        if self.stop.is_set() or scheduler.next_trial(busy=()) is None:
+            return  # nothing to run: spare the workers' start-up (spawn + torch import)
         pool = _WorkerPool(self.workers, self.memory_limit_mb)
         reporters: dict[int, SessionReporter] = {}
         try:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tunebook.core.training import OPTIMIZERS, SCHEDULE_HPARAMS, TrialConfig, split_hparams
+from tunebook.core.training import (
+    OPTIMIZERS,
+    SCHEDULE_HPARAMS,
+    Schedule,
+    TrialConfig,
+    make_optimizer,
+    split_hparams,
+)
 from tunebook.core.workloads import Workload
 
 if TYPE_CHECKING:
@@ -70,6 +77,18 @@ def config_from_hparams(
         objective_metric=None if objective is None else objective[0],
         objective_mode=None if objective is None else objective[1],
     )
+
+
+def check_hparams(workload: Workload, hparams: Mapping[str, Any], max_train_steps: int) -> None:
+    """Refuse, now, values a trial would refuse later: an architecture value outside its
+    kind or choices, an optimizer value torch rejects, a bad schedule (BadInput, one sentence)."""
+    import torch
+
+    config = config_from_hparams(workload, hparams, max_train_steps=max_train_steps)
+    architecture, optimizer, schedule = split_hparams(workload, config.optimizer, config.hparams)
+    workload.resolve_hparams(architecture)
+    make_optimizer(config.optimizer, [torch.zeros(1, requires_grad=True)], optimizer)
+    Schedule.from_hparams(schedule, max_train_steps)
 
 
 def build_trial_config(workload: Workload, task: TrialTask) -> TrialConfig:

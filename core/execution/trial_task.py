@@ -3,7 +3,8 @@
 A `TrialTask` is plain data (strings, numbers, dicts, bytes), built by the runner from the
 session and sent to a worker process, which turns it into a training run. The outcome comes
 back as a `TrialOutcome`. Errors become text here, with out-of-memory recognised, so that a
-broken trial is recorded as `failed` and the study goes on.
+broken trial is recorded as `failed` and the study goes on. Torch is imported only where a
+trial actually trains (in the worker), so the runner process stays light.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import functools
 import json
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tunebook.core.execution.trial_config import build_trial_config
-from tunebook.core.training import TrialReporter, train_trial
-from tunebook.core.workloads import Workload, load_workload
 from tunebook.sessions import TrialStatus
+
+if TYPE_CHECKING:
+    from tunebook.core.training import TrialReporter
+    from tunebook.core.workloads import Workload
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ def describe_error(exc: BaseException) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _cached_workload(ref: str, config_json: str) -> Workload:
+    from tunebook.core.workloads import load_workload
+
     return load_workload(ref, json.loads(config_json))
 
 
@@ -76,6 +80,9 @@ def workload_for(task: TrialTask) -> Workload:
 
 def run_trial_task(task: TrialTask, reporter: TrialReporter) -> TrialOutcome:
     """Train the trial, reporting through `reporter`; never raises for a trial's own error."""
+    from tunebook.core.execution.trial_config import build_trial_config
+    from tunebook.core.training import train_trial
+
     try:
         workload = workload_for(task)
         config = build_trial_config(workload, task)

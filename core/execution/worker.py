@@ -15,8 +15,6 @@ import resource
 import signal
 from typing import Any
 
-import torch
-
 from tunebook.core.execution.reporting import QueueReporter
 from tunebook.core.execution.trial_task import TrialTask, run_trial_task
 
@@ -54,6 +52,8 @@ def worker_main(
     to `results`. Ctrl-C is the runner's to handle: it asks trials to stop via `stop`.
     `runner_pid` is the parent's pid as the runner saw it: a runner killed while this worker
     was still starting has already been replaced as parent by the time we could ask."""
+    import torch  # here, not at module level: the runner imports this module for the target
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     limit_memory(memory_limit_mb)

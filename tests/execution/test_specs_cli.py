@@ -159,6 +159,16 @@ MALFORMED: list[tuple[str, str, tuple[str, ...]]] = [
         ("eval_every",),
     ),
     ("dimension-not-a-table", edited(LR, "learning_rate = 0.1"), ("[nuisance.learning_rate]",)),
+    (
+        "architecture-value-of-the-wrong-kind",
+        edited("width = [8, 16]", 'width = ["wide", "narrow"]'),
+        ("study 'width=wide'", "hyperparameter 'width' must be a number"),
+    ),
+    (
+        "optimizer-value-torch-rejects",
+        edited(LR, "learning_rate = { low = -1e-3, high = 3e-2 }"),
+        ("study 'width=8'", "Invalid learning rate"),
+    ),
 ]
 
 
