@@ -115,3 +115,18 @@ def test_real_process_exit_codes_and_debug(tmp_path: Path) -> None:
         timeout=60,
     )
     assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--experiment", "nosuch"], "no experiment 'nosuch'"),
+        (["--workers", "0"], "--workers must be at least 1"),
+    ],
+)
+def test_a_refused_run_prints_one_sentence_and_no_progress_bar(
+    filled: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert main(["run", str(filled), *extra]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and message in err

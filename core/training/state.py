@@ -1,7 +1,7 @@
 """A trial's full resume state as bytes: ``torch.save`` out, ``torch.load(weights_only=True)`` in.
 
 Only tensors, numbers, strings, lists and dicts go in, so loading a state from someone
-else's session file can never execute code (no pickle of arbitrary objects). RNG states
+else's session file can never execute code (no arbitrary Python objects are rebuilt). RNG states
 of torch, numpy and Python are converted to tensors and lists for that reason.
 """
 

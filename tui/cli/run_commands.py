@@ -11,8 +11,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tunebook.sessions import BadInput, Session, TunebookError
+
+if TYPE_CHECKING:
+    from tunebook.core.execution.runner import RunResult
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 DETACH_WAIT = 30.0  # seconds to wait for a detached runner to register itself
@@ -77,8 +81,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_with_progress(path: str, runner_args: dict) -> object:
-    """A rich progress bar with ETA and live counts while the runner works."""
+def run_with_progress(path: str, runner_args: dict) -> RunResult:
+    """A rich progress bar with ETA and live counts while the runner works; it appears with
+    the first trial, so a refused run prints its one-sentence error and nothing else."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -99,17 +104,23 @@ def run_with_progress(path: str, runner_args: dict) -> object:
         TimeRemainingColumn(),
         TextColumn("{task.fields[counts]}"),
     )
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("trials", total=None, counts="")
+    bar = Progress(*columns, transient=False)
+    task = bar.add_task("trials", total=None, counts="")
 
-        def show(p: RunProgress) -> None:
-            counts = (
-                f"[green]{p.completed} ok[/] [yellow]{p.infeasible} infeasible[/] "
-                f"[red]{p.failed} failed[/] {p.running} running"
-            )
-            bar.update(task, total=p.budget, completed=p.finished, counts=counts)
+    def show(p: RunProgress) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        counts = (
+            f"[green]{p.completed} ok[/] [yellow]{p.infeasible} infeasible[/] "
+            f"[red]{p.failed} failed[/] {p.running} running"
+        )
+        bar.update(task, total=p.budget, completed=p.finished, counts=counts)
 
+    try:
         return Runner(path, progress=show, **runner_args).run()
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def detach(args: argparse.Namespace) -> int:
