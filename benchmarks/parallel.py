@@ -1,6 +1,6 @@
 """Trials per minute with 1 vs 2 worker processes on the built-in `tabular` workload.
 
-The same spec (16 trials of 2,000 steps by default, about a second each) runs in fresh sessions with
+The same spec (a study of 32 trials of 2,000 steps by default, about a second each) runs in fresh sessions with
 `workers=1` and `workers=2`, alternating, several times; the table shows medians. Besides
 end-to-end throughput it reports what explains the ratio: the fixed cost of a run (starting
 and stopping the pool, measured by running the finished session again), the mean training
@@ -97,7 +97,7 @@ def measure(folder: Path, setup: Setup, trials: int, steps: int, index: int) -> 
 def main() -> None:
     """Alternate the setups, repeat, print the medians and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--trials", type=int, default=32)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
