@@ -1,14 +1,15 @@
 """Trials per minute with 1 vs 2 worker processes on the built-in `tabular` workload.
 
-The same spec (a study of 32 trials of 2,000 steps by default, about a second each) runs in fresh sessions with
-`workers=1` and `workers=2`, alternating, several times; the table shows medians. Besides
-end-to-end throughput it reports what explains the ratio: the fixed cost of a run (starting
-and stopping the pool, measured by running the finished session again), the mean training
-time per trial (the loop's own data + compute seconds) and the torch threads per worker
-(the pool gives each worker cpu_count // workers). A third row runs 1 worker on 1 thread, to
-separate the effect of intra-op threads from that of parallel trials. Goal: >= 1.8x.
+The same spec (a study of 32 trials of 2,000 steps by default, about a second each) runs in
+fresh sessions with `workers=1` and `workers=2`, alternating, several times; the table shows
+medians. Besides end-to-end throughput it reports what explains the ratio: the fixed cost
+of a run (the workers' start-up: spawn, torch import, data, measured as what each worker's
+first trial took beyond its training), the mean training time per trial (the loop's own
+data + compute seconds) and the torch threads per worker (the pool gives each worker
+cpu_count // workers). A third row runs 1 worker on 1 thread, to separate the effect of
+intra-op threads from that of parallel trials. Goal: >= 1.8x.
 
-    /tmp/venv/bin/python benchmarks/parallel.py [--trials 8] [--steps 300] [--repeats 3]
+    /tmp/venv/bin/python benchmarks/parallel.py [--trials 32] [--steps 2000] [--repeats 3]
 
 Prints a table, then one JSON line with the results.
 """
