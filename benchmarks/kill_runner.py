@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.execution.conftest import losses, trial_record
 from tunebook.core.design import design_from_dict
 from tunebook.core.execution.runner import Runner
 from tunebook.core.execution.trial_config import known_hparams
@@ -90,28 +91,6 @@ def training_since(path: Path, since: float) -> bool:
             for t in session.trials(status=TrialStatus.RUNNING)
             for c in session.checkpoints(t.id)
         )
-
-
-def record(session: Session, trial_id: int) -> tuple[Any, ...]:
-    """What must never change once a trial completed."""
-    trial = session.trial(trial_id)
-    series = session.trial_series(trial_id)
-    return (
-        trial.attempts,
-        trial.best_value,
-        trial.best_step,
-        {name: (s.steps, s.values) for name, s in series.items()},
-    )
-
-
-def curves(path: Path) -> dict[int, tuple[list[int], list[float]]]:
-    """`train/loss` of every trial by trial number."""
-    with Session.open(path, read_only=True) as session:
-        out = {}
-        for trial in session.trials():
-            series = session.trial_series(trial.id, ["train/loss"]).get("train/loss")
-            out[trial.number] = (series.steps, series.values) if series else ([], [])
-        return out
 
 
 def main() -> None:
@@ -176,7 +155,7 @@ def main() -> None:
                             hit += 1
                         interrupted[trial.id].add(trial.attempts)
                     elif trial.status is TrialStatus.COMPLETED:
-                        now = record(session, trial.id)
+                        now = trial_record(session, trial.id)
                         if completed.setdefault(trial.id, now) != now:
                             failures.append(f"kill {kill}: completed trial {trial.id} changed")
                     elif trial.status.is_finished():
@@ -213,14 +192,14 @@ def main() -> None:
                 steps = session.trial_series(trial.id, ["train/loss"])["train/loss"].steps
                 if steps != list(range(1, STEPS + 1)):
                     problems.append("has a gap or duplicate in train/loss")
-                if trial.id in completed and record(session, trial.id) != completed[trial.id]:
+                if trial.id in completed and trial_record(session, trial.id) != completed[trial.id]:
                     problems.append("changed after it completed")
                 if problems:
                     failures.append(f"trial {trial.id} " + ", ".join(problems))
                 else:
                     verified += 1
             recovered = sum(e.kind == "trial.recovered" for e in session.events())
-        same_curves = curves(path) == curves(reference)
+        same_curves = losses(path) == losses(reference)
         if not same_curves:
             failures.append("the curves differ from the uninterrupted reference run")
         if len(trials) != TRIALS:

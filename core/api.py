@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tunebook.core.design import design_from_dict
 from tunebook.core.execution.runner import ProgressCallback, Runner, RunProgress, RunResult
-from tunebook.core.execution.trial_config import known_hparams
-from tunebook.core.experiments import AddedExperiment, add_experiment_from_spec
-from tunebook.core.experiments import add_experiment as _add_experiment
+from tunebook.core.experiments import (
+    AddedExperiment,
+    add_experiment_from_dict,
+    add_experiment_from_spec,
+)
 from tunebook.core.workloads import load_workload
 from tunebook.sessions import Series, Session, SessionInfo, StudySummary, Trial
 
@@ -43,12 +44,9 @@ def create_session(
 def add_experiment(path: PathLike, spec: PathLike | Mapping[str, Any]) -> AddedExperiment:
     """Add an experiment from a TOML spec file or from a dict of the same shape."""
     with Session.open(path) as session:
-        if not isinstance(spec, Mapping):
-            return add_experiment_from_spec(session, Path(spec))
-        info = session.info()
-        workload = load_workload(info.workload, info.workload_config)
-        design = design_from_dict(spec, "<dict spec>", known_hparams(workload))
-        return _add_experiment(session, design, "<dict spec>", workload)
+        if isinstance(spec, Mapping):
+            return add_experiment_from_dict(session, spec, "<dict spec>")
+        return add_experiment_from_spec(session, Path(spec))
 
 
 def run(

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunebook.core.design import design_from_dict
-from tunebook.core.execution.trial_config import known_hparams
-from tunebook.core.experiments import add_experiment
+from tunebook.core.experiments import add_experiment_from_dict
 from tunebook.core.workloads import load_workload
 from tunebook.sessions import BadInput, Session
 
@@ -38,7 +36,6 @@ def prepare_demo(path: Path) -> bool:
                 raise BadInput(f"'{path}' exists and is not a demo session; give another path")
         return False
     workload = load_workload(DEMO_WORKLOAD)
-    design = design_from_dict(DEMO_SPEC, "<demo>", known_hparams(workload))
     with Session.create(path, DEMO_WORKLOAD, workload.config()) as session:
-        add_experiment(session, design, "<demo>", workload)
+        add_experiment_from_dict(session, DEMO_SPEC, "<demo>", workload)
     return True

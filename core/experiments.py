@@ -9,8 +9,10 @@ show. Nothing is written unless everything is valid.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from tunebook.core.design import (
     Advice,
@@ -20,6 +22,7 @@ from tunebook.core.design import (
     StudyPlan,
     advise,
     coverage,
+    design_from_dict,
     load_spec,
     plan_studies,
 )
@@ -44,9 +47,7 @@ def add_experiment(
     session: Session, design: ExperimentDesign, source: str, workload: Workload | None = None
 ) -> AddedExperiment:
     """Store `design` (already validated against this session's workload) and its studies."""
-    if workload is None:
-        info = session.info()
-        workload = load_workload(info.workload, info.workload_config)
+    workload = workload or session_workload(session)
     design = _with_decisions(session, design, source)
     training = {
         key: getattr(design, key)
@@ -110,10 +111,24 @@ def _planned_coverage(plan: StudyPlan, design: ExperimentDesign) -> dict[str, Co
 
 def add_experiment_from_spec(session: Session, spec_path: str | Path) -> AddedExperiment:
     """Read a TOML spec, validate it against the session's workload, and store it."""
-    info = session.info()
-    workload = load_workload(info.workload, info.workload_config)
+    workload = session_workload(session)
     design = load_spec(spec_path, known_hparams=known_hparams(workload))
     return add_experiment(session, design, str(spec_path), workload)
+
+
+def add_experiment_from_dict(
+    session: Session, spec: Mapping[str, Any], source: str, workload: Workload | None = None
+) -> AddedExperiment:
+    """The same from a dict shaped like the TOML spec (scripts, the demo, the TUI)."""
+    workload = workload or session_workload(session)
+    design = design_from_dict(spec, source, known_hparams(workload))
+    return add_experiment(session, design, source, workload)
+
+
+def session_workload(session: Session) -> Workload:
+    """The workload the session tunes, rebuilt from its stored reference and config."""
+    info = session.info()
+    return load_workload(info.workload, info.workload_config)
 
 
 def _with_decisions(session: Session, design: ExperimentDesign, source: str) -> ExperimentDesign:

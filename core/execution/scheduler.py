@@ -53,9 +53,9 @@ class Scheduler:
         return [s.id for s in self.studies]
 
     def trials(self) -> list[Trial]:
-        """Every trial of the covered studies."""
-        ids = set(self.study_ids())
-        return [t for t in self.session.trials() if t.study_id in ids]
+        """Every trial of the covered experiments, in creation order."""
+        trials = [t for e in self.experiments for t in self.session.trials(experiment_id=e.id)]
+        return sorted(trials, key=lambda t: t.id)
 
     def budget(self) -> int:
         """Trials the covered studies will have when they are done."""

@@ -129,6 +129,19 @@ def losses(path: Path) -> dict[tuple[str, int], tuple[list[int], list[float]]]:
         return out
 
 
+def trial_record(session: Session, trial_id: int) -> tuple[Any, ...]:
+    """What must never change once a trial completed: its result and every metric."""
+    trial = session.trial(trial_id)
+    series = session.trial_series(trial_id)
+    return (
+        trial.attempts,
+        trial.best_value,
+        trial.best_step,
+        trial.final_value,
+        {name: (s.steps, s.values) for name, s in series.items()},
+    )
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
     """Poll `condition` until it returns something truthy (returned), or fail naming `what`."""
     deadline = time.monotonic() + timeout

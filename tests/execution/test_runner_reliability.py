@@ -27,6 +27,7 @@ from tests.execution.conftest import (
     running_trials,
     spec_text,
     start_cli,
+    trial_record,
     trials_of,
     wait_for,
 )
@@ -124,19 +125,6 @@ def test_ctrl_c_stops_gracefully_and_the_resumed_run_matches_an_uninterrupted_on
     assert {t.number: (t.best_value, t.best_step) for t in finished} == best
 
 
-def _trial_record(session: Session, trial_id: int) -> tuple[Any, ...]:
-    """What must never change once a trial completed: its result and every metric."""
-    trial = session.trial(trial_id)
-    series = session.trial_series(trial_id)
-    return (
-        trial.attempts,
-        trial.best_value,
-        trial.best_step,
-        trial.final_value,
-        {name: (s.steps, s.values) for name, s in series.items()},
-    )
-
-
 def test_sigkill_at_random_moments_loses_nothing(
     tmp_path: Path, processes: list[subprocess.Popen[str]]
 ) -> None:
@@ -192,7 +180,7 @@ def test_sigkill_at_random_moments_loses_nothing(
                 if trial.status is TrialStatus.RUNNING:
                     interrupted.setdefault(trial.id, set()).add(trial.attempts)
                 elif trial.status is TrialStatus.COMPLETED:
-                    record = _trial_record(session, trial.id)
+                    record = trial_record(session, trial.id)
                     assert completed.setdefault(trial.id, record) == record, trial.id
 
     final = cli("run", path, "--workers", 2)
@@ -210,7 +198,7 @@ def test_sigkill_at_random_moments_loses_nothing(
             assert series["train/loss"].steps == list(range(1, steps + 1)), trial.id
             assert series["validation/error"].steps == list(range(20, steps + 1, 20))
             if trial.id in completed:
-                assert _trial_record(session, trial.id) == completed[trial.id]
+                assert trial_record(session, trial.id) == completed[trial.id]
         recovered = [e for e in session.events() if e.kind == "trial.recovered"]
     assert len(recovered) == sum(map(len, interrupted.values())) >= kills // 2
     assert any("from step" in e.message for e in recovered)  # resumed from a checkpoint
