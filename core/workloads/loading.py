@@ -103,6 +103,7 @@ def load_workload(ref: str, config: dict[str, Any] | None = None) -> Workload:
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(cls.__abstractmethods__))
         raise WorkloadError(f"workload {ref!r}: {class_name} does not implement {missing}")
+    _check_options(ref, cls, config or {})
     workload = cls.__new__(cls)
     workload._ref = ref  # so errors raised while configuring already name the reference
     try:
@@ -114,3 +115,17 @@ def load_workload(ref: str, config: dict[str, Any] | None = None) -> Workload:
             f"workload {ref!r}: {class_name}() raised {type(exc).__name__}: {exc}"
         ) from exc
     return workload
+
+
+def _check_options(ref: str, cls: type[Workload], config: dict[str, Any]) -> None:
+    """Name an option the workload's constructor does not take, with the ones it does."""
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    accepted = [p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    unknown = sorted(set(config) - set(accepted))
+    if unknown:
+        options = ", ".join(accepted) or "none"
+        raise WorkloadError(
+            f"workload {ref!r} has no option {unknown[0]!r} (its options: {options})"
+        )
