@@ -46,13 +46,21 @@ def test_workload_example_trains_as_a_user_workload(
     assert best < 0.55  # chance is 2/3 for three balanced classes: it learned something
 
 
-def test_python_api_example_runs(tmp_path: Path) -> None:
+def test_python_api_example_runs_twice_in_a_row(tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(example("python-api"))
-    out = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr
-    assert "4/4 trials" in out.stdout and "best validation error" in out.stdout
-    statuses = {t.status for t in api.trials(tmp_path / "mlp.tunebook")}
-    assert statuses == {TrialStatus.COMPLETED}
+    outputs = [
+        subprocess.run(
+            [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        for _ in range(2)
+    ]
+    for out in outputs:
+        assert out.returncode == 0, out.stderr
+        assert "Traceback" not in out.stderr
+        assert "best validation error" in out.stdout
+    assert "4/4 trials" in outputs[0].stdout
+    assert "mlp.tunebook exists" in outputs[1].stdout  # the second run says what it does
+    trials = api.trials(tmp_path / "mlp.tunebook")
+    assert len(trials) == 4  # the second run added nothing and re-ran nothing
+    assert {t.status for t in trials} == {TrialStatus.COMPLETED}
