@@ -209,14 +209,18 @@ class RunnerInfo:
         on this host, while its process still exists (a SIGKILLed runner is dead at once)."""
         if (at if at is not None else now()) - self.heartbeat >= stale_after:
             return False
-        if self.host == socket.gethostname():
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:  # it exists, under another user
-                return True
+        return self.host != socket.gethostname() or process_exists(self.pid)
+
+
+def process_exists(pid: int) -> bool:
+    """True while a process with this pid exists on this host (whoever owns it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
         return True
+    return True
 
 
 @dataclass(frozen=True)

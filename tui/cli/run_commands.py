@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 DETACH_WAIT = 30.0  # seconds to wait for a detached runner to register itself
+STOP_WAIT = 120.0  # seconds to wait for a runner to exit after `tunebook stop`
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -49,6 +50,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--detached-child", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_run)
+    stop = commands.add_parser(
+        "stop", help="stop a session's runner gracefully (running trials checkpoint)"
+    )
+    stop.add_argument("path", help="the session file")
+    stop.add_argument(
+        "--timeout",
+        type=float,
+        default=STOP_WAIT,
+        metavar="SECONDS",
+        help=f"how long to wait for the runner to exit (default {STOP_WAIT:.0f})",
+    )
+    stop.set_defaults(handler=cmd_stop)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -169,3 +182,18 @@ def detach(args: argparse.Namespace) -> int:
     raise TunebookError(
         f"the detached runner did not start within {DETACH_WAIT:.0f} s; see {log_path}"
     )
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop the session's runner (detached or in another terminal) and wait for it to exit."""
+    from tunebook.core.execution.control import stop_runner
+
+    result = stop_runner(args.path, timeout=args.timeout)
+    if result.runner is None:
+        print(f"no runner is running on {args.path}; nothing to stop")
+    else:
+        print(
+            f"stopped the runner (pid {result.runner.pid}) in {result.seconds:.1f} s; "
+            f"its unfinished trials resume with 'tunebook run {args.path}'"
+        )
+    return 0
