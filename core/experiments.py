@@ -26,9 +26,10 @@ from tunebook.core.design import (
     load_spec,
     plan_studies,
 )
-from tunebook.core.execution.trial_config import check_hparams, known_hparams
+from tunebook.core.execution.trial_config import check_hparams, hparam_defaults, known_hparams
 from tunebook.core.workloads import Workload, load_workload
 from tunebook.sessions import BadInput, DecisionKind, Experiment, Session
+from tunebook.sessions.report import HPARAM_DEFAULTS_KEY
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,12 @@ def add_experiment(
     plans = plan_studies(design)
     for plan in plans:
         _check_values(workload, plan, int(design.max_train_steps or 0), source)
-    stored = {**design.to_dict(), "training": training, "source": source}
+    stored = {
+        **design.to_dict(),
+        "training": training,
+        "source": source,
+        HPARAM_DEFAULTS_KEY: hparam_defaults(workload),
+    }
     with session.transaction():
         experiment = session.add_experiment(
             design.name, design.goal, stored, int(design.max_train_steps or 0)
