@@ -60,7 +60,14 @@ def hostile_session(path: Path) -> Path:
         session.record_decision(DecisionKind.BATCH_SIZE, f"64{HOSTILE}", "x")
         experiment = session.add_experiment(f"e{HOSTILE}", MARKUP + HOSTILE, {"fixed": {}}, 10)
         study = session.add_study(
-            experiment.id, f"st{HOSTILE}{MARKUP}", {}, "quasi-random", 3, 0, "error", "min",
+            experiment.id,
+            f"st{HOSTILE}{MARKUP}",
+            {},
+            "quasi-random",
+            3,
+            0,
+            "error",
+            "min",
             {f"k{HOSTILE}": f"v{HOSTILE}"},
         )
         for status, error in (
