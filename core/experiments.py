@@ -30,6 +30,7 @@ from tunebook.core.execution.trial_config import check_hparams, hparam_defaults,
 from tunebook.core.workloads import Workload, load_workload
 from tunebook.sessions import BadInput, DecisionKind, Experiment, Session
 from tunebook.sessions.report import HPARAM_DEFAULTS_KEY
+from tunebook.sessions.text import plural
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ def add_experiment(
                 mode,
                 fixed={**plan.fixed, **plan.scientific},
             )
+        studies = plural(len(plans), "study")
         session.log_event(
-            "user", "experiment.added", f"{design.name}: {len(plans)} studies", {"source": source}
+            "user", "experiment.added", f"{design.name}: {studies}", {"source": source}
         )
     optimizer = design.fixed.get("optimizer")
     planned_coverage: dict[str, Coverage] = {}

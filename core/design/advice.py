@@ -97,7 +97,8 @@ def _adam_budget(design: ExperimentDesign, optimizer: str | None) -> list[Advice
                 Advice(
                     "adam-budget",
                     "PB-28",
-                    f"{trials} trials{_label(point)} support tuning Adam's "
+                    f"{plural(trials, 'trial')}{_label(point)} "
+                    f"{'supports' if trials == 1 else 'support'} tuning Adam's "
                     f"{', '.join(supported)} only; fix {', '.join(extra)} or raise the trials",
                 )
             )
