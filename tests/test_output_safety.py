@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.execution.conftest import new_session, spec_text
 from tunebook.sessions import DecisionKind, Session, TrialStatus
 from tunebook.sessions.text import UNSAFE_CATEGORIES, plural, safe_text
 
@@ -173,3 +174,19 @@ def test_experiment_add_escapes_spec_text(tmp_path: Path) -> None:
         assert "1 nuisance hyperparameter gets 2 trials for width=8" in out
     else:  # or refused in one escaped sentence
         assert result.returncode == 2 and result.stderr.decode().count("\n") == 1
+
+
+def test_run_and_trial_rerun_escape_a_hostile_error(tmp_path: Path) -> None:
+    """A real trial fails with an error that quotes a hostile file name: `run`, `status`
+    and `trial rerun` show it escaped."""
+    flag = tmp_path / f"flag{HOSTILE.replace(chr(0), '')}"  # a file name cannot hold NUL
+    flag.touch()
+    path = new_session(tmp_path, spec_text(steps=5, trials=1), config={"fail_if_exists": str(flag)})
+    run = run_cli("run", path, "--executor", "inline")
+    assert run.returncode == 1
+    assert "1 trial failed: " in assert_clean(run)
+    assert "flag\\x1b]0;pwned\\x07" in run.stdout.decode()
+    assert "flag\\x1b]0;pwned\\x07" in assert_clean(run_cli("status", path))
+    rerun = run_cli("trial", "rerun", path, 1)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "now    failed, no best value: WorkloadError" in assert_clean(rerun)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tunebook.sessions import Session
+from tunebook.sessions import Session, Trial
 from tunebook.sessions.text import plural, safe_text
 
 
@@ -97,10 +97,14 @@ def cmd_trial_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
-def _outcome(trial) -> str:
-    value = "—" if trial.best_value is None else f"{trial.best_value:.6g}"
+def _outcome(trial: Trial) -> str:
+    """`completed, best 0.1 at step 20`, or `failed, no best value: the error`."""
+    if trial.best_value is None:
+        result = "no best value"
+    else:
+        result = f"best {trial.best_value:.6g} at step {trial.best_step}"
     error = f": {safe_text(trial.error)}" if trial.error else ""
-    return f"{trial.status.value}, best {value} at step {trial.best_step}{error}"
+    return f"{trial.status.value}, {result}{error}"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
