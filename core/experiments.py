@@ -26,9 +26,11 @@ from tunebook.core.design import (
     load_spec,
     plan_studies,
 )
-from tunebook.core.execution.trial_config import check_hparams, known_hparams
+from tunebook.core.execution.trial_config import check_hparams, hparam_defaults, known_hparams
 from tunebook.core.workloads import Workload, load_workload
 from tunebook.sessions import BadInput, DecisionKind, Experiment, Session
+from tunebook.sessions.report import HPARAM_DEFAULTS_KEY
+from tunebook.sessions.text import plural
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,12 @@ def add_experiment(
     plans = plan_studies(design)
     for plan in plans:
         _check_values(workload, plan, int(design.max_train_steps or 0), source)
-    stored = {**design.to_dict(), "training": training, "source": source}
+    stored = {
+        **design.to_dict(),
+        "training": training,
+        "source": source,
+        HPARAM_DEFAULTS_KEY: hparam_defaults(workload),
+    }
     with session.transaction():
         experiment = session.add_experiment(
             design.name, design.goal, stored, int(design.max_train_steps or 0)
@@ -77,8 +84,9 @@ def add_experiment(
                 mode,
                 fixed={**plan.fixed, **plan.scientific},
             )
+        studies = plural(len(plans), "study")
         session.log_event(
-            "user", "experiment.added", f"{design.name}: {len(plans)} studies", {"source": source}
+            "user", "experiment.added", f"{design.name}: {studies}", {"source": source}
         )
     optimizer = design.fixed.get("optimizer")
     planned_coverage: dict[str, Coverage] = {}

@@ -11,13 +11,72 @@ import csv
 import io
 import json
 import math
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tunebook.sessions.records import TrialStatus, now
+from tunebook.sessions.connection import is_read_only_file
+from tunebook.sessions.records import Experiment, Study, Trial, TrialStatus, now
 from tunebook.sessions.store import Session
+from tunebook.sessions.text import plural, safe_text
 
 EXPORT_FORMATS = ("csv", "json", "md")
 RUNNER_STALE_AFTER = 30.0  # seconds without a heartbeat before a runner counts as dead
+#: Key of an experiment's `design` holding the hyperparameter defaults its trials train
+#: with (recorded by `experiment add`; absent in sessions made before it was recorded).
+HPARAM_DEFAULTS_KEY = "hparam_defaults"
+#: At most this many trial ids are listed in one failure line.
+FAILURE_IDS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed trials that share one error message."""
+
+    error: str
+    trial_ids: tuple[int, ...]
+
+    def line(self) -> str:
+        """One line for a person: the count, the error (escaped) and the trial ids."""
+        ids = ", ".join(map(str, self.trial_ids[:FAILURE_IDS_SHOWN]))
+        if len(self.trial_ids) > FAILURE_IDS_SHOWN:
+            ids += f", … {len(self.trial_ids) - FAILURE_IDS_SHOWN} more"
+        label = "trial" if len(self.trial_ids) == 1 else "trials"
+        error = safe_text(self.error) if self.error else "no error message recorded"
+        return f"{plural(len(self.trial_ids), 'trial')} failed: {error} ({label} {ids})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape: `error` and `trials` (ids)."""
+        return {"error": self.error, "trials": list(self.trial_ids)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FailureGroup:
+        """The group back from its JSON shape (`status_data` holds that)."""
+        return cls(data["error"], tuple(data["trials"]))
+
+
+def failure_groups(trials: Iterable[Trial]) -> list[FailureGroup]:
+    """The failed trials among `trials`, grouped by error, the most frequent error first.
+
+    One function for `run`, `status` and the Markdown export, so they group alike.
+    """
+    by_error: dict[str, list[int]] = {}
+    for trial in trials:
+        if trial.status is TrialStatus.FAILED:
+            by_error.setdefault(trial.error, []).append(trial.id)
+    groups = [FailureGroup(error, tuple(ids)) for error, ids in by_error.items()]
+    return sorted(groups, key=lambda g: (-len(g.trial_ids), g.trial_ids[0]))
+
+
+def user_can_write(path: str | os.PathLike[str]) -> bool:
+    """True when this user can write the session file and create its SQLite companions
+    (`-wal`, `-shm`) in its folder: what a runner or `experiment add` needs."""
+    path = Path(path)
+    folder = path.resolve().parent
+    return not is_read_only_file(path) and os.access(folder, os.W_OK | os.X_OK)
 
 
 def _finite(value: float | None) -> float | None:
@@ -47,11 +106,13 @@ def status_data(session: Session) -> dict[str, Any]:
     totals = {s.value: 0 for s in TrialStatus}
     experiments = []
     summaries = session.study_summaries()
+    trials = session.trials()
     for experiment in session.experiments():
         studies = []
         for summary in (s for s in summaries if s.study.experiment_id == experiment.id):
-            for status, count in summary.counts.items():
-                totals[status] = totals.get(status, 0) + count
+            counts = _counts_with_planned(summary.study, summary.counts)
+            for status, count in counts.items():
+                totals[status] += count
             studies.append(
                 {
                     "id": summary.study.id,
@@ -59,7 +120,7 @@ def status_data(session: Session) -> dict[str, Any]:
                     "algorithm": summary.study.algorithm,
                     "budget": summary.study.budget,
                     "finished": summary.finished,
-                    "counts": {s.value: summary.counts.get(s.value, 0) for s in TrialStatus},
+                    "counts": counts,
                     "objective": {
                         "metric": summary.study.objective_metric,
                         "mode": summary.study.objective_mode,
@@ -68,6 +129,8 @@ def status_data(session: Session) -> dict[str, Any]:
                     "best_value": _finite(summary.best_value),
                 }
             )
+        study_ids = {study["id"] for study in studies}
+        failures = failure_groups(t for t in trials if t.study_id in study_ids)
         experiments.append(
             {
                 "id": experiment.id,
@@ -75,6 +138,9 @@ def status_data(session: Session) -> dict[str, Any]:
                 "goal": experiment.goal,
                 "status": experiment.status.value,
                 "max_train_steps": experiment.max_train_steps,
+                "trials": sum(sum(study["counts"].values()) for study in studies),
+                "failed": sum(study["counts"]["failed"] for study in studies),
+                "failures": [group.to_dict() for group in failures],
                 "studies": studies,
             }
         )
@@ -84,7 +150,7 @@ def status_data(session: Session) -> dict[str, Any]:
         "workload": {"ref": info.workload, "config": info.workload_config},
         "schema_version": info.schema_version,
         "writer_version": info.writer_version,
-        "read_only": info.read_only,
+        "read_only": not user_can_write(info.path),
         "runner": None
         if runner is None
         else {
@@ -104,6 +170,22 @@ def status_data(session: Session) -> dict[str, Any]:
     }
 
 
+def _counts_with_planned(study: Study, counts: dict[str, int]) -> dict[str, int]:
+    """Trials per status, the study's planned trials not yet created counted as pending,
+    so a study's total is its budget from the start and does not grow during a run."""
+    full = {s.value: counts.get(s.value, 0) for s in TrialStatus}
+    full[TrialStatus.PENDING.value] += max(0, study.budget - sum(full.values()))
+    return full
+
+
+def experiment_state(experiment: dict[str, Any]) -> str:
+    """An experiment's status for a person, never "finished" without its failed trials."""
+    state = experiment["status"]
+    if experiment["failed"]:
+        state += f", {experiment['failed']} of {plural(experiment['trials'], 'trial')} failed"
+    return state
+
+
 def _latest_decisions(session: Session) -> list[Any]:
     latest: dict[str, Any] = {}
     for decision in session.decisions():
@@ -111,15 +193,47 @@ def _latest_decisions(session: Session) -> list[Any]:
     return list(latest.values())
 
 
+def trained_hparams(
+    experiment: Experiment, study: Study, trial: Trial
+) -> tuple[dict[str, Any], list[str] | None]:
+    """Every hyperparameter `trial` trains with, and the names of those that are defaults.
+
+    A trial stores only what varies and its study what the spec fixed; the rest are the
+    workload's, optimizer's, schedule's and training loop's defaults, recorded in the
+    experiment's design when it was added. Without that record (sessions made by an older
+    tunebook) the names are None: the defaults are unknown, not guessed.
+    """
+    given = {**study.fixed, **trial.params}
+    record = experiment.design.get(HPARAM_DEFAULTS_KEY)
+    if not isinstance(record, dict):
+        return given, None
+    common = record.get("common", {})
+    optimizer = record.get("optimizers", {}).get(
+        str(given.get("optimizer", common.get("optimizer"))), {}
+    )
+    set_by_alias = {
+        target for alias, target in optimizer.get("aliases", {}).items() if alias in given
+    }
+    defaults = {
+        name: value
+        for name, value in {**common, **optimizer.get("defaults", {})}.items()
+        if name not in given and name not in set_by_alias
+    }
+    return {**given, **defaults}, sorted(defaults)
+
+
 def trial_rows(session: Session) -> list[dict[str, Any]]:
-    """One flat row per trial with its experiment, study, parameters and outcome."""
+    """One flat row per trial with its experiment, study, every hyperparameter it trained
+    with (`param.NAME`; `defaults` names those that were defaults) and its outcome."""
     experiments = {e.id: e for e in session.experiments()}
     studies = {s.id: s for s in session.studies()}
     rows = []
     for trial in session.trials():
         study = studies[trial.study_id]
+        experiment = experiments[study.experiment_id]
+        hparams, defaults = trained_hparams(experiment, study, trial)
         row: dict[str, Any] = {
-            "experiment": experiments[study.experiment_id].name,
+            "experiment": experiment.name,
             "study": study.name,
             "trial": trial.id,
             "number": trial.number,
@@ -135,9 +249,9 @@ def trial_rows(session: Session) -> list[dict[str, Any]]:
             "data_seconds": round(trial.data_seconds, 3),
             "error": trial.error,
             "reproduce": trial.reproduce,
+            "defaults": defaults,
         }
-        row.update({f"param.{k}": v for k, v in sorted(study.fixed.items())})
-        row.update({f"param.{k}": v for k, v in sorted(trial.params.items())})
+        row.update({f"param.{k}": v for k, v in sorted(hparams.items())})
         rows.append(row)
     return rows
 
@@ -186,68 +300,131 @@ def export_text(session: Session, fmt: str) -> str:
     if fmt == "json":
         return to_json(export_data(session))
     if fmt == "csv":
-        rows = trial_rows(session)
-        columns: list[str] = []
-        for row in rows:
-            columns.extend(k for k in row if k not in columns)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns or ["trial"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue()
+        return _csv(trial_rows(session))
     if fmt == "md":
         return _markdown(session)
     raise ValueError(f"unknown export format {fmt!r}")
 
 
+#: The CSV `defaults` cell of a trial whose session recorded no defaults.
+DEFAULTS_NOT_RECORDED = "(not recorded by the tunebook that added this experiment)"
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    """One row per trial; text cells escaped (`safe_text`), `defaults` space-separated."""
+    fixed = [k for k in rows[0] if not k.startswith("param.")] if rows else ["trial"]
+    params = sorted({k for row in rows for k in row if k.startswith("param.")})
+    buffer = io.StringIO()
+    columns = [safe_text(c) for c in fixed + params]
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        defaults = row["defaults"]
+        cells = {
+            **row,
+            "defaults": DEFAULTS_NOT_RECORDED if defaults is None else " ".join(defaults),
+        }
+        writer.writerow({safe_text(k): _csv_cell(v) for k, v in cells.items()})
+    return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None or isinstance(value, (int, float)):
+        return value
+    if isinstance(value, (dict, list)):
+        return safe_text(json.dumps(value, sort_keys=True))
+    return safe_text(value)
+
+
 def _cell(value: Any) -> str:
+    """A Markdown table cell: escaped text, `|` that cannot end the cell, floats short."""
     if value is None:
         return "—"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return safe_text(value).replace("|", "\\|")
+
+
+def _code(value: Any) -> str:
+    """Escaped text as a Markdown code span that its own backticks cannot close."""
+    text = safe_text(value)
+    fence = "`" * (1 + max((len(run) for run in re.findall("`+", text)), default=0))
+    return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"
 
 
 def _markdown(session: Session) -> str:
     data = status_data(session)
+    counts = ", ".join(f"{k} {v}" for k, v in data["trials"].items() if k != "total" and v)
     lines = [
-        f"# tunebook session: {data['name']}",
+        f"# tunebook session: {_cell(data['name'])}",
         "",
-        f"- File: `{data['path']}`",
-        f"- Workload: `{data['workload']['ref']}`",
-        f"- Trials: {data['trials']['total']} "
-        f"({', '.join(f'{k} {v}' for k, v in data['trials'].items() if k != 'total' and v)})",
+        f"- File: {_code(data['path'])}",
+        f"- Workload: {_code(data['workload']['ref'])}",
+        f"- Trials: {data['trials']['total']} ({counts})",
         "",
     ]
     if data["decisions"]:
         lines += ["## Decisions", "", "| decision | value | stale |", "|---|---|---|"]
         lines += [
-            f"| {d['kind']} | {_cell(d['value'])} | {'yes' if d['stale'] else 'no'} |"
+            f"| {_cell(d['kind'])} | {_cell(d['value'])} | {'yes' if d['stale'] else 'no'} |"
             for d in data["decisions"]
         ]
         lines.append("")
-    rows = trial_rows(session)
+    rows = {row["trial"]: row for row in trial_rows(session)}
     for experiment in data["experiments"]:
         lines += [
-            f"## Experiment: {experiment['name']}",
+            f"## Experiment: {_cell(experiment['name'])}",
             "",
-            f"Goal: {experiment['goal'] or '—'}  ",
-            f"Status: {experiment['status']}, max_train_steps {experiment['max_train_steps']}",
+            f"Goal: {_cell(experiment['goal'] or None)}  ",
+            f"Status: {experiment_state(experiment)}; "
+            f"max_train_steps {experiment['max_train_steps']}",
             "",
-            "| study | algorithm | finished/budget | objective | best value | best trial |",
-            "|---|---|---|---|---|---|",
+            "| study | algorithm | finished/budget | failed | objective | best value "
+            "| best trial |",
+            "|---|---|---|---|---|---|---|",
         ]
         for study in experiment["studies"]:
             objective = f"{study['objective']['metric']} ({study['objective']['mode']})"
             lines.append(
-                f"| {_cell(study['name'])} | {study['algorithm']} | "
-                f"{study['finished']}/{study['budget']} | {objective} | "
-                f"{_cell(study['best_value'])} | {_cell(study['best_trial'])} |"
+                f"| {_cell(study['name'])} | {_cell(study['algorithm'])} | "
+                f"{study['finished']}/{study['budget']} | {study['counts']['failed']} | "
+                f"{_cell(objective)} | {_cell(study['best_value'])} | "
+                f"{_cell(study['best_trial'])} |"
             )
-        best_ids = {s["best_trial"] for s in experiment["studies"]} - {None}
-        reproduce = [r for r in rows if r["trial"] in best_ids and r["reproduce"]]
-        if reproduce:
+        best = [
+            (s["name"], rows[s["best_trial"]]) for s in experiment["studies"] if s["best_trial"]
+        ]
+        if best:
+            lines += [
+                "",
+                "Best trial of each study, with every hyperparameter it trained with:",
+                "",
+            ]
+            lines += [_best_trial_line(name, row) for name, row in best]
             lines += ["", "Reproduce the best trials:", ""]
-            lines += [f"- trial {r['trial']}: `{r['reproduce']}`" for r in reproduce]
+            lines += [
+                f"- trial {row['trial']}: {_code(row['reproduce'])}"
+                for _, row in best
+                if row["reproduce"]
+            ]
+        if experiment["failures"]:
+            lines += ["", "Failed trials, grouped by error:", ""]
+            lines += [
+                f"- {_cell(FailureGroup.from_dict(f).line())}"
+                for f in experiment["failures"]
+            ]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _best_trial_line(study: str, row: dict[str, Any]) -> str:
+    """`- study: trial N (value): name=value, …` with defaults marked or said to be unknown."""
+    defaults = row["defaults"] or []
+    params = {k.removeprefix("param."): v for k, v in row.items() if k.startswith("param.")}
+    shown = ", ".join(
+        f"{_cell(name)}={_cell(value)}" + (" (default)" if name in defaults else "")
+        for name, value in params.items()
+    )
+    unknown = "; defaults not recorded" if row["defaults"] is None else ""
+    value = f"{row['objective']} {_cell(row['best_value'])}"
+    return f"- {_cell(study)}: trial {row['trial']} ({_cell(value)}): {shown}{unknown}"

@@ -19,6 +19,7 @@ from tunebook.core.design.roles import (
 )
 from tunebook.core.design.spec import ExperimentDesign, value_key
 from tunebook.core.search import SearchSpace
+from tunebook.sessions.text import plural
 
 #: tunebook's reading of PB-10 and PB-28 (10 trials for two hyperparameters, 25 for three):
 #: fewer than this many trials per nuisance dimension leaves the space sparsely sampled.
@@ -46,7 +47,8 @@ def _batch_size(design: ExperimentDesign) -> list[Advice]:
             "PB-3",
             f"batch_size is {role}: batch size sets training speed, not validation "
             "performance, and changing it means re-tuning most other hyperparameters; "
-            "choose it with the batch-size probe and keep it fixed",
+            "pick one (the largest that fits in memory and still speeds up training) and "
+            "set batch_size under [fixed]",
         )
         for role in roles
     ]
@@ -95,7 +97,8 @@ def _adam_budget(design: ExperimentDesign, optimizer: str | None) -> list[Advice
                 Advice(
                     "adam-budget",
                     "PB-28",
-                    f"{trials} trials{_label(point)} support tuning Adam's "
+                    f"{plural(trials, 'trial')}{_label(point)} "
+                    f"{'supports' if trials == 1 else 'support'} tuning Adam's "
                     f"{', '.join(supported)} only; fix {', '.join(extra)} or raise the trials",
                 )
             )
@@ -110,7 +113,9 @@ def _wide_space(design: ExperimentDesign) -> list[Advice]:
                 Advice(
                     "wide-space",
                     "PB-10",
-                    f"{len(space)} nuisance hyperparameters get {trials} trials{_label(point)}; "
+                    f"{plural(len(space), 'nuisance hyperparameter')} "
+                    f"{'gets' if len(space) == 1 else 'get'} {plural(trials, 'trial')}"
+                    f"{_label(point)}; "
                     f"aim for at least {TRIALS_PER_DIMENSION * len(space)} trials or narrow "
                     "the space",
                 )

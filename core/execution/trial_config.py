@@ -41,6 +41,31 @@ def known_hparams(workload: Workload) -> set[str]:
     return names | set(RUN_HPARAMS)
 
 
+def hparam_defaults(workload: Workload) -> dict[str, Any]:
+    """What a trial trains with for each hyperparameter its study leaves out, as recorded
+    in an experiment's design for the exports (`tunebook.sessions.report.trained_hparams`):
+    `common` (the workload's, the schedule's and the runner-level ones) and, per optimizer,
+    its `defaults` and `aliases` (alias → the name it sets)."""
+    run_defaults = {
+        "optimizer": TrialConfig.optimizer,
+        "batch_size": TrialConfig.batch_size,
+        "grad_clip": TrialConfig.grad_clip,
+    }
+    return {
+        "common": {
+            **{h.name: h.default for h in (*workload.hparams, *SCHEDULE_HPARAMS)},
+            **run_defaults,
+        },
+        "optimizers": {
+            name: {
+                "defaults": {h.name: h.default for h in spec.hparams},
+                "aliases": {alias: target for alias, (target, _) in spec.aliases.items()},
+            }
+            for name, spec in OPTIMIZERS.items()
+        },
+    }
+
+
 def config_from_hparams(
     workload: Workload,
     hparams: Mapping[str, Any],

@@ -10,6 +10,7 @@ import numpy as np
 from tunebook.core.search.sampler import Observation, Params, Sampler, check_position
 from tunebook.core.search.space import Categorical, Discrete, Int, SearchSpace
 from tunebook.sessions.errors import BadInput
+from tunebook.sessions.text import plural
 
 #: PB-29: a grid spends its budget unevenly beyond two dimensions (most points repeat the
 #: values of each single hyperparameter), so quasi-random search replaces it there.
@@ -89,6 +90,8 @@ class GridSampler(Sampler):
         axes = self.axes(space)
         size = int(np.prod([len(axis) for axis in axes]))
         if index >= size:
-            raise BadInput(f"the grid has {size} points; trial index {index} is past its end")
+            raise BadInput(
+                f"the grid has {plural(size, 'point')}; trial index {index} is past its end"
+            )
         cell = np.unravel_index(index, [len(axis) for axis in axes]) if axes else ()
         return {name: axis[int(i)] for name, axis, i in zip(space.names, axes, cell)}

@@ -29,6 +29,7 @@ from tunebook.core.workloads.base import (
     split_tensors,
 )
 from tunebook.core.workloads.layers import VIRTUAL_BATCH_SIZE, make_norm
+from tunebook.sessions.text import plural
 
 DATASET_SEED = 20240517
 GENERATED_EXAMPLES = (4000, 1000, 1000)  # train, validation, test
@@ -94,7 +95,8 @@ def read_csv(path: str, target: str, task: str) -> Arrays:
             where = f"CSV {path!r} line {reader.line_num}"
             if len(row) != len(header):
                 raise WorkloadError(
-                    f"{where}: has {len(row)} cells, the header has {len(header)} columns"
+                    f"{where}: has {plural(len(row), 'cell')}, the header has "
+                    f"{plural(len(header), 'column')}"
                 )
             values = [
                 _number(cell, f"{where}, column {header[i]!r}")
@@ -108,7 +110,8 @@ def read_csv(path: str, target: str, task: str) -> Arrays:
                 targets.append(label)
             features.append(values)
     if len(features) < 10:
-        raise WorkloadError(f"CSV {path!r}: has {len(features)} data rows, at least 10 needed")
+        rows = plural(len(features), "data row")
+        raise WorkloadError(f"CSV {path!r}: has {rows}, at least 10 needed")
     x = np.asarray(features, dtype=np.float32).reshape(len(features), len(header) - 1)
     if task == "regression":
         return x, np.asarray(targets, dtype=np.float32)

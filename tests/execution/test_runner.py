@@ -124,7 +124,7 @@ def test_retry_failed_reruns_failed_trials(
     flag.touch()
     spec = spec_text(steps=20, trials=2)
     path = new_session(tmp_path, spec, config={"fail_if_exists": str(flag)})
-    assert main(["run", str(path), "--executor", "inline"]) == 0
+    assert main(["run", str(path), "--executor", "inline"]) == 1  # every trial failed
     assert "--retry-failed" in capsys.readouterr().out
     failed = trials_of(path)
     assert [t.status for t in failed] == [TrialStatus.FAILED] * 2

@@ -271,7 +271,9 @@ def test_read_only_file_opens_read_only_with_no_wal_beside_it(session_path: Path
         results = run_parallel(commands)
         for result in results:
             assert result.returncode == 0 and result.stderr == "", result.stderr
-        assert json.loads(results[1].stdout)["trials"]["total"] == 3
+        status = json.loads(results[1].stdout)
+        assert status["trials"]["total"] == 4  # 3 trials and 1 more planned (budget 4)
+        assert status["read_only"] is True  # this user cannot write it
         assert json.loads(results[3].stdout)["decisions"][0]["value"] == "adam"
         with Session.open(session_path) as session:
             assert session.read_only and session.info().read_only

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Sequence
 
 from tunebook.sessions.errors import BadInput, TunebookError
+from tunebook.sessions.text import safe_lines, safe_text
 from tunebook.sessions.version import __version__
 from tunebook.tui.cli import engine_commands, run_commands, session_commands
 
@@ -25,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one sentence (exit 2) rather than a usage dump."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"tunebook: {message} (see '{self.prog} --help')\n")
+        sys.stderr.write(f"tunebook: {safe_text(message)} (see '{self.prog} --help')\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -66,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace, exc: BaseException, code: int, internal: bool = False) -> int:
+    """One line on stderr, its paths, keys and values escaped (they may come from a file)."""
     if args.debug:
-        traceback.print_exception(exc)
+        sys.stderr.write(safe_lines("".join(traceback.format_exception(exc))))
     message = f"internal error: {type(exc).__name__}: {exc}" if internal else str(exc)
     hint = "" if args.debug or code == EXIT_BAD_INPUT else " (run with --debug for the traceback)"
-    sys.stderr.write(f"tunebook: {message}{hint}\n")
+    sys.stderr.write(f"tunebook: {safe_text(message)}{hint}\n")
     return code

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tunebook.sessions import Session
+from tunebook.sessions import Session, Trial
+from tunebook.sessions.text import plural, safe_text
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -68,15 +69,19 @@ def cmd_experiment_add(args: argparse.Namespace) -> int:
 
     with Session.open(args.path) as session:
         added = add_experiment_from_spec(session, args.spec)
-    print(f"added experiment '{added.experiment.name}' with {len(added.studies)} studies:")
-    for name in added.studies:
-        print(f"  {name}")
-    for name, cover in added.coverage.items():
+    name, studies = safe_text(added.experiment.name), plural(len(added.studies), "study")
+    print(f"added experiment '{name}' with {studies}:")
+    for study in added.studies:
+        print(f"  {safe_text(study)}")
+    for hparam, cover in added.coverage.items():
         counts = ", ".join(f"{value}: {count}" for value, count in cover.counts.items())
-        print(f"coverage of {name} over the planned trials: {counts} (max/min {cover.ratio:.2f})")
+        print(
+            f"coverage of {safe_text(hparam)} over the planned trials: {safe_text(counts)} "
+            f"(max/min {cover.ratio:.2f})"
+        )
     for advice in added.advice:
-        print(f"note ({advice.playbook_id}): {advice.message}")
-    print(f"run it with 'tunebook run {args.path}'")
+        print(f"note ({advice.playbook_id}): {safe_text(advice.message)}")
+    print(f"run it with 'tunebook run {safe_text(args.path)}'")
     return 0
 
 
@@ -92,9 +97,14 @@ def cmd_trial_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
-def _outcome(trial) -> str:
-    value = "—" if trial.best_value is None else f"{trial.best_value:.6g}"
-    return f"{trial.status.value}, best {value} at step {trial.best_step}"
+def _outcome(trial: Trial) -> str:
+    """`completed, best 0.1 at step 20`, or `failed, no best value: the error`."""
+    if trial.best_value is None:
+        result = "no best value"
+    else:
+        result = f"best {trial.best_value:.6g} at step {trial.best_step}"
+    error = f": {safe_text(trial.error)}" if trial.error else ""
+    return f"{trial.status.value}, {result}{error}"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -106,12 +116,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     created = prepare_demo(path)
-    print(("created " if created else "resuming ") + f"{path}: {DEMO_BLURB}")
+    print(("created " if created else "resuming ") + f"{safe_text(path)}: {DEMO_BLURB}")
     run_with_progress(str(path), {"workers": args.workers})
     with Session.open(path, read_only=True) as session:
         print_status(status_data(session))
     print(
-        f"export a report with 'tunebook export {path} --format md', "
+        f"export a report with 'tunebook export {safe_text(path)} --format md', "
         f"or list every trial with --format csv"
     )
     return 0

@@ -10,14 +10,16 @@ import argparse
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tunebook.sessions import BadInput, Session, TunebookError
+from tunebook.sessions import BadInput, Session, TrialStatus, TunebookError
+from tunebook.sessions.report import RUNNER_STALE_AFTER, failure_groups
+from tunebook.sessions.text import plural, safe_text
 
 if TYPE_CHECKING:
     from tunebook.core.execution.runner import RunResult
-from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 DETACH_WAIT = 30.0  # seconds to wait for a detached runner to register itself
 STOP_WAIT = 120.0  # seconds to wait for a runner to exit after `tunebook stop`
@@ -78,19 +80,54 @@ def cmd_run(args: argparse.Namespace) -> int:
         memory_limit_mb=args.memory_limit,
         detached=args.detached_child,
     )
+    before = trial_marks(args.path)
     if args.detached_child:
         result = Runner(args.path, **runner_args).run()
     else:
         result = run_with_progress(args.path, runner_args)
+    return report_run(args.path, result, before)
+
+
+def trial_marks(path: str) -> dict[int, tuple[int, float | None]]:
+    """Each trial's (attempts, finished_at): a trial whose mark changed ran in between.
+    Opened as the runner opens it (an older file is upgraded), so it refuses no more."""
+    with Session.open(path) as session:
+        return {t.id: (t.attempts, t.finished_at) for t in session.trials()}
+
+
+def report_run(path: str, result: RunResult, before: dict[int, tuple[int, float | None]]) -> int:
+    """Print what this run did (its own finished trials and their errors, grouped), then the
+    totals of the experiments it covered; 1 when every trial this run finished failed."""
+    with Session.open(path, read_only=True) as session:
+        this_run = [
+            t
+            for t in session.trials()
+            if t.status.is_finished() and before.get(t.id) != (t.attempts, t.finished_at)
+        ]
+    counts = Counter(t.status for t in this_run)
+    print(
+        f"this run finished {plural(len(this_run), 'trial')}: "
+        f"{counts[TrialStatus.COMPLETED]} completed, {counts[TrialStatus.INFEASIBLE]} "
+        f"infeasible, {counts[TrialStatus.FAILED]} failed"
+    )
+    for group in failure_groups(this_run):
+        print(group.line())
     p = result.progress
     print(
-        f"{p.finished}/{p.budget} trials finished: {p.completed} completed, "
-        f"{p.infeasible} infeasible, {p.failed} failed"
+        f"the experiments run have {p.finished}/{p.budget} trials finished: {p.completed} "
+        f"completed, {p.infeasible} infeasible, {p.failed} failed"
     )
+    shown = safe_text(path)
     if result.stopped:
-        print(f"stopped; the unfinished trials resume with 'tunebook run {args.path}'")
+        print(f"stopped; the unfinished trials resume with 'tunebook run {shown}'")
     elif p.failed:
-        print(f"re-run the failed trials with 'tunebook run {args.path} --retry-failed'")
+        print(f"re-run the failed trials with 'tunebook run {shown} --retry-failed'")
+    if this_run and counts[TrialStatus.FAILED] == len(this_run):
+        sys.stderr.write(
+            f"tunebook: every trial this run finished failed ({len(this_run)}); "
+            "see the errors above\n"
+        )
+        return 1  # a failure while running (the CLI's exit-code contract)
     return 0
 
 

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from tunebook.sessions import BadInput, Session
-from tunebook.sessions.report import EXPORT_FORMATS, export_text, status_data, to_json
+from tunebook.sessions.report import (
+    EXPORT_FORMATS,
+    FailureGroup,
+    experiment_state,
+    export_text,
+    status_data,
+    to_json,
+)
+from tunebook.sessions.text import safe_text
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -69,7 +77,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     from tunebook.core.api import create_session
 
     info = create_session(args.path, args.workload, parse_options(args.option))
-    print(f"created {info.path} for workload {info.workload}")
+    print(f"created {safe_text(info.path)} for workload {safe_text(info.workload)}")
     return 0
 
 
@@ -85,44 +93,62 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def print_status(data: dict[str, Any]) -> None:
-    """The human view of `status_data`, as rich tables."""
+    """The human view of `status_data`, as rich tables. Markup is off and every text from
+    the file goes through `safe_text`: names and errors are shown, never interpreted."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
+    console = Console(markup=False, highlight=False, soft_wrap=True)
     console.print(
-        f"[bold]{data['name']}[/]  {data['path']}  workload [cyan]{data['workload']['ref']}[/]"
+        Text.assemble(
+            (safe_text(data["name"]), "bold"),
+            f"  {safe_text(data['path'])}  workload ",
+            (safe_text(data["workload"]["ref"]), "cyan"),
+        )
     )
+    if data["read_only"]:
+        console.print("read-only: you cannot write this file; status and export still work")
     runner = data["runner"]
     if runner is None:
         console.print("runner: none")
     else:
-        state = "[green]alive[/]" if runner["alive"] else "[red]stale (not running)[/]"
+        state = ("alive", "green") if runner["alive"] else ("stale (not running)", "red")
         detached = ", detached" if runner["detached"] else ""
         console.print(
-            f"runner: pid {runner['pid']} on {runner['host']}{detached} — {state}, "
-            f"heartbeat {runner['heartbeat_age_s']} s ago"
+            Text.assemble(
+                f"runner: pid {runner['pid']} on {safe_text(runner['host'])}{detached} — ",
+                state,
+                f", heartbeat {runner['heartbeat_age_s']} s ago",
+            )
         )
     for decision in data["decisions"]:
-        stale = " [yellow](stale)[/]" if decision["stale"] else ""
-        console.print(f"decision {decision['kind']}: {decision['value']}{stale}")
+        stale = ("  (stale)", "yellow") if decision["stale"] else ""
+        value = safe_text(decision["value"])
+        console.print(Text.assemble(f"decision {safe_text(decision['kind'])}: {value}", stale))
     if not data["experiments"]:
         console.print("no experiments yet: add one with 'tunebook experiment add PATH SPEC.toml'")
     for experiment in data["experiments"]:
-        table = Table(title=f"{experiment['name']}: {experiment['goal']}", title_justify="left")
+        title = (
+            f"{safe_text(experiment['name'])} ({experiment_state(experiment)}): "
+            f"{safe_text(experiment['goal'])}"
+        )
+        table = Table(title=title, title_justify="left")
         for column in ("study", "done", "infeasible", "failed", "best (trial)"):
             table.add_column(column, no_wrap=column != "study")
         for study in experiment["studies"]:
             counts = study["counts"]
             best = study["best_value"]
             table.add_row(
-                study["name"],
+                safe_text(study["name"]),
                 f"{study['finished']}/{study['budget']}",
                 str(counts["infeasible"]),
                 str(counts["failed"]),
                 "—" if best is None else f"{best:.4g} ({study['best_trial']})",
             )
         console.print(table)
+        for group in experiment["failures"]:
+            console.print(Text(FailureGroup.from_dict(group).line(), style="red"))
     totals = data["trials"]
     console.print(
         f"trials: {totals['total']} total, {totals['completed']} completed, "
@@ -146,5 +172,5 @@ def cmd_export(args: argparse.Namespace) -> int:
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, target)
-    print(f"wrote {target}", file=sys.stderr)
+    print(f"wrote {safe_text(target)}", file=sys.stderr)
     return 0
