@@ -226,11 +226,12 @@ def cmd_stop(args: argparse.Namespace) -> int:
     from tunebook.core.execution.control import stop_runner
 
     result = stop_runner(args.path, timeout=args.timeout)
+    shown = safe_text(args.path)
     if result.runner is None:
-        print(f"no runner is running on {args.path}; nothing to stop")
+        print(f"no runner is running on {shown}; nothing to stop")
     else:
         print(
             f"stopped the runner (pid {result.runner.pid}) in {result.seconds:.1f} s; "
-            f"its unfinished trials resume with 'tunebook run {args.path}'"
+            f"its unfinished trials resume with 'tunebook run {shown}'"
         )
     return 0
