@@ -104,11 +104,12 @@ class Session:
         workload: str,
         workload_config: Mapping[str, Any] | None = None,
         name: str | None = None,
+        meta: Mapping[str, str] | None = None,
     ) -> Session:
         """Create a new session file; refuses to overwrite anything at `path`.
 
         The file is built under a temporary name and renamed into place, so a crash
-        never leaves a half-made session behind.
+        never leaves a half-made session behind. `meta` adds entries to the `meta` table.
         """
         path = cls.check_new_path(path)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
@@ -123,6 +124,9 @@ class Session:
                     )
                     db.execute(
                         "INSERT INTO meta (key, value) VALUES ('writer_version', ?)", [__version__]
+                    )
+                    db.conn.executemany(
+                        "INSERT INTO meta (key, value) VALUES (?, ?)", list((meta or {}).items())
                     )
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             os.replace(partial, path)
@@ -214,6 +218,24 @@ class Session:
             writer_version=meta.get("writer_version", ""),
             read_only=self.read_only,
         )
+
+    def meta_value(self, key: str) -> str | None:
+        """One entry of the `meta` table, or None when the file has none."""
+        row = self.db.conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Write one entry of the `meta` table."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    def set_workload(self, workload: str, workload_config: Mapping[str, Any]) -> None:
+        """Point the session at its workload anew (its files moved: `tunebook relocate`)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE session SET workload = ?, workload_config = ? WHERE id = 1",
+                [workload, _dump(dict(workload_config))],
+            )
 
     # -- decisions ---------------------------------------------------------------------------
 
