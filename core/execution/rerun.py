@@ -12,6 +12,7 @@ import os
 from tunebook.core.execution.reporting import SessionReporter
 from tunebook.core.execution.runner import record_outcome, task_for
 from tunebook.core.execution.trial_task import run_trial_task
+from tunebook.core.workload_source import session_workload_source
 from tunebook.sessions import Session, Trial
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
@@ -20,6 +21,7 @@ def rerun_trial(path: str | os.PathLike[str], trial_id: int) -> tuple[Trial, Tri
     """Re-run trial `trial_id`; returns its record before and after."""
     with Session.open(path) as session:
         before = session.trial(trial_id)
+        session_workload_source(session).check()  # before the trial's results are reset
         session.claim_runner(RUNNER_STALE_AFTER, command=f"trial rerun {trial_id}")
         try:
             session.reset_trial(trial_id)

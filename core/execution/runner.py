@@ -25,6 +25,7 @@ from tunebook.core.execution.reporting import SessionReporter
 from tunebook.core.execution.scheduler import Scheduler
 from tunebook.core.execution.trial_task import TrialOutcome, TrialTask, run_trial_task
 from tunebook.core.execution.worker import worker_main
+from tunebook.core.workload_source import session_workload_source
 from tunebook.sessions import (
     BadInput,
     Experiment,
@@ -130,6 +131,7 @@ class Runner:
         """Run until every covered study has its budget of finished trials, or a stop."""
         with Session.open(self.path) as session:
             experiments = self._experiments(session)
+            session_workload_source(session).check()  # a moved data file: before any trial
             session.claim_runner(RUNNER_STALE_AFTER, self.detached, command=self._describe())
             heartbeat = _Heartbeat(self.path)
             heartbeat.start()
@@ -264,12 +266,12 @@ def task_for(session: Session, trial: Trial, threads: int) -> TrialTask:
     seeds, the experiment's step budget and settings, and its resume state if any."""
     study = session.study(trial.study_id)
     experiment = session.experiment(study.experiment_id)
-    info = session.info()
+    source = session_workload_source(session)
     resume = session.resume_state(trial.id)
     return TrialTask(
         trial_id=trial.id,
-        workload=info.workload,
-        workload_config=info.workload_config,
+        workload=source.ref,
+        workload_config=source.config,
         hparams={**study.fixed, **trial.params},
         init_seed=trial.init_seed,
         data_seed=trial.data_seed,

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tunebook.core.workload_source import is_file_target, split_ref
 from tunebook.core.workloads.base import Workload, WorkloadError
 from tunebook.core.workloads.images import ImagesWorkload
 from tunebook.core.workloads.sequences import LanguageModelWorkload
@@ -24,10 +25,6 @@ from tunebook.core.workloads.tabular import TabularWorkload
 def builtin_workloads() -> dict[str, type[Workload]]:
     """The built-in workloads by name, for ``tunebook workloads`` and bare-name references."""
     return {cls.name: cls for cls in (TabularWorkload, ImagesWorkload, LanguageModelWorkload)}
-
-
-def _is_file_target(target: str) -> bool:
-    return target.endswith(".py") or "/" in target or "\\" in target
 
 
 def _import_file(ref: str, target: str) -> ModuleType:
@@ -85,13 +82,13 @@ def load_workload(ref: str, config: dict[str, Any] | None = None) -> Workload:
         cls: Any = builtins[ref]
         class_name = cls.__name__
     else:
-        target, _, class_name = ref.rpartition(":")
+        target, class_name = split_ref(ref)
         if not target or not class_name:
             raise WorkloadError(
                 f"workload {ref!r}: not a built-in ({', '.join(builtins)}) and not of the "
                 "form path/to/file.py:ClassName or package.module:ClassName"
             )
-        if _is_file_target(target):
+        if is_file_target(target):
             module = _import_file(ref, target)
         else:
             module = _import_module(ref, target)

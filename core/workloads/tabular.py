@@ -205,6 +205,7 @@ class TabularWorkload(Workload):
         HParam("norm", "none", "categorical", ("none", "layer", "batch"), "normalization"),
         VIRTUAL_BATCH_SIZE,
     )
+    path_options = ("csv",)
 
     def __init__(
         self, csv: str | None = None, target: str | None = None, task: str | None = None

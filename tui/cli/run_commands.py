@@ -53,6 +53,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run in the foreground with a progress bar, or start a detached runner."""
+    from tunebook.tui.cli.engine_commands import show_foreign_code_notice
+
+    with Session.open(args.path, read_only=True) as session:
+        show_foreign_code_notice(session)
     if args.detach:
         return detach(args)
     from tunebook.core.execution.runner import Runner
