@@ -27,9 +27,7 @@ from tunebook.core.experiments import (
     add_experiment_from_spec,
 )
 from tunebook.core.workload_source import (
-    CREATED_BY,
     PATH_OPTIONS,
-    current_user,
     portable_source,
     session_workload_source,
     split_ref,
@@ -51,7 +49,7 @@ def create_session(
     loaded = load_workload(workload, dict(config or {}))
     path_options = type(loaded).path_options
     ref, stored_config = portable_source(path, workload, loaded.config(), path_options)
-    meta = {CREATED_BY: current_user(), PATH_OPTIONS: json.dumps(list(path_options))}
+    meta = {PATH_OPTIONS: json.dumps(list(path_options))}
     with Session.create(path, ref, stored_config, meta=meta) as session:
         return session.info()
 

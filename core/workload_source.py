@@ -14,21 +14,18 @@ workload's files before any trial starts, and only workers import the workload.
 
 from __future__ import annotations
 
-import getpass
 import importlib.machinery
 import json
 import os
-import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tunebook.sessions import BadInput, Session
+from tunebook.sessions.store import CREATED_BY, user_at_host
 
-#: `meta` key: who created the session, as ``user@host`` (see `foreign_code_notice`).
-CREATED_BY = "created_by"
 #: `meta` key: JSON list of the workload's config options that name files.
 PATH_OPTIONS = "workload_path_options"
 
@@ -43,15 +40,6 @@ def split_ref(ref: str) -> tuple[str, str]:
 def is_file_target(target: str) -> bool:
     """Whether a reference's target is a Python file rather than an importable module."""
     return target.endswith(".py") or "/" in target or "\\" in target
-
-
-def current_user() -> str:
-    """``user@host`` of this process, as recorded in `meta` by `new`."""
-    try:
-        user = getpass.getuser()
-    except OSError:  # no login name in the environment or the password database
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
 
 
 def _folder(session_path: str | os.PathLike[str]) -> str:
@@ -187,7 +175,7 @@ def foreign_code_notice(session: Session) -> str | None:
     host) set up, naming the reference and the file it runs; None when there is no need."""
     source = session_workload_source(session)
     creator = session.meta_value(CREATED_BY)
-    me = current_user()
+    me = user_at_host()
     if source.builtin or creator == me:
         return None
     who = f"by {creator!r}" if creator else "by an unknown user"
@@ -195,6 +183,13 @@ def foreign_code_notice(session: Session) -> str | None:
         f"note: session '{session.path}' was created {who}, not {me}; its workload "
         f"{source.stored_ref!r} runs the code in {source.imports()!r} as you"
     )
+
+
+def announce_foreign_code(session: Session, notice: Callable[[str], None] | None) -> None:
+    """Give `notice` the `foreign_code_notice` line, if there is one (and a `notice`)."""
+    line = foreign_code_notice(session) if notice is not None else None
+    if notice is not None and line:
+        notice(line)
 
 
 def _module_origin(name: str) -> str | None:

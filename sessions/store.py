@@ -8,6 +8,7 @@ read lock, and the busy timeout makes a second writer wait instead of failing.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import math
 import os
@@ -47,6 +48,17 @@ from tunebook.sessions.schema import SCHEMA_VERSION
 from tunebook.sessions.version import __version__
 
 SESSION_SUFFIX = ".tunebook"
+#: `meta` key: who created the session, as ``user@host``.
+CREATED_BY = "created_by"
+
+
+def user_at_host() -> str:
+    """``user@host`` of this process (the login name as the environment or system says)."""
+    try:
+        user = getpass.getuser()
+    except OSError:  # neither the environment nor the password database names the user
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
 
 
 class RunnerBusy(BadInput):
@@ -109,7 +121,8 @@ class Session:
         """Create a new session file; refuses to overwrite anything at `path`.
 
         The file is built under a temporary name and renamed into place, so a crash
-        never leaves a half-made session behind. `meta` adds entries to the `meta` table.
+        never leaves a half-made session behind. The `meta` table records who created it
+        (`created_by`, user@host) and any entries of `meta`.
         """
         path = cls.check_new_path(path)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
@@ -126,7 +139,8 @@ class Session:
                         "INSERT INTO meta (key, value) VALUES ('writer_version', ?)", [__version__]
                     )
                     db.conn.executemany(
-                        "INSERT INTO meta (key, value) VALUES (?, ?)", list((meta or {}).items())
+                        "INSERT INTO meta (key, value) VALUES (?, ?)",
+                        list({CREATED_BY: user_at_host(), **(meta or {})}.items()),
                     )
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             os.replace(partial, path)

@@ -25,7 +25,7 @@ from tunebook.core.execution.reporting import SessionReporter
 from tunebook.core.execution.scheduler import Scheduler
 from tunebook.core.execution.trial_task import TrialOutcome, TrialTask, run_trial_task
 from tunebook.core.execution.worker import worker_main
-from tunebook.core.workload_source import session_workload_source
+from tunebook.core.workload_source import announce_foreign_code, session_workload_source
 from tunebook.sessions import (
     BadInput,
     Experiment,
@@ -96,6 +96,8 @@ class Runner:
         progress: called with a `RunProgress` whenever a trial starts or ends.
         stop: set it to stop gracefully (running trials checkpoint and return to pending).
         detached: recorded in the runner row, so `status` can say the run is detached.
+        notice: shown one line before any trial imports a workload file that another user
+            or host set up (the session's creator differs).
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class Runner:
         progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
         detached: bool = False,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         if executor not in EXECUTORS:
             raise BadInput(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -124,6 +127,7 @@ class Runner:
         self.progress = progress
         self.stop = stop or threading.Event()
         self.detached = detached
+        self.notice = notice
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -136,6 +140,7 @@ class Runner:
             heartbeat = _Heartbeat(self.path)
             heartbeat.start()
             try:
+                announce_foreign_code(session, self.notice)
                 self._recover(session)
                 scheduler = Scheduler(session, experiments)
                 if self.retry_failed:

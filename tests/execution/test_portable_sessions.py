@@ -16,7 +16,7 @@ import pytest
 from tests.execution.conftest import cli, new_session, spec_text, start_cli, wait_for
 from tests.execution.workloads import TINY_REF
 from tunebook.core import api
-from tunebook.core.workload_source import foreign_code_notice, stored_path
+from tunebook.core.workload_source import WorkloadSource, foreign_code_notice, stored_path
 from tunebook.sessions import Session
 from tunebook.tui.cli import main
 
@@ -197,6 +197,15 @@ def test_relocate_refuses_what_is_not_a_move_and_changes_nothing(
         assert session.runner() is None and session.events()[-1].kind == "session.created"
 
 
+def test_relocate_moves_a_builtin_workloads_data_not_its_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "b.tunebook"
+    api.create_session(path, "tabular")
+    assert main(["relocate", str(path), "--workload", "tabular.py:TabularWorkload"]) == 2
+    assert "the built-in 'tabular', which has no file to relocate" in capsys.readouterr().err
+
+
 def test_relocate_is_refused_while_a_runner_is_alive(
     tmp_path: Path, processes: list, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -219,6 +228,22 @@ def test_paths_near_the_session_are_stored_relative_others_absolute(tmp_path: Pa
     assert stored_path(str(tmp_path / "project/sessions/..a.csv"), folder) == "..a.csv"
     assert stored_path(str(tmp_path / "b.csv"), folder) == str(tmp_path / "b.csv")
     assert stored_path("/data/b.csv", "/top") == "/data/b.csv"  # the root anchors nothing
+
+
+def test_a_module_reference_names_its_file_without_running_any_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "imported"
+    package = tmp_path / "somepkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (package / "model.py").write_text(MODEL_PY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = WorkloadSource(str(tmp_path / "s.tunebook"), "somepkg.model:Rows", {}, ())
+    assert source.imports() == str(package / "model.py")
+    missing = WorkloadSource(str(tmp_path / "s.tunebook"), "nopkg.model:Rows", {}, ())
+    assert missing.imports() == "module 'nopkg.model' (not found here)"
+    assert not marker.exists()
 
 
 def test_new_records_its_creator_and_another_users_session_names_its_code(
@@ -260,7 +285,7 @@ def test_the_notice_comes_before_someone_elses_code_runs_and_status_never_import
     spec = write_spec(tmp_path / "more.toml", "more")
     runs = [
         cli("experiment", "add", finished, spec, env=as_alice),
-        cli("run", finished, "--executor", "inline", env=as_alice),
+        cli("run", finished, env=as_alice),
         cli("trial", "rerun", finished, 3, env=as_alice),
     ]
     for done in runs:

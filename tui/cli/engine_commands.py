@@ -104,9 +104,7 @@ def cmd_trial_rerun(args: argparse.Namespace) -> int:
     """Re-run a finished trial with its stored hyperparameters and seeds; print both results."""
     from tunebook.core.execution.rerun import rerun_trial
 
-    with Session.open(args.path, read_only=True) as session:
-        show_foreign_code_notice(session)
-    before, after = rerun_trial(args.path, args.trial)
+    before, after = rerun_trial(args.path, args.trial, notice=print_notice)
     print(f"trial {args.trial}: before {_outcome(before)}")
     print(f"trial {args.trial}: now    {_outcome(after)}")
     same = (before.best_value, before.best_step) == (after.best_value, after.best_step)
@@ -137,13 +135,16 @@ def cmd_relocate(args: argparse.Namespace) -> int:
 def show_foreign_code_notice(session: Session, check_files: bool = True) -> None:
     """Before a command imports the session's workload code: check that its files are here,
     and name that code when another user or host created the session (it runs as you)."""
-    from tunebook.core.workload_source import foreign_code_notice, session_workload_source
+    from tunebook.core.workload_source import announce_foreign_code, session_workload_source
 
     if check_files:
         session_workload_source(session).check()
-    notice = foreign_code_notice(session)
-    if notice:
-        print(notice, file=sys.stderr, flush=True)
+    announce_foreign_code(session, print_notice)
+
+
+def print_notice(line: str) -> None:
+    """A notice goes to stderr, so that stdout stays the command's result."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _outcome(trial) -> str:
