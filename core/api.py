@@ -5,7 +5,6 @@
     api.add_experiment("mlp.tunebook", "lr.toml")
     result = api.run("mlp.tunebook", workers=2, progress=print)
     best = api.results("mlp.tunebook")
-    api.relocate("mlp.tunebook", options={"csv": "/new/place/data.csv"})  # files moved
 
 Every function takes the session file's path and opens and closes it itself, so calls are
 independent and safe to make from another process while a runner works.

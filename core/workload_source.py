@@ -42,7 +42,7 @@ def is_file_target(target: str) -> bool:
     return target.endswith(".py") or "/" in target or "\\" in target
 
 
-def _folder(session_path: str | os.PathLike[str]) -> str:
+def _session_folder(session_path: str | os.PathLike[str]) -> str:
     return os.path.dirname(os.path.abspath(session_path))
 
 
@@ -76,7 +76,7 @@ def portable_source(
 ) -> tuple[str, dict[str, Any]]:
     """The reference and config to store for a session at `session_path`, from ones given
     on this machine (file paths relative to the current folder or absolute)."""
-    folder = _folder(session_path)
+    folder = _session_folder(session_path)
     target, class_name = split_ref(ref)
     if target and is_file_target(target):
         ref = f"{stored_path(target, folder)}:{class_name}"
@@ -106,13 +106,13 @@ class WorkloadSource:
         """The reference to load here: a file target resolved against the session's folder."""
         target, class_name = split_ref(self.stored_ref)
         if target and is_file_target(target):
-            return f"{resolved_path(target, _folder(self.session_path))}:{class_name}"
+            return f"{resolved_path(target, _session_folder(self.session_path))}:{class_name}"
         return self.stored_ref
 
     @property
     def config(self) -> dict[str, Any]:
         """The config to load with here: file options resolved against the session's folder."""
-        folder = _folder(self.session_path)
+        folder = _session_folder(self.session_path)
         return {
             key: resolved_path(value, folder)
             if key in self.path_options and isinstance(value, str)
@@ -123,7 +123,7 @@ class WorkloadSource:
     def check(self) -> None:
         """Raise BadInput naming the first of the workload's files missing here, and the
         command that points the session elsewhere."""
-        folder = _folder(self.session_path)
+        folder = _session_folder(self.session_path)
         target, class_name = split_ref(self.stored_ref)
         if target and is_file_target(target):
             self._require(
@@ -187,8 +187,10 @@ def foreign_code_notice(session: Session) -> str | None:
 
 def announce_foreign_code(session: Session, notice: Callable[[str], None] | None) -> None:
     """Give `notice` the `foreign_code_notice` line, if there is one (and a `notice`)."""
-    line = foreign_code_notice(session) if notice is not None else None
-    if notice is not None and line:
+    if notice is None:
+        return
+    line = foreign_code_notice(session)
+    if line:
         notice(line)
 
 
