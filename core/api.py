@@ -32,6 +32,7 @@ from tunebook.core.workload_source import (
     split_ref,
 )
 from tunebook.core.workloads import load_workload
+from tunebook.core.workloads.loading import workload_class
 from tunebook.sessions import BadInput, Series, Session, SessionInfo, StudySummary, Trial
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
@@ -67,15 +68,16 @@ def relocate(
         source = session_workload_source(session)
         if workload is not None:
             _check_same_class(source.stored_ref, workload)
-        not_paths = sorted(set(options) - set(source.path_options))
+        load_ref = workload or source.ref
+        path_options = workload_class(load_ref).path_options
+        not_paths = sorted(set(options) - set(path_options))
         if not_paths:
-            listed = ", ".join(source.path_options) or "none"
+            listed = ", ".join(path_options) or "none"
             raise BadInput(
                 f"option {not_paths[0]!r} of workload {source.stored_ref!r} is not a file "
                 f"path (its file options: {listed}); relocate only says where files are"
             )
-        loaded = load_workload(workload or source.ref, {**source.config, **options})
-        path_options = type(loaded).path_options
+        loaded = load_workload(load_ref, {**source.config, **options})
         ref, config = portable_source(path, loaded.ref, loaded.config(), path_options)
         session.claim_runner(RUNNER_STALE_AFTER, command="relocate")
         try:

@@ -77,6 +77,23 @@ def load_workload(ref: str, config: dict[str, Any] | None = None) -> Workload:
     ``ref`` is a built-in name (see ``builtin_workloads``), ``path/to/file.py:ClassName``
     or ``package.module:ClassName``. Raises WorkloadError, one sentence, on any failure.
     """
+    cls = workload_class(ref)
+    _check_options(ref, cls, config or {})
+    workload = cls.__new__(cls)
+    workload._ref = ref  # so errors raised while configuring already name the reference
+    try:
+        workload.__init__(**(config or {}))
+    except WorkloadError:
+        raise
+    except Exception as exc:
+        raise WorkloadError(
+            f"workload {ref!r}: {cls.__name__}() raised {type(exc).__name__}: {exc}"
+        ) from exc
+    return workload
+
+
+def workload_class(ref: str) -> type[Workload]:
+    """The concrete Workload subclass ``ref`` names (importing its module), not configured."""
     builtins = builtin_workloads()
     if ref in builtins:
         cls: Any = builtins[ref]
@@ -100,18 +117,7 @@ def load_workload(ref: str, config: dict[str, Any] | None = None) -> Workload:
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(cls.__abstractmethods__))
         raise WorkloadError(f"workload {ref!r}: {class_name} does not implement {missing}")
-    _check_options(ref, cls, config or {})
-    workload = cls.__new__(cls)
-    workload._ref = ref  # so errors raised while configuring already name the reference
-    try:
-        workload.__init__(**(config or {}))
-    except WorkloadError:
-        raise
-    except Exception as exc:
-        raise WorkloadError(
-            f"workload {ref!r}: {class_name}() raised {type(exc).__name__}: {exc}"
-        ) from exc
-    return workload
+    return cls
 
 
 def _check_options(ref: str, cls: type[Workload], config: dict[str, Any]) -> None:

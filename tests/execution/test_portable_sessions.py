@@ -206,6 +206,21 @@ def test_relocate_moves_a_builtin_workloads_data_not_its_code(
     assert "the built-in 'tabular', which has no file to relocate" in capsys.readouterr().err
 
 
+def test_relocate_learns_the_file_options_of_a_session_that_never_recorded_them(
+    tmp_path: Path,
+) -> None:
+    write_project(tmp_path / "old")
+    config = {"csv": str(tmp_path / "old/data/points.csv"), "target": "label"}
+    with Session.create(tmp_path / "s.tunebook", "tabular", config) as session:
+        assert session.meta_value("workload_path_options") is None
+    (tmp_path / "old").rename(tmp_path / "new")
+    csv = tmp_path / "new/data/points.csv"
+    assert main(["relocate", str(tmp_path / "s.tunebook"), "-o", f"csv={csv}"]) == 0
+    with Session.open(tmp_path / "s.tunebook", read_only=True) as session:
+        assert session.info().workload_config["csv"] == "new/data/points.csv"
+        assert session.meta_value("workload_path_options") == '["csv"]'
+
+
 def test_relocate_is_refused_while_a_runner_is_alive(
     tmp_path: Path, processes: list, capsys: pytest.CaptureFixture[str]
 ) -> None:
