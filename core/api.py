@@ -12,6 +12,7 @@ independent and safe to make from another process while a runner works.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Mapping
@@ -24,8 +25,16 @@ from tunebook.core.experiments import (
     add_experiment_from_dict,
     add_experiment_from_spec,
 )
+from tunebook.core.workload_source import (
+    PATH_OPTIONS,
+    portable_source,
+    session_workload_source,
+    split_ref,
+)
 from tunebook.core.workloads import load_workload
-from tunebook.sessions import Series, Session, SessionInfo, StudySummary, Trial
+from tunebook.core.workloads.loading import workload_class
+from tunebook.sessions import BadInput, Series, Session, SessionInfo, StudySummary, Trial
+from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 PathLike = str | os.PathLike[str]
 
@@ -34,11 +43,79 @@ def create_session(
     path: PathLike, workload: str, config: Mapping[str, Any] | None = None
 ) -> SessionInfo:
     """Create a session file for `workload` (a built-in name, `file.py:Class` or
-    `package.module:Class`), checking first that the workload loads."""
+    `package.module:Class`), checking first that the workload loads. Files are stored
+    relative to the session file's folder when near it (see `workload_source`)."""
     Session.check_new_path(path)
     loaded = load_workload(workload, dict(config or {}))
-    with Session.create(path, workload, loaded.config()) as session:
+    path_options = type(loaded).path_options
+    ref, stored_config = portable_source(path, workload, loaded.config(), path_options)
+    meta = {PATH_OPTIONS: json.dumps(list(path_options))}
+    with Session.create(path, ref, stored_config, meta=meta) as session:
         return session.info()
+
+
+def relocate(
+    path: PathLike, workload: str | None = None, options: Mapping[str, Any] | None = None
+) -> SessionInfo:
+    """Point a session at its workload's files where they are now: a new `file.py:Class`
+    for the same class, and/or new values of file options such as the tabular `csv`.
+
+    Refused while a runner is alive; the new files must load; the change is logged."""
+    options = dict(options or {})
+    if workload is None and not options:
+        raise BadInput("relocate needs --workload NEWREF or -o OPTION=NEWPATH (or both)")
+    with Session.open(path) as session:
+        source = session_workload_source(session)
+        if workload is not None:
+            _check_same_class(source.stored_ref, workload)
+        load_ref = workload or source.ref
+        path_options = workload_class(load_ref).path_options
+        not_paths = sorted(set(options) - set(path_options))
+        if not_paths:
+            listed = ", ".join(path_options) or "none"
+            raise BadInput(
+                f"option {not_paths[0]!r} of workload {source.stored_ref!r} is not a file "
+                f"path (its file options: {listed}); relocate only says where files are"
+            )
+        loaded = load_workload(load_ref, {**source.config, **options})
+        ref, config = portable_source(path, loaded.ref, loaded.config(), path_options)
+        session.claim_runner(RUNNER_STALE_AFTER, command="relocate")
+        try:
+            with session.transaction():
+                session.set_workload(ref, config)
+                session.set_meta(PATH_OPTIONS, json.dumps(list(path_options)))
+                before = {"ref": source.stored_ref, **source.stored_config}
+                after = {"ref": ref, **config}
+                changes = [
+                    f"{key} {before.get(key)} -> {value}"
+                    for key, value in after.items()
+                    if before.get(key) != value
+                ]
+                session.log_event(
+                    "user",
+                    "workload.relocated",
+                    "workload " + ("; ".join(changes) or "unchanged"),
+                    {"from": before, "to": after},
+                )
+        finally:
+            session.release_runner()
+        return session.info()
+
+
+def _check_same_class(stored_ref: str, new_ref: str) -> None:
+    """Relocating moves files; it never swaps the workload for another class."""
+    stored_target, stored_class = split_ref(stored_ref)
+    if not stored_target:
+        raise BadInput(
+            f"the session's workload is the built-in {stored_ref!r}, which has no file to "
+            "relocate; use -o OPTION=NEWPATH for its data files"
+        )
+    new_class = split_ref(new_ref)[1]
+    if new_class != stored_class:
+        raise BadInput(
+            f"--workload {new_ref!r} names class {new_class!r}, but the session's workload is "
+            f"class {stored_class!r} ({stored_ref!r}); relocate only says where files are"
+        )
 
 
 def add_experiment(path: PathLike, spec: PathLike | Mapping[str, Any]) -> AddedExperiment:
@@ -99,6 +176,7 @@ __all__ = [
     "add_experiment",
     "create_session",
     "curves",
+    "relocate",
     "results",
     "run",
     "trials",

@@ -27,6 +27,7 @@ from tunebook.core.design import (
     plan_studies,
 )
 from tunebook.core.execution.trial_config import check_hparams, hparam_defaults, known_hparams
+from tunebook.core.workload_source import session_workload_source
 from tunebook.core.workloads import Workload, load_workload
 from tunebook.sessions import BadInput, DecisionKind, Experiment, Session
 from tunebook.sessions.report import HPARAM_DEFAULTS_KEY
@@ -134,9 +135,11 @@ def add_experiment_from_dict(
 
 
 def session_workload(session: Session) -> Workload:
-    """The workload the session tunes, rebuilt from its stored reference and config."""
-    info = session.info()
-    return load_workload(info.workload, info.workload_config)
+    """The workload the session tunes, rebuilt from its stored reference and config with
+    its files found from the session file's folder (a missing one is one sentence)."""
+    source = session_workload_source(session)
+    source.check()
+    return load_workload(source.ref, source.config)
 
 
 def _with_decisions(session: Session, design: ExperimentDesign, source: str) -> ExperimentDesign:

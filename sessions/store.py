@@ -8,6 +8,7 @@ read lock, and the busy timeout makes a second writer wait instead of failing.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import math
 import os
@@ -47,6 +48,17 @@ from tunebook.sessions.schema import SCHEMA_VERSION
 from tunebook.sessions.version import __version__
 
 SESSION_SUFFIX = ".tunebook"
+#: `meta` key: who created the session, as ``user@host``.
+CREATED_BY = "created_by"
+
+
+def user_at_host() -> str:
+    """``user@host`` of this process (the login name as the environment or system says)."""
+    try:
+        user = getpass.getuser()
+    except OSError:  # neither the environment nor the password database names the user
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
 
 
 class RunnerBusy(BadInput):
@@ -104,11 +116,13 @@ class Session:
         workload: str,
         workload_config: Mapping[str, Any] | None = None,
         name: str | None = None,
+        meta: Mapping[str, str] | None = None,
     ) -> Session:
         """Create a new session file; refuses to overwrite anything at `path`.
 
         The file is built under a temporary name and renamed into place, so a crash
-        never leaves a half-made session behind.
+        never leaves a half-made session behind. The `meta` table records who created it
+        (`created_by`, user@host) and any entries of `meta`.
         """
         path = cls.check_new_path(path)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
@@ -123,6 +137,10 @@ class Session:
                     )
                     db.execute(
                         "INSERT INTO meta (key, value) VALUES ('writer_version', ?)", [__version__]
+                    )
+                    db.conn.executemany(
+                        "INSERT INTO meta (key, value) VALUES (?, ?)",
+                        list({CREATED_BY: user_at_host(), **(meta or {})}.items()),
                     )
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             os.replace(partial, path)
@@ -214,6 +232,24 @@ class Session:
             writer_version=meta.get("writer_version", ""),
             read_only=self.read_only,
         )
+
+    def meta_value(self, key: str) -> str | None:
+        """One entry of the `meta` table, or None when the file has none."""
+        row = self.db.conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Write one entry of the `meta` table."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    def set_workload(self, workload: str, workload_config: Mapping[str, Any]) -> None:
+        """Point the session at its workload anew (its files moved: `tunebook relocate`)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE session SET workload = ?, workload_config = ? WHERE id = 1",
+                [workload, _dump(dict(workload_config))],
+            )
 
     # -- decisions ---------------------------------------------------------------------------
 

@@ -8,20 +8,27 @@ which is what makes the reproduce command worth storing.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from tunebook.core.execution.reporting import SessionReporter
 from tunebook.core.execution.runner import record_outcome, task_for
 from tunebook.core.execution.trial_task import run_trial_task
+from tunebook.core.workload_source import announce_foreign_code, session_workload_source
 from tunebook.sessions import Session, Trial
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 
-def rerun_trial(path: str | os.PathLike[str], trial_id: int) -> tuple[Trial, Trial]:
-    """Re-run trial `trial_id`; returns its record before and after."""
+def rerun_trial(
+    path: str | os.PathLike[str], trial_id: int, notice: Callable[[str], None] | None = None
+) -> tuple[Trial, Trial]:
+    """Re-run trial `trial_id`; returns its record before and after. `notice` is shown a
+    line before the workload is imported when another user or host created the session."""
     with Session.open(path) as session:
         before = session.trial(trial_id)
+        session_workload_source(session).check()  # before the trial's results are reset
         session.claim_runner(RUNNER_STALE_AFTER, command=f"trial rerun {trial_id}")
         try:
+            announce_foreign_code(session, notice)
             session.reset_trial(trial_id)
             trial = session.start_trial(trial_id)
             study = session.study(trial.study_id)

@@ -25,6 +25,7 @@ from tunebook.core.execution.reporting import SessionReporter
 from tunebook.core.execution.scheduler import Scheduler
 from tunebook.core.execution.trial_task import TrialOutcome, TrialTask, run_trial_task
 from tunebook.core.execution.worker import worker_main
+from tunebook.core.workload_source import announce_foreign_code, session_workload_source
 from tunebook.sessions import (
     BadInput,
     Experiment,
@@ -95,6 +96,8 @@ class Runner:
         progress: called with a `RunProgress` whenever a trial starts or ends.
         stop: set it to stop gracefully (running trials checkpoint and return to pending).
         detached: recorded in the runner row, so `status` can say the run is detached.
+        notice: shown one line before any trial imports a workload file that another user
+            or host set up (the session's creator differs).
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class Runner:
         progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
         detached: bool = False,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         if executor not in EXECUTORS:
             raise BadInput(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -123,6 +127,7 @@ class Runner:
         self.progress = progress
         self.stop = stop or threading.Event()
         self.detached = detached
+        self.notice = notice
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -130,10 +135,12 @@ class Runner:
         """Run until every covered study has its budget of finished trials, or a stop."""
         with Session.open(self.path) as session:
             experiments = self._experiments(session)
+            session_workload_source(session).check()  # a moved data file: before any trial
             session.claim_runner(RUNNER_STALE_AFTER, self.detached, command=self._describe())
             heartbeat = _Heartbeat(self.path)
             heartbeat.start()
             try:
+                announce_foreign_code(session, self.notice)
                 self._recover(session)
                 scheduler = Scheduler(session, experiments)
                 if self.retry_failed:
@@ -264,12 +271,12 @@ def task_for(session: Session, trial: Trial, threads: int) -> TrialTask:
     seeds, the experiment's step budget and settings, and its resume state if any."""
     study = session.study(trial.study_id)
     experiment = session.experiment(study.experiment_id)
-    info = session.info()
+    source = session_workload_source(session)
     resume = session.resume_state(trial.id)
     return TrialTask(
         trial_id=trial.id,
-        workload=info.workload,
-        workload_config=info.workload_config,
+        workload=source.ref,
+        workload_config=source.config,
         hparams={**study.fixed, **trial.params},
         init_seed=trial.init_seed,
         data_seed=trial.data_seed,

@@ -185,6 +185,8 @@ class Workload(abc.ABC):
             ``mse`` (min) for regression and ``bits_per_byte`` (min) for language models.
         total_metrics: metric names reported as totals over the split rather than means
             (counts of correct examples, PB-22).
+        path_options: the ``config()`` keys whose values are file or folder paths; a session
+            stores them relative to its own folder so it works wherever it is moved.
     """
 
     name: ClassVar[str] = "workload"
@@ -192,6 +194,7 @@ class Workload(abc.ABC):
     hparams: ClassVar[tuple[HParam, ...]] = ()
     task: ClassVar[Task] = "classification"
     total_metrics: ClassVar[tuple[str, ...]] = ("correct",)
+    path_options: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tunebook.core.workload_source import is_file_target, split_ref
 from tunebook.core.workloads.base import Workload, WorkloadError
 from tunebook.core.workloads.images import ImagesWorkload
 from tunebook.core.workloads.sequences import LanguageModelWorkload
@@ -24,10 +25,6 @@ from tunebook.core.workloads.tabular import TabularWorkload
 def builtin_workloads() -> dict[str, type[Workload]]:
     """The built-in workloads by name, for ``tunebook workloads`` and bare-name references."""
     return {cls.name: cls for cls in (TabularWorkload, ImagesWorkload, LanguageModelWorkload)}
-
-
-def _is_file_target(target: str) -> bool:
-    return target.endswith(".py") or "/" in target or "\\" in target
 
 
 def _import_file(ref: str, target: str) -> ModuleType:
@@ -80,18 +77,35 @@ def load_workload(ref: str, config: dict[str, Any] | None = None) -> Workload:
     ``ref`` is a built-in name (see ``builtin_workloads``), ``path/to/file.py:ClassName``
     or ``package.module:ClassName``. Raises WorkloadError, one sentence, on any failure.
     """
+    cls = workload_class(ref)
+    _check_options(ref, cls, config or {})
+    workload = cls.__new__(cls)
+    workload._ref = ref  # so errors raised while configuring already name the reference
+    try:
+        workload.__init__(**(config or {}))
+    except WorkloadError:
+        raise
+    except Exception as exc:
+        raise WorkloadError(
+            f"workload {ref!r}: {cls.__name__}() raised {type(exc).__name__}: {exc}"
+        ) from exc
+    return workload
+
+
+def workload_class(ref: str) -> type[Workload]:
+    """The concrete Workload subclass ``ref`` names (importing its module), not configured."""
     builtins = builtin_workloads()
     if ref in builtins:
         cls: Any = builtins[ref]
         class_name = cls.__name__
     else:
-        target, _, class_name = ref.rpartition(":")
+        target, class_name = split_ref(ref)
         if not target or not class_name:
             raise WorkloadError(
                 f"workload {ref!r}: not a built-in ({', '.join(builtins)}) and not of the "
                 "form path/to/file.py:ClassName or package.module:ClassName"
             )
-        if _is_file_target(target):
+        if is_file_target(target):
             module = _import_file(ref, target)
         else:
             module = _import_module(ref, target)
@@ -103,18 +117,7 @@ def load_workload(ref: str, config: dict[str, Any] | None = None) -> Workload:
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(cls.__abstractmethods__))
         raise WorkloadError(f"workload {ref!r}: {class_name} does not implement {missing}")
-    _check_options(ref, cls, config or {})
-    workload = cls.__new__(cls)
-    workload._ref = ref  # so errors raised while configuring already name the reference
-    try:
-        workload.__init__(**(config or {}))
-    except WorkloadError:
-        raise
-    except Exception as exc:
-        raise WorkloadError(
-            f"workload {ref!r}: {class_name}() raised {type(exc).__name__}: {exc}"
-        ) from exc
-    return workload
+    return cls
 
 
 def _check_options(ref: str, cls: type[Workload], config: dict[str, Any]) -> None:

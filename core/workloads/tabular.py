@@ -208,6 +208,7 @@ class TabularWorkload(Workload):
         HParam("norm", "none", "categorical", ("none", "layer", "batch"), "normalization"),
         VIRTUAL_BATCH_SIZE,
     )
+    path_options = ("csv",)
 
     def __init__(
         self, csv: str | None = None, target: str | None = None, task: str | None = None
@@ -227,7 +228,7 @@ class TabularWorkload(Workload):
             )
         if not target:
             raise WorkloadError(f"workload {self.ref!r}: a csv file needs a target column")
-        self._csv = (os.fspath(csv), target, task)
+        self._csv = (os.path.expanduser(os.fspath(csv)), target, task)
         self.task = task  # type: ignore[misc]  # this instance's task comes from its config
         self._data()  # report a bad file now rather than at the first trial
 

@@ -88,10 +88,21 @@ def new_session(
     return path
 
 
-def cli(*args: Any, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `tunebook ARGS` to completion; output captured as text."""
+def cli(
+    *args: Any,
+    timeout: float = 120,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `tunebook ARGS` to completion (in folder `cwd`, with `env` added to the
+    environment); output captured as text."""
     return subprocess.run(
-        [*TUNEBOOK, *map(str, args)], capture_output=True, text=True, timeout=timeout
+        [*TUNEBOOK, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
     )
 
 

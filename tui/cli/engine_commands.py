@@ -1,4 +1,5 @@
-"""`tunebook workloads`, `experiment add`, `trial rerun` and `demo`: the engine by command.
+"""`tunebook workloads`, `experiment add`, `trial rerun`, `relocate` and `demo`: the engine
+by command.
 
 Each imports `tunebook.core` (and so torch) only when it runs.
 """
@@ -6,6 +7,7 @@ Each imports `tunebook.core` (and so torch) only when it runs.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tunebook.sessions import Session, Trial
@@ -32,6 +34,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     rerun.add_argument("path", help="the session file")
     rerun.add_argument("trial", type=int, help="the trial id")
     rerun.set_defaults(handler=cmd_trial_rerun)
+
+    relocate = commands.add_parser(
+        "relocate", help="point a session at its workload's files after they moved"
+    )
+    relocate.add_argument("path", help="the session file")
+    relocate.add_argument(
+        "--workload", "-w", help="the workload file's new place, NEWPATH.py:Class (same class)"
+    )
+    relocate.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=PATH",
+        help="a file option's new place, e.g. -o csv=data/train.csv (repeatable)",
+    )
+    relocate.set_defaults(handler=cmd_relocate)
 
     demo = commands.add_parser(
         "demo", help="a complete small study on the built-in default workload"
@@ -68,6 +87,7 @@ def cmd_experiment_add(args: argparse.Namespace) -> int:
     from tunebook.core.experiments import add_experiment_from_spec
 
     with Session.open(args.path) as session:
+        show_foreign_code_notice(session)
         added = add_experiment_from_spec(session, args.spec)
     name, studies = safe_text(added.experiment.name), plural(len(added.studies), "study")
     print(f"added experiment '{name}' with {studies}:")
@@ -89,12 +109,48 @@ def cmd_trial_rerun(args: argparse.Namespace) -> int:
     """Re-run a finished trial with its stored hyperparameters and seeds; print both results."""
     from tunebook.core.execution.rerun import rerun_trial
 
-    before, after = rerun_trial(args.path, args.trial)
+    before, after = rerun_trial(args.path, args.trial, notice=print_notice)
     print(f"trial {args.trial}: before {_outcome(before)}")
     print(f"trial {args.trial}: now    {_outcome(after)}")
     same = (before.best_value, before.best_step) == (after.best_value, after.best_step)
     print("same numbers" if same else "the numbers differ (nondeterministic kernels or settings)")
     return 0
+
+
+def cmd_relocate(args: argparse.Namespace) -> int:
+    """Store the workload's files' new places, after checking that they load."""
+    from tunebook.core.api import relocate
+    from tunebook.core.workload_source import session_workload_source
+    from tunebook.tui.cli.session_commands import parse_options
+
+    if args.workload is None:  # the session's own workload file is imported to check it
+        with Session.open(args.path, read_only=True) as session:
+            show_foreign_code_notice(session, check_files=False)
+    relocate(args.path, args.workload, parse_options(args.option, typed=False))
+    with Session.open(args.path, read_only=True) as session:
+        source = session_workload_source(session)
+    print(f"session {safe_text(args.path)} now loads workload {safe_text(repr(source.stored_ref))}")
+    for option in source.path_options:
+        if option in source.stored_config:
+            stored, found = source.stored_config[option], source.config[option]
+            shown = f"{option} = {stored!r} (here: {found!r})"
+            print(f"  {safe_text(shown)}")
+    return 0
+
+
+def show_foreign_code_notice(session: Session, check_files: bool = True) -> None:
+    """Before a command imports the session's workload code: check that its files are here,
+    and name that code when another user or host created the session (it runs as you)."""
+    from tunebook.core.workload_source import announce_foreign_code, session_workload_source
+
+    if check_files:
+        session_workload_source(session).check()
+    announce_foreign_code(session, print_notice)
+
+
+def print_notice(line: str) -> None:
+    """A notice goes to stderr, so that stdout stays the command's result."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _outcome(trial: Trial) -> str:

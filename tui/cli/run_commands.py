@@ -71,6 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.detach:
         return detach(args)
     from tunebook.core.execution.runner import Runner
+    from tunebook.tui.cli.engine_commands import print_notice
 
     runner_args = dict(
         experiment=args.experiment,
@@ -79,6 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         memory_limit_mb=args.memory_limit,
         detached=args.detached_child,
+        notice=print_notice,
     )
     before = trial_marks(args.path)
     if args.detached_child:
@@ -175,6 +177,8 @@ def run_with_progress(path: str, runner_args: dict) -> RunResult:
 
 def detach(args: argparse.Namespace) -> int:
     """Start `tunebook run` in its own process session and wait until it registers."""
+    from tunebook.tui.cli.engine_commands import show_foreign_code_notice
+
     with Session.open(args.path) as session:
         runner = session.runner()
         if runner is not None and runner.is_alive(RUNNER_STALE_AFTER):
@@ -182,6 +186,7 @@ def detach(args: argparse.Namespace) -> int:
                 f"session '{args.path}' is already being run by process {runner.pid} on "
                 f"{runner.host}"
             )
+        show_foreign_code_notice(session)
     log_path = Path(f"{args.path}.log")
     command = [sys.executable, "-m", "tunebook.tui.cli", "run", args.path, "--detached-child"]
     command += ["--workers", str(args.workers), "--executor", args.executor]

@@ -57,15 +57,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.set_defaults(handler=cmd_export)
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` strings to a dict; values parse as JSON when they can (numbers, booleans)."""
+def parse_options(pairs: list[str], typed: bool = True) -> dict[str, Any]:
+    """`KEY=VALUE` strings to a dict; values parse as JSON when they can (numbers, booleans)
+    and `typed`, else stay text (file paths)."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise BadInput(f"option {pair!r} is not KEY=VALUE")
         try:
-            options[key] = json.loads(raw)
+            options[key] = json.loads(raw) if typed else raw
         except json.JSONDecodeError:
             options[key] = raw
     return options
