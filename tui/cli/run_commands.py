@@ -43,6 +43,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "with out-of-memory instead of exhausting the machine",
     )
     run.add_argument(
+        "--stall-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="fail a trial that reports no progress for this long and kill its worker "
+        "(default 600)",
+    )
+    run.add_argument(
         "--detach",
         action="store_true",
         help="keep running in the background after this terminal closes (log: PATH.log)",
@@ -55,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run in the foreground with a progress bar, or start a detached runner."""
     if args.detach:
         return detach(args)
-    from tunebook.core.execution.runner import Runner
+    from tunebook.core.execution.runner import STALL_TIMEOUT, Runner
 
     runner_args = dict(
         experiment=args.experiment,
@@ -64,6 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         memory_limit_mb=args.memory_limit,
         detached=args.detached_child,
+        stall_timeout=STALL_TIMEOUT if args.stall_timeout is None else args.stall_timeout,
     )
     if args.detached_child:
         result = Runner(args.path, **runner_args).run()
@@ -78,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stopped; the unfinished trials resume with 'tunebook run {args.path}'")
     elif p.failed:
         print(f"re-run the failed trials with 'tunebook run {args.path} --retry-failed'")
-    return 0
+    return 128 + result.signal if result.signal else 0  # 130 after Ctrl-C, 143 after SIGTERM
 
 
 def run_with_progress(path: str, runner_args: dict) -> RunResult:
@@ -141,6 +149,8 @@ def detach(args: argparse.Namespace) -> int:
         command.append("--retry-failed")
     if args.memory_limit:
         command += ["--memory-limit", str(args.memory_limit)]
+    if args.stall_timeout is not None:
+        command += ["--stall-timeout", repr(args.stall_timeout)]
     with log_path.open("ab") as log:
         child = subprocess.Popen(
             command,
