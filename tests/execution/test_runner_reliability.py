@@ -213,7 +213,8 @@ def test_status_json_is_always_readable_while_two_workers_run(
     runner = start_cli("run", path, "--workers", 2)
     processes.append(runner)
     problems: list[str] = []
-    snapshots: list[dict[str, Any]] = []
+    snapshots: list[dict[str, Any]] = []  # the in-process poller's, in the order it read them
+    subprocess_snapshots: list[dict[str, Any]] = []
     stop = threading.Event()
 
     def subprocess_poller() -> None:
@@ -223,7 +224,7 @@ def test_status_json_is_always_readable_while_two_workers_run(
             if status.returncode != 0 or status.stderr:
                 problems.append(f"exit {status.returncode}: {status.stderr.strip()}")
             else:
-                snapshots.append(json.loads(status.stdout))
+                subprocess_snapshots.append(json.loads(status.stdout))
 
     thread = threading.Thread(target=subprocess_poller)
     thread.start()
@@ -245,8 +246,10 @@ def test_status_json_is_always_readable_while_two_workers_run(
     assert runner.wait(10) == 0
     assert problems == []
     assert polls >= 20
-    assert any(s["trials"]["running"] == 2 for s in snapshots)
-    assert any(s["runner"] and s["runner"]["alive"] for s in snapshots)
-    finals = [s["trials"]["completed"] for s in snapshots]
-    assert finals == sorted(finals)  # completed counts only grow
+    everything = snapshots + subprocess_snapshots
+    assert any(s["trials"]["running"] == 2 for s in everything)
+    assert any(s["runner"] and s["runner"]["alive"] for s in everything)
+    for poller in (snapshots, subprocess_snapshots):  # each poller's reads are in order
+        finals = [s["trials"]["completed"] for s in poller]
+        assert finals == sorted(finals)  # completed counts only grow
     assert json.loads(cli("status", path, "--json").stdout)["trials"]["completed"] == 4
