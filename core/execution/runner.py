@@ -76,7 +76,7 @@ class RunResult:
 
     progress: RunProgress
     stopped: bool
-    signal: int | None = None
+    stop_signal: int | None = None
 
 
 ProgressCallback = Callable[[RunProgress], None]
@@ -190,7 +190,7 @@ class Runner:
                     studies = session.study_summaries(experiment.id)
                     if all(s.finished >= s.study.budget for s in studies):
                         session.update_experiment(experiment.id, status=ExperimentStatus.FINISHED)
-                return RunResult(progress, stopped=self.stop.is_set(), signal=signals.received)
+                return RunResult(progress, stopped=self.stop.is_set(), stop_signal=signals.received)
             finally:
                 heartbeat.done.set()
                 heartbeat.join()
@@ -280,7 +280,7 @@ class Runner:
                     return
                 for worker, message in pool.messages(POLL_EVERY):
                     if message is None:  # its pipe closed: the process is gone
-                        self._worker_died(session, reporters, pool, worker)
+                        self._worker_died(session, scheduler, reporters, pool, worker)
                         continue
                     kind, trial_id, payload = message
                     if kind == "calls":
@@ -288,12 +288,10 @@ class Runner:
                     elif kind == "outcome":
                         record_outcome(session, reporters.pop(trial_id), payload)
                         worker.trial_id = None
-                    self._progress(session, scheduler)
+                        self._progress(session, scheduler)
                 for worker in pool.dead_without_eof():
-                    self._worker_died(session, reporters, pool, worker)
-                for worker in pool.stalled(self.stall_timeout):
-                    trial_id = worker.trial_id
-                    assert trial_id is not None
+                    self._worker_died(session, scheduler, reporters, pool, worker)
+                for worker, trial_id in pool.stalled(self.stall_timeout):
                     pool.kill(worker)
                     stalled = TrialOutcome(
                         trial_id,
@@ -304,20 +302,19 @@ class Runner:
                     record_outcome(session, reporters.pop(trial_id), stalled)
                     self._progress(session, scheduler)
                 if stop_requested is not None and time.monotonic() - stop_requested > STOP_GRACE:
-                    for worker in pool.busy():
-                        trial_id = worker.trial_id
-                        assert trial_id is not None
+                    for worker, trial_id in pool.busy():
                         pool.kill(worker)
                         del reporters[trial_id]
                         reason = f"stopped: its worker did not stop within {STOP_GRACE:g} s"
                         requeue(session, trial_id, reason, "trial.stopped")
-                    self._progress(session, scheduler)
+                        self._progress(session, scheduler)
         finally:
             pool.close()
 
     def _worker_died(
         self,
         session: Session,
+        scheduler: Scheduler,
         reporters: dict[int, SessionReporter],
         pool: _WorkerPool,
         worker: _Worker,
@@ -334,6 +331,7 @@ class Runner:
             + (", killed: possibly out of memory)" if exit_code == -9 else ")"),
         )
         record_outcome(session, reporters.pop(trial_id), died)
+        self._progress(session, scheduler)
 
 
 def requeue(session: Session, trial_id: int, reason: str, event: str) -> None:
@@ -443,9 +441,9 @@ class _WorkerPool:
         """Workers with no trial assigned."""
         return [w for w in self.workers if w.trial_id is None]
 
-    def busy(self) -> list[_Worker]:
-        """Workers running a trial."""
-        return [w for w in self.workers if w.trial_id is not None]
+    def busy(self) -> list[tuple[_Worker, int]]:
+        """(worker, trial id) for each worker running a trial."""
+        return [(w, w.trial_id) for w in self.workers if w.trial_id is not None]
 
     def submit(self, worker: _Worker, task: TrialTask) -> None:
         """Send a task to an idle worker."""
@@ -482,11 +480,13 @@ class _WorkerPool:
                 dead.append(worker)
         return dead
 
-    def stalled(self, timeout: float) -> list[_Worker]:
-        """Busy workers whose trial has reported nothing for `timeout` seconds."""
+    def stalled(self, timeout: float) -> list[tuple[_Worker, int]]:
+        """(worker, trial id) for each trial that has reported nothing for `timeout` s."""
         now = time.monotonic()
         return [
-            w for w in self.busy() if w.reported_at is not None and now - w.reported_at > timeout
+            (w, trial_id)
+            for w, trial_id in self.busy()
+            if w.reported_at is not None and now - w.reported_at > timeout
         ]
 
     def kill(self, worker: _Worker) -> int | None:

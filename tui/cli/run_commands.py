@@ -86,7 +86,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stopped; the unfinished trials resume with 'tunebook run {args.path}'")
     elif p.failed:
         print(f"re-run the failed trials with 'tunebook run {args.path} --retry-failed'")
-    return 128 + result.signal if result.signal else 0  # 130 after Ctrl-C, 143 after SIGTERM
+    # The shell's convention for a stop by a signal: 130 after Ctrl-C, 143 after SIGTERM.
+    return 128 + result.stop_signal if result.stop_signal else 0
 
 
 def run_with_progress(path: str, runner_args: dict) -> RunResult:
