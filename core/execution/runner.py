@@ -50,6 +50,8 @@ HEARTBEAT_EVERY = 2.0  # seconds
 POLL_EVERY = 0.2  # seconds between checks of the workers when no message arrives
 STALL_TIMEOUT = 600.0  # default seconds a trial may report nothing before it is failed
 STOP_GRACE = 10.0  # seconds running trials get to checkpoint after a stop request
+#: SQLite's words for a full disk (ENOSPC) and a write the OS refused (EFBIG, EIO).
+STORAGE_PROBLEMS = ("database or disk is full", "disk I/O error")
 DEATH_GRACE = 2.0  # seconds a dead worker's pipe gets to report its end (EOF) by itself
 
 
@@ -157,11 +159,11 @@ class Runner:
         try:
             return self._run()
         except sqlite3.OperationalError as exc:
-            if "full" not in str(exc):
+            if not any(problem in str(exc) for problem in STORAGE_PROBLEMS):
                 raise
             raise TunebookError(
-                f"the disk holding '{self.path}' is full ({exc}); the run stopped: free some "
-                "space and run it again, finished trials are kept and the others resume"
+                f"writing '{self.path}' failed ({exc}), so the run stopped; free some space "
+                "(or fix the disk) and run it again: finished trials are kept, the others resume"
             ) from exc
 
     def _run(self) -> RunResult:

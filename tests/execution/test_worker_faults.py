@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -160,6 +163,22 @@ def test_the_progress_callback_fires_once_per_change(tmp_path: Path) -> None:
     ]
 
 
+FULL_DISK_SPEC = spec_text(  # 1 MB of ballast per model state: the space runs out mid-run
+    steps=30, trials=3, fixed={"ballast_mb": 1}, eval_every=10, checkpoint_every=10
+)
+
+
+@dataclass
+class FullDiskRuns:
+    """A run that met a full disk, then a run after space was freed, and the file after."""
+
+    full: subprocess.CompletedProcess[str]
+    full_seconds: float
+    freed: subprocess.CompletedProcess[str]
+    final: Path
+    session: Path  # where the runs saw the session file
+
+
 def can_mount_tmpfs(folder: Path) -> bool:
     """True if this process may mount a tmpfs in a private user and mount namespace."""
     if shutil.which("unshare") is None:
@@ -172,18 +191,13 @@ def can_mount_tmpfs(folder: Path) -> bool:
     return probe.returncode == 0
 
 
-def test_a_full_disk_stops_the_run_with_one_sentence_and_the_next_run_finishes_it(
-    tmp_path: Path,
-) -> None:
+def runs_on_a_small_tmpfs(tmp_path: Path) -> FullDiskRuns:
+    """The session on a tmpfs with 3 MB to spare (ENOSPC), then grown to 256 MB."""
     mount = tmp_path / "small-disk"
     mount.mkdir()
     if not can_mount_tmpfs(mount):
         pytest.skip("cannot mount a tmpfs here (needs unshare and user namespaces)")
-    # 1 MB of ballast per model state: the disk fills up during the first trials.
-    spec = spec_text(
-        steps=30, trials=3, fixed={"ballast_mb": 1}, eval_every=10, checkpoint_every=10
-    )
-    source = new_session(tmp_path, spec)
+    source = new_session(tmp_path, FULL_DISK_SPEC)
     room = source.stat().st_size + 3 * 1024 * 1024
     session, out = mount / "s.tunebook", tmp_path / "out"
     out.mkdir()
@@ -207,16 +221,51 @@ def test_a_full_disk_stops_the_run_with_one_sentence_and_the_next_run_finishes_i
         timeout=300,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
-    full_err = (out / "full.err").read_text()
-    assert (out / "full.rc").read_text().strip() == "1", full_err
+
+    def completed(name: str) -> subprocess.CompletedProcess[str]:
+        code = int((out / f"{name}.rc").read_text())
+        stdout, stderr = (out / f"{name}.out").read_text(), (out / f"{name}.err").read_text()
+        return subprocess.CompletedProcess(name, code, stdout, stderr)
+
+    seconds = float((out / "full.end").read_text()) - float((out / "full.start").read_text())
+    return FullDiskRuns(completed("full"), seconds, completed("freed"), out / "s.tunebook", session)
+
+
+def runs_under_a_file_size_limit(tmp_path: Path) -> FullDiskRuns:
+    """The runner under RLIMIT_FSIZE (3 MB beyond the file, SIGXFSZ ignored: EFBIG), then
+    without it."""
+    session = new_session(tmp_path, FULL_DISK_SPEC)
+    limit = session.stat().st_size + 3 * 1024 * 1024
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    command = [*TUNEBOOK, "run", str(session)]
+    started = time.monotonic()
+    full = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size
+    )
+    seconds = time.monotonic() - started
+    freed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return FullDiskRuns(full, seconds, freed, session, session)
+
+
+@pytest.mark.parametrize("make_full", [runs_on_a_small_tmpfs, runs_under_a_file_size_limit])
+def test_a_full_disk_stops_the_run_with_one_sentence_and_the_next_run_finishes_it(
+    tmp_path: Path, make_full: Callable[[Path], FullDiskRuns]
+) -> None:
+    runs = make_full(tmp_path)
+    full_err = runs.full.stderr
+    assert runs.full.returncode == 1, full_err
     assert "Traceback" not in full_err
     assert full_err.count("\n") == 1, full_err  # one sentence, from one thread
-    assert full_err.startswith(f"tunebook: the disk holding '{session}' is full"), full_err
-    seconds = float((out / "full.end").read_text()) - float((out / "full.start").read_text())
-    assert seconds < 60  # it stops, rather than hanging on
-    assert (out / "freed.rc").read_text().strip() == "0", (out / "freed.err").read_text()
-    assert "3/3 trials finished: 3 completed" in (out / "freed.out").read_text()
-    with Session.open(out / "s.tunebook", read_only=True) as final:
+    assert full_err.startswith(f"tunebook: writing '{runs.session}' failed"), full_err
+    assert "free some space" in full_err
+    assert runs.full_seconds < 60  # it stops, rather than hanging on
+    assert runs.freed.returncode == 0, runs.freed.stderr
+    assert "3/3 trials finished: 3 completed" in runs.freed.stdout
+    with Session.open(runs.final, read_only=True) as final:
         assert final.integrity_check() == "ok"
         trials = final.trials()
         assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 3
