@@ -9,8 +9,8 @@ The study runs on the built-in `tabular` workload (width 256: a resume checkpoin
 "group" (runner and workers at once, while training) and "worker" (one worker while training,
 preferably while it is blocked half-way through sending a message: a "mid-send" kill; the
 runner must record that trial `failed` within seconds and go on; then the runner is killed).
-Recovery time: for a worker kill, from the kill until the runner recorded the trial failed;
-otherwise from the relaunch until a trial runs again.
+Times: `notice_s`, from a worker kill until the runner recorded its trial failed; `recovery_s`,
+from a relaunch until a trial runs again (a new attempt: the interrupted ones were recovered).
 After every kill: `PRAGMA integrity_check` is ok, every completed trial is unchanged (result
 and every metric), no trial is failed except by a worker kill, and the killed runner's worker
 processes exit (a worker must not outlive its runner). At the end, after a last run with
@@ -123,6 +123,14 @@ def trial_ids(path: Path, status: TrialStatus) -> set[int]:
         return {t.id for t in session.trials(status=status)}
 
 
+def started_since(path: Path, attempts: dict[int, int]) -> bool:
+    """True once a trial runs in an attempt that is newer than in `attempts` (by trial id)."""
+    with Session.open(path, read_only=True) as session:
+        return any(
+            t.attempts > attempts.get(t.id, 0) for t in session.trials(status=TrialStatus.RUNNING)
+        )
+
+
 def wait_until(condition: Any, timeout: float) -> float | None:
     """Poll `condition` every 20 ms; seconds until it held, None if it never did."""
     start = time.monotonic()
@@ -191,6 +199,8 @@ def main() -> None:
             reader.start()
         for kill in range(args.kills):
             phase = PHASES[kill % len(PHASES)]
+            with Session.open(path, read_only=True) as session:
+                attempts_before = {t.id: t.attempts for t in session.trials()}
             launched = time.time()
             runner = subprocess.Popen(
                 [*TUNEBOOK, "run", str(path), "--workers", "2", "--retry-failed"],
@@ -202,7 +212,9 @@ def main() -> None:
             if phase == "any moment":
                 time.sleep(rng.uniform(0.2, 5.0))
             else:
-                recovery = wait_until(lambda: trial_ids(path, TrialStatus.RUNNING), 120)
+                recovery = wait_until(
+                    lambda before=attempts_before: started_since(path, before), 120
+                )
                 wait_until(lambda since=launched: training_since(path, since), 120)
                 time.sleep(rng.uniform(0.0, 1.0))
             delay = time.time() - launched
