@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.execution.conftest import losses, trial_record
+from tests.execution.conftest import losses, trial_record, workers_of, writing_to_a_pipe
 from tunebook.core import api
 from tunebook.core.design import design_from_dict
 from tunebook.core.execution.runner import Runner
@@ -94,27 +94,6 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def workers_of(runner_pid: int) -> list[int]:
-    """The runner's worker processes (its spawned children, not the resource tracker)."""
-    found = []
-    for pid in children(runner_pid):
-        with contextlib.suppress(OSError):
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
-    return found
-
-
-def sending(pid: int) -> bool:
-    """True while a thread of `pid` is blocked writing into a full pipe (its kernel wait
-    channel): the worker is half-way through sending a message."""
-    for wchan in Path(f"/proc/{pid}/task").glob("*/wchan"):
-        with contextlib.suppress(OSError):
-            channel = wchan.read_text()
-            if "pipe_write" in channel or channel == "pipe_wait":
-                return True
-    return False
 
 
 def trial_ids(path: Path, status: TrialStatus) -> set[int]:
@@ -227,7 +206,7 @@ def main() -> None:
                 victim = None
                 deadline = time.monotonic() + MID_SEND_TRIES
                 while victim is None and time.monotonic() < deadline:  # a busy look: brief
-                    victim = next((w for w in workers_of(runner.pid) if sending(w)), None)
+                    victim = next((w for w in workers_of(runner.pid) if writing_to_a_pipe(w)), None)
                 mid_send = victim is not None
                 victim = victim or rng.choice(workers_of(runner.pid))
                 failed_before = trial_ids(path, TrialStatus.FAILED)

@@ -4,7 +4,6 @@ and a disk that fills up mid-run. Real processes, real signals, a real full file
 
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 import shlex
@@ -22,7 +21,6 @@ import pytest
 from tests.execution.conftest import (
     TUNEBOOK,
     alive,
-    children,
     cli,
     new_session,
     running_trials,
@@ -30,31 +28,12 @@ from tests.execution.conftest import (
     start_cli,
     trials_of,
     wait_for,
+    workers_of,
+    writing_to_a_pipe,
 )
 from tunebook.core import api
 from tunebook.core.execution.runner import STOP_GRACE, RunProgress
 from tunebook.sessions import Session, TrialStatus
-
-
-def workers_of(runner_pid: int) -> list[int]:
-    """The runner's worker processes (its spawned children, not the resource tracker)."""
-    found = []
-    for pid in children(runner_pid):
-        with contextlib.suppress(OSError):
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
-    return found
-
-
-def writing_to_a_pipe(pid: int) -> bool:
-    """True while a thread of `pid` is blocked writing into a full pipe (its kernel wait
-    channel): the process is half-way through sending a message bigger than the pipe."""
-    for wchan in Path(f"/proc/{pid}/task").glob("*/wchan"):
-        with contextlib.suppress(OSError):
-            channel = wchan.read_text()
-            if "pipe_write" in channel or channel == "pipe_wait":
-                return True
-    return False
 
 
 @pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs /proc/PID/wchan")
