@@ -105,8 +105,12 @@ def tabular(params: dict[str, Any]) -> float | None:
     from tunebook.core.training import MemoryReporter, TrialConfig, train_trial
 
     config = TrialConfig(
-        hparams=dict(params), optimizer="adam", batch_size=64, max_train_steps=TABULAR_STEPS,
-        eval_every=25, threads=1,
+        hparams=dict(params),
+        optimizer="adam",
+        batch_size=64,
+        max_train_steps=TABULAR_STEPS,
+        eval_every=25,
+        threads=1,
     )
     result = train_trial(_tabular(), config, MemoryReporter("min"))
     return None if result.best_value is None else float(result.best_value)

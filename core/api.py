@@ -19,7 +19,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tunebook.core.execution.runner import ProgressCallback, Runner, RunProgress, RunResult
+from tunebook.core.execution.runner import (
+    STALL_TIMEOUT,
+    ProgressCallback,
+    Runner,
+    RunProgress,
+    RunResult,
+)
 from tunebook.core.experiments import (
     AddedExperiment,
     add_experiment_from_dict,
@@ -135,9 +141,11 @@ def run(
     retry_failed: bool = False,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    stall_timeout: float = STALL_TIMEOUT,
 ) -> RunResult:
     """Run the session's pending and remaining trials; blocks until done or `stop` is set
-    (running trials then checkpoint and go back to pending)."""
+    (running trials then checkpoint and go back to pending). `progress` is called once per
+    change of the counts; a trial that reports nothing for `stall_timeout` seconds fails."""
     return Runner(
         path,
         experiment=experiment,
@@ -146,6 +154,7 @@ def run(
         retry_failed=retry_failed,
         progress=progress,
         stop=stop,
+        stall_timeout=stall_timeout,
     ).run()
 
 

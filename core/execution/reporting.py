@@ -1,23 +1,27 @@
 """Where a running trial's numbers go: straight into the session, or to the runner.
 
 `SessionReporter` writes through `tunebook.sessions` (the inline executor, `trial rerun`).
-`QueueReporter` runs in a worker process and ships batches of the same calls to the runner
-process, which replays them into a `SessionReporter`: the runner stays the file's only
-writer (DESIGN.md, "Execution"). Both satisfy `tunebook.core.training.TrialReporter`.
+`PipeReporter` runs in a worker process and ships batches of the same calls over the
+worker's own pipe to the runner process, which replays them into a `SessionReporter`: the
+runner stays the file's only writer (DESIGN.md, "Execution"). Both satisfy
+`tunebook.core.training.TrialReporter`.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from tunebook.sessions import Session
 
-#: Worker → runner batches are sent at least this often (in logged steps), and always at an
-#: evaluation, a checkpoint and the end of the trial.
+#: Worker → runner batches are sent at least this often (in logged steps, or seconds when
+#: steps are slow, so the runner's stall watchdog sees a slow trial progress), and always at
+#: an evaluation, a checkpoint and the end of the trial.
 STEPS_PER_MESSAGE = 50
+SECONDS_PER_MESSAGE = 1.0
 
 
 class SessionReporter:
@@ -58,25 +62,29 @@ class SessionReporter:
         return self.stop.is_set()
 
     def replay(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """Apply a batch of calls recorded by a `QueueReporter` in a worker."""
+        """Apply a batch of calls recorded by a `PipeReporter` in a worker."""
         for name, args in calls:
             getattr(self, name)(*args)
 
 
-class QueueReporter:
-    """Records reporter calls in a worker process and sends them to the runner in batches.
+class PipeReporter:
+    """Records reporter calls in a worker process and sends them to the runner in batches,
+    over the worker's own pipe (a worker killed mid-send breaks only its own pipe).
 
     The worker stops by itself when asked (`stop` event) or when its parent runner died
     (its parent pid changed): a SIGKILLed runner does not leave orphans training.
     """
 
-    def __init__(self, trial_id: int, queue: Any, stop: Any, parent: int | None = None) -> None:
+    def __init__(
+        self, trial_id: int, connection: Any, stop: Any, parent: int | None = None
+    ) -> None:
         self.trial_id = trial_id
-        self.queue = queue
+        self.connection = connection
         self.stop = stop
         self.parent = os.getppid() if parent is None else parent
         self._calls: list[tuple[str, tuple[Any, ...]]] = []
         self._steps = 0
+        self._sent_at = time.monotonic()
 
     def _record(self, name: str, args: tuple[Any, ...], send: bool) -> None:
         self._calls.append((name, args))
@@ -86,14 +94,19 @@ class QueueReporter:
     def send(self) -> None:
         """Ship the recorded calls to the runner."""
         if self._calls:
-            self.queue.put(("calls", self.trial_id, self._calls))
+            self.connection.send(("calls", self.trial_id, self._calls))
             self._calls = []
             self._steps = 0
+            self._sent_at = time.monotonic()
 
     def log_step(self, step: int, values: Mapping[str, float]) -> None:
-        """Record a step; send every `STEPS_PER_MESSAGE` steps."""
+        """Record a step; send every `STEPS_PER_MESSAGE` steps or `SECONDS_PER_MESSAGE`."""
         self._steps += 1
-        self._record("log_step", (step, dict(values)), self._steps >= STEPS_PER_MESSAGE)
+        due = (
+            self._steps >= STEPS_PER_MESSAGE
+            or time.monotonic() - self._sent_at >= SECONDS_PER_MESSAGE
+        )
+        self._record("log_step", (step, dict(values)), due)
 
     def log_eval(self, step: int, values: Mapping[str, float]) -> None:
         """Record an evaluation and send (the monitor wants to see it now)."""

@@ -5,7 +5,15 @@ It claims the file (a second live runner is refused), resumes what a crashed run
 `process`: N spawned workers), writes every number the trials report, and beats a heartbeat
 so `tunebook status` knows it is alive. Stopping is cooperative: a stop request (Ctrl-C,
 SIGTERM, or the caller's `threading.Event`) lets running trials checkpoint and go back to
-`pending`; a SIGKILL loses nothing that was committed, and the next run picks up from there.
+`pending` (a worker that does not stop within `STOP_GRACE` seconds is killed, and its trial
+goes back to pending from its last checkpoint); a SIGKILL loses nothing that was committed,
+and the next run picks up from there.
+
+Each worker sends its results over its own pipe, read by its own thread in the runner: a
+worker that dies, even half-way through a message, only closes its own pipe, and the runner
+ends its trial `failed` within seconds. A trial that reports nothing for `stall_timeout`
+seconds (a no-progress watchdog, default `STALL_TIMEOUT`) has its worker killed and ends
+`failed` with the reason.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,12 +42,18 @@ from tunebook.sessions import (
     Session,
     Trial,
     TrialStatus,
+    TunebookError,
 )
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 EXECUTORS = ("inline", "process")
 HEARTBEAT_EVERY = 2.0  # seconds
 POLL_EVERY = 0.2  # seconds between checks of the workers when no message arrives
+STALL_TIMEOUT = 600.0  # default seconds a trial may report nothing before it is failed
+STOP_GRACE = 10.0  # seconds running trials get to checkpoint after a stop request
+#: SQLite's words for a full disk (ENOSPC) and a write the OS refused (EFBIG, EIO).
+STORAGE_PROBLEMS = ("database or disk is full", "disk I/O error")
+DEATH_GRACE = 2.0  # seconds a dead worker's pipe gets to report its end (EOF) by itself
 
 
 @dataclass(frozen=True)
@@ -59,10 +74,12 @@ class RunProgress:
 
 @dataclass(frozen=True)
 class RunResult:
-    """How a run ended: the final counts, and whether it was stopped before the end."""
+    """How a run ended: the final counts, whether it was stopped before the end, and the
+    signal that stopped it (SIGINT, SIGTERM; None when not stopped by a signal)."""
 
     progress: RunProgress
     stopped: bool
+    stop_signal: int | None = None
 
 
 ProgressCallback = Callable[[RunProgress], None]
@@ -77,9 +94,12 @@ class _Heartbeat(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        with Session.open(self.path) as session:
+        """Beat until done. A beat that fails (a full disk) is skipped, never printed: the
+        runner's own next write meets the same error and reports it in one sentence."""
+        with contextlib.suppress(sqlite3.Error, TunebookError), Session.open(self.path) as session:
             while not self.done.wait(HEARTBEAT_EVERY):
-                session.heartbeat()
+                with contextlib.suppress(sqlite3.Error, TunebookError):
+                    session.heartbeat()
 
 
 class Runner:
@@ -93,11 +113,14 @@ class Runner:
         executor: `process` (default) or `inline` (same process; tests, debugging).
         retry_failed: put `failed` trials back to pending first.
         memory_limit_mb: per-worker cap on what a trial may allocate (process executor).
-        progress: called with a `RunProgress` whenever a trial starts or ends.
+        progress: called with a `RunProgress` whenever the counts change.
         stop: set it to stop gracefully (running trials checkpoint and return to pending).
         detached: recorded in the runner row, so `status` can say the run is detached.
         notice: shown one line before any trial imports a workload file that another user
             or host set up (the session's creator differs).
+        stall_timeout: seconds a trial may report nothing (no step, evaluation or
+            checkpoint) before its worker is killed and it ends `failed` (process executor;
+            `math.inf` never).
     """
 
     def __init__(
@@ -113,11 +136,14 @@ class Runner:
         stop: threading.Event | None = None,
         detached: bool = False,
         notice: Callable[[str], None] | None = None,
+        stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         if executor not in EXECUTORS:
             raise BadInput(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
         if workers < 1:
             raise BadInput(f"--workers must be at least 1, got {workers}")
+        if not stall_timeout > 0:  # also refuses NaN
+            raise BadInput(f"--stall-timeout must be more than 0 seconds, got {stall_timeout}")
         self.path = path
         self.experiment_name = experiment
         self.workers = workers
@@ -128,17 +154,31 @@ class Runner:
         self.stop = stop or threading.Event()
         self.detached = detached
         self.notice = notice
+        self.stall_timeout = stall_timeout
+        self._reported: RunProgress | None = None
 
     # -- the run ---------------------------------------------------------------------------
 
     def run(self) -> RunResult:
         """Run until every covered study has its budget of finished trials, or a stop."""
+        try:
+            return self._run()
+        except sqlite3.OperationalError as exc:
+            if not any(problem in str(exc) for problem in STORAGE_PROBLEMS):
+                raise
+            raise TunebookError(
+                f"writing '{self.path}' failed ({exc}), so the run stopped; free some space "
+                "(or fix the disk) and run it again: finished trials are kept, the others resume"
+            ) from exc
+
+    def _run(self) -> RunResult:
         with Session.open(self.path) as session:
             experiments = self._experiments(session)
             session_workload_source(session).check()  # a moved data file: before any trial
             session.claim_runner(RUNNER_STALE_AFTER, self.detached, command=self._describe())
             heartbeat = _Heartbeat(self.path)
             heartbeat.start()
+            signals = _signals_stop(self.stop)
             try:
                 announce_foreign_code(session, self.notice)
                 self._recover(session)
@@ -149,7 +189,7 @@ class Runner:
                         session.log_event("runner", "trials.retried", f"{retried} failed trials")
                 for experiment in experiments:
                     session.update_experiment(experiment.id, status=ExperimentStatus.RUNNING)
-                with _signals_stop(self.stop):
+                with signals:
                     if self.executor == "inline":
                         self._run_inline(session, scheduler)
                     else:
@@ -159,11 +199,12 @@ class Runner:
                     studies = session.study_summaries(experiment.id)
                     if all(s.finished >= s.study.budget for s in studies):
                         session.update_experiment(experiment.id, status=ExperimentStatus.FINISHED)
-                return RunResult(progress, stopped=self.stop.is_set())
+                return RunResult(progress, stopped=self.stop.is_set(), stop_signal=signals.received)
             finally:
                 heartbeat.done.set()
                 heartbeat.join()
-                session.release_runner()
+                with contextlib.suppress(sqlite3.OperationalError):  # a full disk: it goes stale
+                    session.release_runner()
 
     def _describe(self) -> str:
         return f"run --executor {self.executor} --workers {self.workers}"
@@ -185,13 +226,10 @@ class Runner:
         """Trials left `running` belong to a runner that died: back to pending, metrics
         after their last checkpoint dropped (they will be produced again)."""
         for trial in session.trials(status=TrialStatus.RUNNING):
-            with session.transaction():  # all or nothing: a kill here leaves it `running`
-                session.release_trial(trial.id, "interrupted: the runner stopped")
-                step = session.rewind_trial(trial.id)
-                where = "from the start" if step is None else f"from step {step}"
-                session.log_event("runner", "trial.recovered", f"trial {trial.id} resumes {where}")
+            requeue(session, trial.id, "interrupted: the runner stopped", "trial.recovered")
 
     def _progress(self, session: Session, scheduler: Scheduler) -> RunProgress:
+        """The current counts; the progress callback hears of them only when they changed."""
         counts = {s: 0 for s in TrialStatus}
         for trial in scheduler.trials():
             counts[trial.status] += 1
@@ -202,8 +240,9 @@ class Runner:
             failed=counts[TrialStatus.FAILED],
             running=counts[TrialStatus.RUNNING],
         )
-        if self.progress is not None:
+        if self.progress is not None and progress != self._reported:
             self.progress(progress)
+        self._reported = progress
         return progress
 
     # -- executors -------------------------------------------------------------------------
@@ -228,10 +267,11 @@ class Runner:
             return  # nothing to run: spare the workers' start-up (spawn + torch import)
         pool = _WorkerPool(self.workers, self.memory_limit_mb)
         reporters: dict[int, SessionReporter] = {}
+        stop_requested: float | None = None
         try:
             while True:
                 if not self.stop.is_set():
-                    for slot in pool.idle_slots():
+                    for worker in pool.idle():
                         trial = scheduler.next_trial(busy=reporters.keys())
                         if trial is None:
                             break
@@ -240,30 +280,77 @@ class Runner:
                         reporters[trial.id] = SessionReporter(
                             session, trial.id, study.objective_mode
                         )
-                        pool.submit(slot, task_for(session, trial, pool.threads))
+                        pool.submit(worker, task_for(session, trial, pool.threads))
                         self._progress(session, scheduler)
+                elif stop_requested is None:
+                    pool.stop.set()
+                    stop_requested = time.monotonic()
                 if not reporters:
                     return
-                if self.stop.is_set():
-                    pool.stop.set()
-                for kind, trial_id, payload in pool.messages(POLL_EVERY):
+                for worker, message in pool.messages(POLL_EVERY):
+                    if message is None:  # its pipe closed: the process is gone
+                        self._worker_died(session, scheduler, reporters, pool, worker)
+                        continue
+                    kind, trial_id, payload = message
                     if kind == "calls":
                         reporters[trial_id].replay(payload)
                     elif kind == "outcome":
                         record_outcome(session, reporters.pop(trial_id), payload)
-                        pool.release(trial_id)
+                        worker.trial_id = None
                         self._progress(session, scheduler)
-                for trial_id, exit_code in pool.dead_workers():
-                    died = TrialOutcome(
+                for worker in pool.dead_without_eof():
+                    self._worker_died(session, scheduler, reporters, pool, worker)
+                for worker, trial_id in pool.stalled(self.stall_timeout):
+                    pool.kill(worker)
+                    stalled = TrialOutcome(
                         trial_id,
                         TrialStatus.FAILED,
-                        error=f"the worker process died (exit code {exit_code}"
-                        + (", killed: possibly out of memory)" if exit_code == -9 else ")"),
+                        error=f"no progress: the trial reported nothing for "
+                        f"{self.stall_timeout:g} s (--stall-timeout), so its worker was killed",
                     )
-                    record_outcome(session, reporters.pop(trial_id), died)
+                    record_outcome(session, reporters.pop(trial_id), stalled)
                     self._progress(session, scheduler)
+                if stop_requested is not None and time.monotonic() - stop_requested > STOP_GRACE:
+                    for worker, trial_id in pool.busy():
+                        pool.kill(worker)
+                        del reporters[trial_id]
+                        reason = f"stopped: its worker did not stop within {STOP_GRACE:g} s"
+                        requeue(session, trial_id, reason, "trial.stopped")
+                        self._progress(session, scheduler)
         finally:
             pool.close()
+
+    def _worker_died(
+        self,
+        session: Session,
+        scheduler: Scheduler,
+        reporters: dict[int, SessionReporter],
+        pool: _WorkerPool,
+        worker: _Worker,
+    ) -> None:
+        """End the trial of a worker that died (`failed`, with its exit code); replace it."""
+        trial_id = worker.trial_id
+        exit_code = pool.kill(worker)
+        if trial_id is None:
+            return
+        died = TrialOutcome(
+            trial_id,
+            TrialStatus.FAILED,
+            error=f"the worker process died (exit code {exit_code}"
+            + (", killed: possibly out of memory)" if exit_code == -9 else ")"),
+        )
+        record_outcome(session, reporters.pop(trial_id), died)
+        self._progress(session, scheduler)
+
+
+def requeue(session: Session, trial_id: int, reason: str, event: str) -> None:
+    """Put a trial whose worker or runner is gone back to pending, to resume from its last
+    checkpoint: the metrics it logged after that are dropped (they will be produced again)."""
+    with session.transaction():  # all or nothing: a kill here leaves it `running`
+        session.release_trial(trial_id, reason)
+        step = session.rewind_trial(trial_id)
+        where = "from the start" if step is None else f"from step {step}"
+        session.log_event("runner", event, f"trial {trial_id} resumes {where}")
 
 
 def task_for(session: Session, trial: Trial, threads: int) -> TrialTask:
@@ -313,89 +400,147 @@ def record_outcome(session: Session, reporter: SessionReporter, outcome: TrialOu
     session.log_event("runner", f"trial.{outcome.status.value}", message, data)
 
 
-class _WorkerPool:
-    """N spawned worker processes, each with its own task queue and one shared result queue."""
+class _Worker:
+    """One worker process, the queue of its tasks, and the runner thread that reads its own
+    result pipe into the pool's inbox; `None` follows its last message once the pipe closes
+    (the process exited or died, perhaps half-way through a message)."""
 
-    def __init__(self, size: int, memory_limit_mb: int | None) -> None:
-        self.context = multiprocessing.get_context("spawn")
-        self.results: Any = self.context.Queue()
-        self.stop: Any = self.context.Event()
-        self.threads = max(1, (os.cpu_count() or 1) // size)
-        self.memory_limit_mb = memory_limit_mb
-        self.slots: list[tuple[Any, Any]] = [self._start() for _ in range(size)]
-        self.running: dict[int, int] = {}  # trial id -> slot
-
-    def _start(self) -> tuple[Any, Any]:
-        tasks = self.context.Queue()
-        process = self.context.Process(
+    def __init__(self, pool: _WorkerPool) -> None:
+        self.tasks: Any = pool.context.Queue()
+        self.tasks.cancel_join_thread()  # a task for a worker that died must not block exit
+        results, sender = pool.context.Pipe(duplex=False)
+        self.process: Any = pool.context.Process(
             target=worker_main,
-            args=(tasks, self.results, self.stop, self.threads, self.memory_limit_mb, os.getpid()),
+            args=(self.tasks, sender, pool.stop, pool.threads, pool.memory_limit_mb, os.getpid()),
             daemon=True,
         )
         with _sigint_ignored():
-            process.start()
-        return process, tasks
+            self.process.start()
+        sender.close()  # the worker holds the only write end: its death closes the pipe
+        self.results = results
+        self.trial_id: int | None = None
+        self.reported_at: float | None = None  # when its trial last reported (monotonic)
+        self.dead_since: float | None = None
+        self.retired = False
+        self.reader = threading.Thread(
+            target=self._read, args=(pool.inbox,), name="tunebook-results", daemon=True
+        )
+        self.reader.start()
 
-    def idle_slots(self) -> list[int]:
-        """Slots with no trial assigned."""
-        busy = set(self.running.values())
-        return [i for i in range(len(self.slots)) if i not in busy]
+    def _read(self, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
+        try:
+            while True:
+                inbox.put((self, self.results.recv()))
+        except (EOFError, OSError):  # closed, or cut off mid-message: either way, the end
+            inbox.put((self, None))
 
-    def submit(self, slot: int, task: TrialTask) -> None:
-        """Send a task to the worker in `slot`."""
-        self.running[task.trial_id] = slot
-        self.slots[slot][1].put(task)
 
-    def release(self, trial_id: int) -> None:
-        """The trial's worker is free again."""
-        self.running.pop(trial_id, None)
+class _WorkerPool:
+    """N spawned worker processes, each with its own task queue and its own result pipe."""
 
-    def messages(self, timeout: float) -> list[tuple[str, int, Any]]:
-        """Wait up to `timeout` for one message, then take every other one already there."""
+    def __init__(self, size: int, memory_limit_mb: int | None) -> None:
+        self.context = multiprocessing.get_context("spawn")
+        self.stop: Any = self.context.Event()
+        self.threads = max(1, (os.cpu_count() or 1) // size)
+        self.memory_limit_mb = memory_limit_mb
+        self.inbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue()
+        self.workers = [_Worker(self) for _ in range(size)]
+
+    def idle(self) -> list[_Worker]:
+        """Workers with no trial assigned."""
+        return [w for w in self.workers if w.trial_id is None]
+
+    def busy(self) -> list[tuple[_Worker, int]]:
+        """(worker, trial id) for each worker running a trial."""
+        return [(w, w.trial_id) for w in self.workers if w.trial_id is not None]
+
+    def submit(self, worker: _Worker, task: TrialTask) -> None:
+        """Send a task to an idle worker."""
+        worker.trial_id = task.trial_id
+        worker.reported_at = None  # the stall clock starts when the worker takes the task
+        worker.tasks.put(task)
+
+    def messages(self, timeout: float) -> list[tuple[_Worker, Any]]:
+        """Wait up to `timeout` for one message, then take every other one already there;
+        messages of workers already replaced are dropped."""
         out = []
         try:
-            out.append(self.results.get(timeout=timeout))
+            out.append(self.inbox.get(timeout=timeout))
             while True:
-                out.append(self.results.get_nowait())
+                out.append(self.inbox.get_nowait())
         except queue.Empty:
             pass
-        return out
+        now = time.monotonic()
+        for worker, _ in out:
+            worker.reported_at = now
+        return [(worker, message) for worker, message in out if not worker.retired]
 
-    def dead_workers(self) -> list[tuple[int, int]]:
-        """(trial id, exit code) for each busy worker that died; the worker is replaced."""
+    def dead_without_eof(self) -> list[_Worker]:
+        """Workers dead for `DEATH_GRACE` s whose pipe still has not closed (a child process
+        of theirs may hold it open): the runner must not wait for it."""
+        now = time.monotonic()
         dead = []
-        for trial_id, slot in list(self.running.items()):
-            process, _ = self.slots[slot]
-            if not process.is_alive():
-                dead.append((trial_id, process.exitcode))
-                self.running.pop(trial_id)
-                self.slots[slot] = self._start()
+        for worker in self.workers:
+            if worker.process.is_alive():
+                continue
+            if worker.dead_since is None:
+                worker.dead_since = now
+            elif now - worker.dead_since > DEATH_GRACE:
+                dead.append(worker)
         return dead
 
+    def stalled(self, timeout: float) -> list[tuple[_Worker, int]]:
+        """(worker, trial id) for each trial that has reported nothing for `timeout` s."""
+        now = time.monotonic()
+        return [
+            (w, trial_id)
+            for w, trial_id in self.busy()
+            if w.reported_at is not None and now - w.reported_at > timeout
+        ]
+
+    def kill(self, worker: _Worker) -> int | None:
+        """SIGKILL a worker (if still alive) and, unless the pool is stopping, put a fresh
+        one in its place. Returns the worker's exit code."""
+        worker.retired = True
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(5)
+        index = self.workers.index(worker)
+        if self.stop.is_set():
+            del self.workers[index]
+        else:
+            self.workers[index] = _Worker(self)
+        return worker.process.exitcode
+
     def close(self) -> None:
-        """Ask every worker to exit and wait briefly; stragglers are terminated."""
-        for process, tasks in self.slots:
-            if process.is_alive():
-                tasks.put(None)
+        """Ask running trials to stop and every worker to exit; wait briefly, then terminate
+        stragglers (after an error, workers must not train on for nobody)."""
+        self.stop.set()
+        for worker in self.workers:
+            if worker.process.is_alive():
+                worker.tasks.put(None)
         deadline = time.monotonic() + 10
-        for process, _ in self.slots:
-            process.join(max(0.1, deadline - time.monotonic()))
-            if process.is_alive():
-                process.terminate()
-                process.join(1)
+        for worker in self.workers:
+            worker.process.join(max(0.1, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join(1)
 
 
 class _signals_stop:
-    """While active, SIGINT and SIGTERM set `stop` (a graceful stop); a second SIGINT
-    raises KeyboardInterrupt. Only in the main thread, where handlers can be installed."""
+    """While active, SIGINT and SIGTERM set `stop` (a graceful stop) and are remembered in
+    `received`; a second SIGINT raises KeyboardInterrupt. Only in the main thread, where
+    handlers can be installed."""
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
         self.previous: dict[int, Any] = {}
+        self.received: int | None = None
 
     def _handle(self, signum: int, frame: object) -> None:
         if signum == signal.SIGINT and self.stop.is_set():
             raise KeyboardInterrupt
+        self.received = self.received or signum
         self.stop.set()
 
     def __enter__(self) -> None:

@@ -15,7 +15,7 @@ import resource
 import signal
 from typing import Any
 
-from tunebook.core.execution.reporting import QueueReporter
+from tunebook.core.execution.reporting import PipeReporter
 from tunebook.core.execution.trial_task import TrialTask, run_trial_task
 
 
@@ -49,26 +49,29 @@ def worker_main(
     runner_pid: int | None = None,
 ) -> None:
     """Run tasks from `tasks` until a None arrives or the runner is gone; every message goes
-    to `results`. Ctrl-C is the runner's to handle: it asks trials to stop via `stop`.
-    `runner_pid` is the parent's pid as the runner saw it: a runner killed while this worker
-    was still starting has already been replaced as parent by the time we could ask."""
+    to `results`, this worker's own pipe to the runner: ("started", trial id, None) when it
+    takes a task, then ("calls", …) batches and one ("outcome", …). Ctrl-C is the runner's
+    to handle: it asks trials to stop via `stop`. `runner_pid` is the parent's pid as the
+    runner saw it: a runner killed while this worker was still starting has already been
+    replaced as parent by the time we could ask."""
     import torch  # here, not at module level: the runner imports this module for the target
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     limit_memory(memory_limit_mb)
     parent = os.getppid() if runner_pid is None else runner_pid
-    while os.getppid() == parent:
-        try:
-            task: TrialTask | None = tasks.get(timeout=1.0)
-        except queue.Empty:
-            continue
-        if task is None:
-            return
-        reporter = QueueReporter(task.trial_id, results, stop, parent)
-        outcome = run_trial_task(task, reporter)
-        reporter.send()
-        results.put(("outcome", task.trial_id, outcome))
-    # The runner died: nobody reads `results` any more, so exit without waiting for its
-    # buffered messages to be flushed (a full pipe would keep this process alive forever).
-    results.cancel_join_thread()
+    try:
+        while os.getppid() == parent:
+            try:
+                task: TrialTask | None = tasks.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if task is None:
+                return
+            results.send(("started", task.trial_id, None))
+            reporter = PipeReporter(task.trial_id, results, stop, parent)
+            outcome = run_trial_task(task, reporter)
+            reporter.send()
+            results.send(("outcome", task.trial_id, outcome))
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the runner is gone or gave up on this worker: nobody reads our results

@@ -183,6 +183,27 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def workers_of(runner_pid: int) -> list[int]:
+    """The runner's worker processes (its spawned children, not the resource tracker)."""
+    found = []
+    for pid in children(runner_pid):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+    return found
+
+
+def writing_to_a_pipe(pid: int) -> bool:
+    """True while a thread of `pid` is blocked writing into a full pipe (its kernel wait
+    channel): the process is half-way through sending a message bigger than the pipe."""
+    for wchan in Path(f"/proc/{pid}/task").glob("*/wchan"):
+        with contextlib.suppress(OSError):
+            channel = wchan.read_text()
+            if "pipe_write" in channel or channel == "pipe_wait":
+                return True
+    return False
+
+
 def alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie."""
     try:

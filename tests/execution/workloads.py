@@ -5,10 +5,13 @@ Its ``fault`` hyperparameter makes a trial misbehave at training step ``fault_st
 ``raise`` (the forward pass raises), ``oom`` (the forward pass allocates ``hog_mb`` MB, to
 be run under ``--memory-limit``), ``nan`` (the outputs become NaN: the trial diverges) or
 ``crash`` (the process SIGKILLs itself, as the kernel's OOM killer would; process executor
-only).
-``sleep_ms`` slows every training step down, so that a test can interrupt trials mid-way.
+only) or ``hang`` (the step sleeps for an hour: a trial that never reports again).
+``sleep_ms`` slows every training step down, so that a test can interrupt trials mid-way;
+``ballast_mb`` gives the model a buffer of that many MB of zeros, so its checkpoints (and
+the messages carrying them from a worker) are big.
 The workload's config ``fail_if_exists`` (a path) makes every forward pass raise while that
-file exists: a transient failure, for retrying failed trials.
+file exists: a transient failure, for retrying failed trials; ``splits_sleep`` (seconds)
+makes ``splits()`` sleep that long first: a workload stuck loading its data.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from tunebook.core.workloads.base import HParam, Splits, Workload
 
 #: The reference a session uses to load `Tiny` (an absolute path works from any cwd).
 TINY_REF = f"{Path(__file__).resolve()}:Tiny"
-FAULTS = ("none", "raise", "oom", "nan", "crash")
+FAULTS = ("none", "raise", "oom", "nan", "crash", "hang")
 FEATURES, CLASSES = 8, 4
 
 
@@ -41,11 +44,13 @@ class FaultyMLP(nn.Module):
         fault_step: int,
         hog_mb: int,
         sleep_ms: float,
+        ballast_mb: int = 0,
         fail_if_exists: str = "",
     ) -> None:
         super().__init__()
         self.fail_if_exists = fail_if_exists
         self.body = nn.Sequential(nn.Linear(FEATURES, width), nn.ReLU(), nn.Linear(width, CLASSES))
+        self.register_buffer("ballast", torch.zeros(ballast_mb * 1024 * 1024 // 4))
         self.fault, self.fault_step = fault, fault_step
         self.hog_mb, self.sleep_ms = hog_mb, sleep_ms
         self.calls = 0
@@ -63,6 +68,8 @@ class FaultyMLP(nn.Module):
                     raise RuntimeError(f"injected failure at call {self.calls}")
                 if self.fault == "crash":
                     os.kill(os.getpid(), signal.SIGKILL)
+                if self.fault == "hang":
+                    time.sleep(3600)
                 if self.fault == "oom":
                     hog = torch.ones(self.hog_mb * 1024 * 1024 // 4)  # touches every page
                     return self.body(x) + hog[:1]
@@ -81,19 +88,23 @@ class Tiny(Workload):
         HParam("fault_step", 5, "int", help="the training step the fault strikes at"),
         HParam("hog_mb", 8192, "int", help="MB the 'oom' fault allocates"),
         HParam("sleep_ms", 0.0, "float", help="extra milliseconds per training step"),
+        HParam("ballast_mb", 0, "int", help="MB of zeros carried in the model's state"),
     )
     task = "classification"
 
-    def __init__(self, fail_if_exists: str = "") -> None:
+    def __init__(self, fail_if_exists: str = "", splits_sleep: float = 0.0) -> None:
         self.fail_if_exists = fail_if_exists
+        self.splits_sleep = splits_sleep
         self._splits: Splits | None = None
 
     def config(self) -> dict[str, Any]:
-        """The keyword arguments that rebuild this workload."""
-        return {"fail_if_exists": self.fail_if_exists} if self.fail_if_exists else {}
+        """The keyword arguments that rebuild this workload (those not at their default)."""
+        config = {"fail_if_exists": self.fail_if_exists, "splits_sleep": self.splits_sleep}
+        return {key: value for key, value in config.items() if value}
 
     def splits(self, data_seed: int) -> Splits:
         """256 training and 64 validation examples, the same on every call."""
+        time.sleep(self.splits_sleep)
         if self._splits is None:
             generator = torch.Generator().manual_seed(1234)
             x = torch.randn(320, FEATURES, generator=generator)
@@ -110,5 +121,6 @@ class Tiny(Workload):
             hparams["fault_step"],
             hparams["hog_mb"],
             hparams["sleep_ms"],
+            hparams["ballast_mb"],
             self.fail_if_exists,
         )

@@ -46,6 +46,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "with out-of-memory instead of exhausting the machine",
     )
     run.add_argument(
+        "--stall-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="fail a trial that reports no progress for this long and kill its worker "
+        "(default 600)",
+    )
+    run.add_argument(
         "--detach",
         action="store_true",
         help="keep running in the background after this terminal closes (log: PATH.log)",
@@ -70,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run in the foreground with a progress bar, or start a detached runner."""
     if args.detach:
         return detach(args)
-    from tunebook.core.execution.runner import Runner
+    from tunebook.core.execution.runner import STALL_TIMEOUT, Runner
     from tunebook.tui.cli.engine_commands import print_notice
 
     runner_args = dict(
@@ -81,6 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         memory_limit_mb=args.memory_limit,
         detached=args.detached_child,
         notice=print_notice,
+        stall_timeout=STALL_TIMEOUT if args.stall_timeout is None else args.stall_timeout,
     )
     before = trial_marks(args.path)
     if args.detached_child:
@@ -124,6 +132,8 @@ def report_run(path: str, result: RunResult, before: dict[int, tuple[int, float 
         print(f"stopped; the unfinished trials resume with 'tunebook run {shown}'")
     elif p.failed:
         print(f"re-run the failed trials with 'tunebook run {shown} --retry-failed'")
+    if result.stop_signal:  # the shell's convention: 130 after Ctrl-C, 143 after SIGTERM
+        return 128 + result.stop_signal
     if this_run and counts[TrialStatus.FAILED] == len(this_run):
         sys.stderr.write(
             f"tunebook: every trial this run finished failed ({len(this_run)}); "
@@ -196,6 +206,8 @@ def detach(args: argparse.Namespace) -> int:
         command.append("--retry-failed")
     if args.memory_limit:
         command += ["--memory-limit", str(args.memory_limit)]
+    if args.stall_timeout is not None:
+        command += ["--stall-timeout", repr(args.stall_timeout)]
     with log_path.open("ab") as log:
         child = subprocess.Popen(
             command,
