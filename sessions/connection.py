@@ -46,7 +46,7 @@ def read_only_reason(path: Path) -> str:
     if is_read_only_file(path):
         return f"'{path}' is not writable"
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        return f"its folder '{path.parent}' is not writable (SQLite writes its log beside it)"
+        return f"its folder '{path.parent}' is not writable, and SQLite keeps its log beside it"
     return ""
 
 

@@ -172,7 +172,7 @@ class Session:
         if self.read_only:
             reason = read_only_reason(self.path) or "it is open read-only"
             raise ReadOnlySession(
-                f"session file '{self.path}' cannot be written ({reason}); this command needs "
+                f"session file '{self.path}' cannot be written: {reason}; this command needs "
                 "to write"
             )
         conn = self.db.conn
