@@ -144,15 +144,19 @@ def test_a_refused_second_runner_costs_the_live_runner_nothing(tmp_path: Path) -
 
 def test_readers_during_a_two_worker_run_see_no_errors(tmp_path: Path) -> None:
     """The public read API (results, trials, curves) in a loop in another process while a
-    2-worker run writes: not one read fails."""
+    2-worker run writes and a second `run` is refused: not one read fails, and the readers'
+    last view is the finished session."""
     path = _slow_session(tmp_path, trials=6)
+    runner = start_cli("run", path, "-j", "2")
     reader = _python(READ_LOOP, path)
     try:
-        result = cli("run", path, "-j", "2", timeout=180)
+        wait_for(lambda: running_trials(path), 60, "the first trial to start")
+        assert cli("run", path).returncode == 2
+        err = runner.communicate(timeout=180)[1]
     finally:
-        out, err = reader.communicate("", timeout=120)
-    assert result.returncode == 0, result.stderr
-    calls, errors, *examples = out.splitlines()
-    assert reader.returncode == 0, err
+        if runner.poll() is None:
+            runner.kill()
+        calls, errors, *examples = reader.communicate("", timeout=120)[0].splitlines()
+    assert runner.returncode == 0, err
     assert int(calls) >= 60 and int(errors) == 0, examples
-    assert all(t.status is TrialStatus.COMPLETED for t in trials_of(path))
+    assert [t.status for t in trials_of(path)] == [TrialStatus.COMPLETED] * 6
