@@ -75,7 +75,7 @@ def expected_columns(migrations: Migrations) -> dict[str, dict[str, tuple[str, b
 
 def _columns(conn: sqlite3.Connection) -> dict[str, dict[str, tuple[str, bool, bool]]]:
     rows = conn.execute(
-        "SELECT m.name, p.name, upper(p.type), p.\"notnull\", p.pk FROM sqlite_master AS m "
+        'SELECT m.name, p.name, upper(p.type), p."notnull", p.pk FROM sqlite_master AS m '
         "JOIN pragma_table_info(m.name) AS p WHERE m.type = 'table'"
     )
     tables: dict[str, dict[str, tuple[str, bool, bool]]] = {}
@@ -156,4 +156,3 @@ def _rule(table: str, column: str, declared: str, not_null: bool) -> str:
     if values:
         rule += f" OR {column} NOT IN ({', '.join(repr(v) for v in values)})"
     return rule
-

@@ -32,11 +32,14 @@ from tunebook.sessions.schema import MIGRATIONS, SCHEMA_VERSION
 BUSY_TIMEOUT_MS = 30_000
 
 
+def _marked_read_only(path: Path) -> bool:
+    """True when the file has no write permission bits: nobody should write it."""
+    return not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
 def is_read_only_file(path: Path) -> bool:
     """True when the user cannot (or has marked that nobody should) write the file."""
-    mode = path.stat().st_mode
-    no_write_bits = not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-    return no_write_bits or not os.access(path, os.W_OK)
+    return _marked_read_only(path) or not os.access(path, os.W_OK)
 
 
 def read_only_reason(path: Path) -> str:
@@ -81,30 +84,25 @@ def enable_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def connect(path: Path, *, read_only: bool) -> Database:
-    """A configured sqlite-utils `Database` on `path` (no validation; see `open_database`).
+def connect(path: Path) -> Database:
+    """A configured connection on `path` that cannot write yet (see `open_database`).
 
-    Read-only connections of a writable file use `query_only`, so that closing the last
-    one checkpoints the log; where nobody can write, `immutable` or `mode=ro` (see module).
+    On a file this user can write it is read-write with `query_only`, so that closing the
+    last connection checkpoints the log; where nobody can write, `immutable` or `mode=ro`.
     """
-    if not read_only_reason(path):
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
-        configure(conn)
-        if read_only:
-            conn.execute("PRAGMA query_only = ON")
-        else:
-            enable_wal(conn)
-    else:
+    if read_only_reason(path):
         conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         configure(conn)
+    else:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        configure(conn)
+        conn.execute("PRAGMA query_only = ON")
     return Database(conn, execute_plugins=False)
 
 
 def _read_only_uri(path: Path) -> str:
     """`immutable=1` when no process can be writing (no log, nobody may write), else `mode=ro`."""
-    nobody_writes = not os.access(path.parent, os.W_OK | os.X_OK) or not path.stat().st_mode & (
-        stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
-    )
+    nobody_writes = not os.access(path.parent, os.W_OK | os.X_OK) or _marked_read_only(path)
     log_exists = Path(f"{path}-wal").exists()
     query = "immutable=1" if nobody_writes and not log_exists else "mode=ro"
     return f"{path.resolve().as_uri()}?{query}"
@@ -130,9 +128,7 @@ def _unreadable(path: Path, exc: sqlite3.DatabaseError) -> SessionFileError:
     """The one sentence for a file whose first read through SQLite failed."""
     message = str(exc)
     if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
-        return SessionFileError(
-            f"'{path}' is not a tunebook session file (not an SQLite database)"
-        )
+        return SessionFileError(f"'{path}' is not a tunebook session file (not an SQLite database)")
     if message.startswith("no such table"):
         return SessionFileError(f"'{path}' is an SQLite database but not a tunebook session file")
     log, shared_memory = Path(f"{path}-wal"), Path(f"{path}-shm")
@@ -172,7 +168,7 @@ def open_database(
     check_session_path(path)
     read_only = read_only or bool(read_only_reason(path))
     try:
-        db = connect(path, read_only=True)
+        db = connect(path)
     except sqlite3.DatabaseError as exc:
         raise _unreadable(path, exc) from exc
     try:

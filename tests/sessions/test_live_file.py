@@ -72,8 +72,8 @@ def _python(script: str, *args: Any) -> subprocess.Popen[str]:
 
 
 def _slow_session(folder: Path, trials: int) -> Path:
-    """A tiny session whose trials each take a second or so, so a run lasts a while."""
-    spec = spec_text(steps=40, trials=trials, fixed={"sleep_ms": 20}, eval_every=10)
+    """A tiny session whose trials each take two seconds or so, so a run lasts a while."""
+    spec = spec_text(steps=50, trials=trials, fixed={"sleep_ms": 40}, eval_every=10)
     return new_session(folder, spec)
 
 
@@ -125,6 +125,7 @@ def test_a_refused_second_runner_costs_the_live_runner_nothing(tmp_path: Path) -
         assert reader.stdout is not None and reader.stdout.readline().strip().isdigit()
         again = cli("run", path)
         assert again.returncode == 2, again.stderr
+        assert runner.poll() is None, "the run ended before the test could refuse a second one"
         out, err = runner.communicate(timeout=180)
     finally:
         if runner.poll() is None:
@@ -152,6 +153,7 @@ def test_readers_during_a_two_worker_run_see_no_errors(tmp_path: Path) -> None:
     try:
         wait_for(lambda: running_trials(path), 60, "the first trial to start")
         assert cli("run", path).returncode == 2
+        assert runner.poll() is None, "the run ended before the test could refuse a second one"
         err = runner.communicate(timeout=180)[1]
     finally:
         if runner.poll() is None:
