@@ -1,9 +1,18 @@
-"""Opening a session file safely: validate before touching, migrate after backing up.
+"""Opening a session file safely: validate through SQLite, migrate after backing up.
 
-A path is checked byte-for-byte before SQLite opens it for writing, so a wrong file
-(a directory, an empty file, random bytes, a database from a newer tunebook) is reported in
-one sentence and left exactly as it was. Every connection gets WAL, `synchronous=NORMAL`,
-`foreign_keys=ON` and a busy timeout.
+Only SQLite ever opens the session file. A plain `open()`/`close()` of a database that the
+process already holds would silently drop every POSIX lock SQLite holds on it (SQLite's
+"How To Corrupt An SQLite Database File", § 2.2), after which another process may
+checkpoint and delete the live write-ahead log. So a path is first checked with `stat()`
+alone (missing, a directory, a FIFO or device, empty), then SQLite reads it; a wrong file is
+reported in one sentence and left exactly as it was, and nothing here ever deletes a `-wal`
+or `-shm` file: SQLite removes them itself when the last connection closes.
+
+Every connection that can write gets WAL, `synchronous=NORMAL`, `foreign_keys=ON` and a busy
+timeout. A reader of a writable file opens it read-write with `query_only`, so that when it
+is the last to close, SQLite checkpoints the log and the session is in the one file again.
+Where nobody can write (a read-only folder or file system, a file without write bits) and no
+log exists, the file is opened `immutable`: SQLite then needs no `-shm` beside it.
 """
 
 from __future__ import annotations
@@ -16,56 +25,87 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from tunebook.sessions.checks import check_session_contents
 from tunebook.sessions.errors import SessionFileError
 from tunebook.sessions.schema import MIGRATIONS, SCHEMA_VERSION
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 30_000
+
+
+def _marked_read_only(path: Path) -> bool:
+    """True when the file has no write permission bits: nobody should write it."""
+    return not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
 def is_read_only_file(path: Path) -> bool:
     """True when the user cannot (or has marked that nobody should) write the file."""
-    mode = path.stat().st_mode
-    no_write_bits = not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-    return no_write_bits or not os.access(path, os.W_OK)
+    return _marked_read_only(path) or not os.access(path, os.W_OK)
+
+
+def read_only_reason(path: Path) -> str:
+    """Why this user cannot write the session at `path` (empty when they can)."""
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        return f"'{path}' is on a read-only file system"
+    if is_read_only_file(path):
+        return f"'{path}' is not writable"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"its folder '{path.parent}' is not writable, and SQLite keeps its log beside it"
+    return ""
 
 
 def check_session_path(path: Path) -> None:
-    """Raise `SessionFileError` unless `path` is an existing SQLite file; reads 16 bytes."""
-    if not path.exists():
-        raise SessionFileError(f"session file '{path}' does not exist")
-    if path.is_dir():
-        raise SessionFileError(f"'{path}' is a directory, not a session file")
+    """Raise `SessionFileError` unless `path` is a non-empty regular file; `stat()` only."""
     try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
+        info = path.stat()
+    except FileNotFoundError as exc:
+        raise SessionFileError(f"session file '{path}' does not exist") from exc
     except OSError as exc:
         raise SessionFileError(f"session file '{path}' cannot be read: {exc.strerror}") from exc
-    if not header:
+    if stat.S_ISDIR(info.st_mode):
+        raise SessionFileError(f"'{path}' is a directory, not a session file")
+    if not stat.S_ISREG(info.st_mode):
+        raise SessionFileError(
+            f"'{path}' is not a regular file (a FIFO, socket or device), not a session file"
+        )
+    if info.st_size == 0:
         raise SessionFileError(f"'{path}' is empty, not a tunebook session file")
-    if header != SQLITE_HEADER:
-        raise SessionFileError(f"'{path}' is not a tunebook session file (not an SQLite database)")
 
 
-def configure(conn: sqlite3.Connection, *, read_only: bool) -> None:
-    """Per-connection settings; WAL is switched on only by a writer and only once."""
+def configure(conn: sqlite3.Connection) -> None:
+    """Settings of every connection: a busy timeout and enforced foreign keys."""
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
-    if not read_only:
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def connect(path: Path, *, read_only: bool) -> Database:
-    """A configured sqlite-utils `Database` on `path` (no validation; see `open_database`)."""
-    if read_only:
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+def enable_wal(conn: sqlite3.Connection) -> None:
+    """Writer settings; WAL is switched on only once, the first time a writer opens it."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def connect(path: Path) -> Database:
+    """A configured connection on `path` that cannot write yet (see `open_database`).
+
+    On a file this user can write it is read-write with `query_only`, so that closing the
+    last connection checkpoints the log; where nobody can write, `immutable` or `mode=ro`.
+    """
+    if read_only_reason(path):
+        conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        configure(conn)
     else:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
-    configure(conn, read_only=read_only)
+        configure(conn)
+        conn.execute("PRAGMA query_only = ON")
     return Database(conn, execute_plugins=False)
+
+
+def _read_only_uri(path: Path) -> str:
+    """`immutable=1` when no process can be writing (no log, nobody may write), else `mode=ro`."""
+    nobody_writes = not os.access(path.parent, os.W_OK | os.X_OK) or _marked_read_only(path)
+    log_exists = Path(f"{path}-wal").exists()
+    query = "immutable=1" if nobody_writes and not log_exists else "mode=ro"
+    return f"{path.resolve().as_uri()}?{query}"
 
 
 def stored_schema_version(db: Database, path: Path) -> int:
@@ -73,11 +113,7 @@ def stored_schema_version(db: Database, path: Path) -> int:
     try:
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
-        if "no such table" in str(exc):
-            raise SessionFileError(
-                f"'{path}' is an SQLite database but not a tunebook session file"
-            ) from exc
-        raise SessionFileError(f"session file '{path}' is damaged: {exc}") from exc
+        raise _unreadable(path, exc) from exc
     if row is None:
         raise SessionFileError(f"session file '{path}' has no schema version in its meta table")
     try:
@@ -88,31 +124,21 @@ def stored_schema_version(db: Database, path: Path) -> int:
         ) from exc
 
 
-def _probe_schema_version(path: Path, schema_version: int) -> int:
-    """Read the schema version read-only and refuse a newer one; if the file turns out not
-    to be usable, remove the -wal/-shm files SQLite created beside it (left as found)."""
-    sidecars = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
-    existed = {p for p in sidecars if p.exists()}
-    probe = connect(path, read_only=True)
-    try:
-        try:
-            version = stored_schema_version(probe, path)
-        except sqlite3.DatabaseError as exc:
-            raise SessionFileError(f"session file '{path}' is damaged: {exc}") from exc
-        if version > schema_version:
-            raise SessionFileError(
-                f"session file '{path}' has schema version {version}, newer than this "
-                f"tunebook reads ({schema_version}); upgrade tunebook to open it"
-            )
-        return version
-    except SessionFileError:
-        probe.close()
-        for sidecar in sidecars:
-            if sidecar not in existed:
-                sidecar.unlink(missing_ok=True)
-        raise
-    finally:
-        probe.close()
+def _unreadable(path: Path, exc: sqlite3.DatabaseError) -> SessionFileError:
+    """The one sentence for a file whose first read through SQLite failed."""
+    message = str(exc)
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+        return SessionFileError(f"'{path}' is not a tunebook session file (not an SQLite database)")
+    if message.startswith("no such table"):
+        return SessionFileError(f"'{path}' is an SQLite database but not a tunebook session file")
+    log, shared_memory = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if message == "unable to open database file" and log.exists() and not shared_memory.exists():
+        return SessionFileError(
+            f"session file '{path}' has changes in its write-ahead log '{log}' that SQLite "
+            f"cannot read here: {read_only_reason(path)} and '{shared_memory}' is missing; "
+            "copy the file together with its -wal to a writable folder and open it there"
+        )
+    return SessionFileError(f"session file '{path}' is damaged: {message}")
 
 
 def backup_path(path: Path, version: int) -> Path:
@@ -134,36 +160,62 @@ def open_database(
 ) -> tuple[Database, bool]:
     """Validate, then open `path`; returns the database and whether it is read-only.
 
-    Files the user cannot write open read-only automatically. An older schema is copied
-    aside (SQLite's backup API) before its migrations run; a newer one is refused.
+    Files the user cannot write open read-only automatically. Nothing is written before
+    the file proves to be a sound tunebook session: a newer schema is refused, an older one
+    is copied aside (SQLite's backup API) before its migrations run, and the tables, columns
+    and stored values are checked (`checks.check_session_contents`) before WAL is enabled.
     """
     check_session_path(path)
-    read_only = read_only or is_read_only_file(path)
-    version = _probe_schema_version(path, schema_version)
-    if version < schema_version:
-        if read_only:
+    read_only = read_only or bool(read_only_reason(path))
+    try:
+        db = connect(path)
+    except sqlite3.DatabaseError as exc:
+        raise _unreadable(path, exc) from exc
+    try:
+        version = stored_schema_version(db, path)
+        if version > schema_version:
             raise SessionFileError(
-                f"session file '{path}' has the old schema version {version} and is read-only; "
-                "copy it somewhere writable so it can be upgraded"
+                f"session file '{path}' has schema version {version}, newer than this "
+                f"tunebook reads ({schema_version}); upgrade tunebook to open it"
             )
-        backup = backup_path(path, version)
-        source = connect(path, read_only=True)
-        target = sqlite3.connect(str(backup))
-        try:
-            source.conn.backup(target)
-        finally:
-            target.close()
-            source.close()
-    db = connect(path, read_only=read_only)
-    if version < schema_version:
-        migrations.apply(db)
-        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(schema_version)])
-        db.conn.commit()
+        if version < schema_version:
+            if read_only:
+                raise SessionFileError(
+                    f"session file '{path}' has the old schema version {version} and is "
+                    "read-only; copy it somewhere writable so it can be upgraded"
+                )
+            _migrate(db, path, version, migrations, schema_version)
+        check_session_contents(db.conn, path, migrations)
+        if not read_only:
+            db.execute("PRAGMA query_only = OFF")
+            enable_wal(db.conn)
+    except BaseException:
+        db.close()
+        raise
     return db, read_only
+
+
+def _migrate(
+    db: Database, path: Path, version: int, migrations: Migrations, schema_version: int
+) -> None:
+    """Copy the file aside, then apply the missing migrations and record the new version."""
+    target = sqlite3.connect(str(backup_path(path, version)))
+    try:
+        db.conn.backup(target)
+    finally:
+        target.close()
+    db.execute("PRAGMA query_only = OFF")
+    enable_wal(db.conn)
+    migrations.apply(db)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(schema_version)])
+    db.conn.commit()
 
 
 def create_database(path: Path, migrations: Migrations = MIGRATIONS) -> Database:
     """A new file at `path` with every migration applied; `path` must not exist yet."""
-    db = connect(path, read_only=False)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    configure(conn)
+    enable_wal(conn)
+    db = Database(conn, execute_plugins=False)
     migrations.apply(db)
     return db

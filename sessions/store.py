@@ -12,6 +12,7 @@ import getpass
 import json
 import math
 import os
+import re
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,7 +21,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from tunebook.sessions.connection import create_database, open_database
+from tunebook.sessions.checks import damage
+from tunebook.sessions.connection import create_database, open_database, read_only_reason
 from tunebook.sessions.errors import BadInput, ReadOnlySession, SessionFileError
 from tunebook.sessions.metrics import INSERT_METRIC, MetricsWriter, storable
 from tunebook.sessions.records import (
@@ -48,6 +50,7 @@ from tunebook.sessions.schema import SCHEMA_VERSION
 from tunebook.sessions.version import __version__
 
 SESSION_SUFFIX = ".tunebook"
+_FIRST_TABLE = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
 #: `meta` key: who created the session, as ``user@host``.
 CREATED_BY = "created_by"
 
@@ -125,6 +128,7 @@ class Session:
         (`created_by`, user@host) and any entries of `meta`.
         """
         path = cls.check_new_path(path)
+        _remove_stale_partials(path)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         db = create_database(partial)
         try:
@@ -184,8 +188,10 @@ class Session:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (`BEGIN IMMEDIATE`); nested calls join the outer one."""
         if self.read_only:
+            reason = read_only_reason(self.path) or "it is open read-only"
             raise ReadOnlySession(
-                f"session file '{self.path}' is open read-only; this command needs to write"
+                f"session file '{self.path}' cannot be written: {reason}; this command needs "
+                "to write"
             )
         conn = self.db.conn
         if conn.in_transaction:
@@ -208,10 +214,27 @@ class Session:
             )
         return int(cursor.lastrowid or 0)
 
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of a query; damage found while reading is a `SessionFileError` naming
+        the file and the table (a busy file or an I/O error goes through unchanged)."""
+        return self._described(sql, params)[1]
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.db.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        names, rows = self._described(sql, params)
+        return [dict(zip(names, row)) for row in rows]
+
+    def _described(
+        self, sql: str, params: Sequence[Any]
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        try:
+            cursor = self.db.conn.execute(sql, params)
+            return [d[0] for d in cursor.description], cursor.fetchall()
+        except sqlite3.DatabaseError as exc:
+            table = _FIRST_TABLE.search(sql)
+            error = damage(self.path, table.group(1) if table else "?", exc)
+            if error is None:
+                raise
+            raise error from exc
 
     # -- the session row -------------------------------------------------------------------
 
@@ -220,7 +243,7 @@ class Session:
         row = self._rows("SELECT * FROM session WHERE id = 1")
         if not row:
             raise SessionFileError(f"session file '{self.path}' has no session row")
-        meta = dict(self.db.conn.execute("SELECT key, value FROM meta").fetchall())
+        meta = dict(self._fetch("SELECT key, value FROM meta"))
         r = row[0]
         return SessionInfo(
             path=str(self.path),
@@ -437,7 +460,7 @@ class Session:
         """Per-study counts by status and best finished value, in two queries."""
         studies = self.studies(experiment_id)
         counts: dict[int, dict[str, int]] = {s.id: {} for s in studies}
-        for study_id, status, count in self.db.conn.execute(
+        for study_id, status, count in self._fetch(
             "SELECT study_id, status, COUNT(*) FROM trials GROUP BY study_id, status"
         ):
             if study_id in counts:
@@ -445,11 +468,12 @@ class Session:
         summaries = []
         for study in studies:
             order = "ASC" if study.objective_mode == "min" else "DESC"
-            best = self.db.conn.execute(
+            found = self._fetch(
                 "SELECT id, best_value FROM trials WHERE study_id = ? AND status = ? "
                 f"AND best_value IS NOT NULL ORDER BY best_value {order}, id LIMIT 1",
                 (study.id, TrialStatus.COMPLETED.value),
-            ).fetchone()
+            )
+            best = found[0] if found else None
             summaries.append(
                 StudySummary(
                     study=study,
@@ -681,7 +705,7 @@ class Session:
             sql += f" AND series IN ({', '.join('?' for _ in wanted)})"
             params.extend(wanted)
         out: dict[str, tuple[list[int], list[float]]] = {}
-        for name, step, value in self.db.conn.execute(sql + " ORDER BY series, step", params):
+        for name, step, value in self._fetch(sql + " ORDER BY series, step", params):
             steps, values = out.setdefault(name, ([], []))
             steps.append(step)
             values.append(_nan_if_none(value))
@@ -689,7 +713,7 @@ class Session:
 
     def series_names(self, trial_id: int) -> list[str]:
         """The names of the series a trial has logged."""
-        rows = self.db.conn.execute(
+        rows = self._fetch(
             "SELECT DISTINCT series FROM metrics WHERE trial_id = ? ORDER BY series", (trial_id,)
         )
         return [r[0] for r in rows]
@@ -697,7 +721,7 @@ class Session:
     def study_series(self, study_id: int, name: str) -> dict[int, Series]:
         """Series `name` of every trial in a study, keyed by trial id."""
         out: dict[int, tuple[list[int], list[float]]] = {}
-        for trial_id, step, value in self.db.conn.execute(
+        for trial_id, step, value in self._fetch(
             "SELECT trial_id, step, value FROM metrics WHERE series = ? AND trial_id IN "
             "(SELECT id FROM trials WHERE study_id = ?) ORDER BY trial_id, step",
             (name, study_id),
@@ -716,15 +740,13 @@ class Session:
         params: list[Any] = [name]
         if study_id is not None:
             sql, params = sql + " AND t.study_id = ?", [*params, study_id]
-        return {tid: _nan_if_none(v) for tid, v in self.db.conn.execute(sql, params)}
+        return {tid: _nan_if_none(v) for tid, v in self._fetch(sql, params)}
 
     def metric_count(self, trial_id: int | None = None) -> int:
         """How many metric values are stored (for one trial, or all)."""
         if trial_id is None:
-            return self.db.conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
-        return self.db.conn.execute(
-            "SELECT COUNT(*) FROM metrics WHERE trial_id = ?", (trial_id,)
-        ).fetchone()[0]
+            return self._fetch("SELECT COUNT(*) FROM metrics")[0][0]
+        return self._fetch("SELECT COUNT(*) FROM metrics WHERE trial_id = ?", (trial_id,))[0][0]
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -768,21 +790,19 @@ class Session:
 
     def checkpoint_data(self, checkpoint_id: int) -> bytes:
         """The raw bytes of a checkpoint (a torch state dict: load with weights_only=True)."""
-        row = self.db.conn.execute(
-            "SELECT data FROM checkpoints WHERE id = ?", (checkpoint_id,)
-        ).fetchone()
-        if row is None:
+        rows = self._fetch("SELECT data FROM checkpoints WHERE id = ?", (checkpoint_id,))
+        if not rows:
             raise BadInput(f"no checkpoint {checkpoint_id} in '{self.path}'")
-        return bytes(row[0])
+        return bytes(rows[0][0])
 
     def resume_state(self, trial_id: int) -> tuple[int, bytes] | None:
         """The trial's latest full training state `(step, bytes)`, if it has one."""
-        row = self.db.conn.execute(
+        rows = self._fetch(
             "SELECT step, data FROM checkpoints WHERE trial_id = ? AND kind = ? "
             "ORDER BY id DESC LIMIT 1",
             (trial_id, CheckpointKind.RESUME.value),
-        ).fetchone()
-        return (row[0], bytes(row[1])) if row else None
+        )
+        return (rows[0][0], bytes(rows[0][1])) if rows else None
 
     # -- launches ----------------------------------------------------------------------------
 
@@ -923,6 +943,27 @@ class Session:
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file ('ok' when sound)."""
         return self.db.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Delete what a killed `new` of `path` left behind: its `.NAME.PID.partial` file (and
+    SQLite's files beside it) whose process no longer exists."""
+    leftover_name = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.partial(-wal|-shm|-journal)?")
+    for leftover in path.parent.iterdir():
+        match = leftover_name.fullmatch(leftover.name)
+        if match and not _process_exists(int(match.group(1))):
+            leftover.unlink(missing_ok=True)
+
+
+def _process_exists(pid: int) -> bool:
+    """True while a process with this id exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _decision(r: Mapping[str, Any]) -> Decision:
