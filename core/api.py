@@ -23,6 +23,7 @@ from tunebook.core.experiments import (
     AddedExperiment,
     add_experiment_from_dict,
     add_experiment_from_spec,
+    check_workload,
 )
 from tunebook.core.workloads import load_workload
 from tunebook.sessions import Series, Session, SessionInfo, StudySummary, Trial
@@ -34,10 +35,13 @@ def create_session(
     path: PathLike, workload: str, config: Mapping[str, Any] | None = None
 ) -> SessionInfo:
     """Create a session file for `workload` (a built-in name, `file.py:Class` or
-    `package.module:Class`), checking first that the workload loads."""
+    `package.module:Class`), checking first that the workload loads and trains one step;
+    records its split sizes and notes (likely mistakes), readable as `info.workload_facts`."""
     Session.check_new_path(path)
     loaded = load_workload(workload, dict(config or {}))
+    facts = check_workload(loaded)
     with Session.create(path, workload, loaded.config()) as session:
+        session.record_workload_facts(facts)
         return session.info()
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tunebook.sessions import BadInput, Session
+from tunebook.sessions import BadInput, Session, describe_facts
 from tunebook.sessions.report import EXPORT_FORMATS, export_text, status_data, to_json
 
 
@@ -70,6 +70,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 
     info = create_session(args.path, args.workload, parse_options(args.option))
     print(f"created {info.path} for workload {info.workload}")
+    print(describe_facts(info.workload_facts))
+    for note in info.workload_facts.notes if info.workload_facts else ():
+        print(f"note: {note}")
     return 0
 
 
