@@ -567,13 +567,16 @@ CHECK_EXAMPLES = 16
 
 
 def check_step(workload: Workload, config: TrialConfig, examples: int = CHECK_EXAMPLES) -> None:
-    """Train one step and evaluate on the first `examples` examples of each split, as a trial
-    would: a workload that cannot train (a wrong output shape, too few logits, a first layer
-    of the wrong size, a missing objective metric) fails here in one sentence, before any
-    trial is planned. Raises WorkloadError or BadInput."""
-    architecture, optimizer_hparams, schedule_hparams = split_hparams(
-        workload, config.optimizer, config.hparams
-    )
+    """One forward and backward pass on the first `examples` training examples, then an
+    evaluation on as many validation examples, as a trial would run them: a workload that
+    cannot train (a wrong output shape, too few logits, a first layer of the wrong size, a
+    missing objective metric) fails here in one sentence, before any trial is planned.
+
+    No optimizer is built: constructing the first torch optimizer of a process imports
+    torch._dynamo (seconds); `check_hparams` validates optimizer values on its own.
+    Raises WorkloadError or BadInput.
+    """
+    architecture, _, schedule_hparams = split_hparams(workload, config.optimizer, config.hparams)
     Schedule.from_hparams(schedule_hparams, config.max_train_steps)
     splits = _splits(workload, config)
     try:
@@ -586,7 +589,6 @@ def check_step(workload: Workload, config: TrialConfig, examples: int = CHECK_EX
         raise WorkloadError(f"workload {workload.ref!r}: {exc}") from exc
     torch.manual_seed(config.init_seed)
     model = workload.build_model(architecture).to(config.device)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), optimizer_hparams)
     model.train()
     train = [t.to(config.device) for t in train]
     total, count = _batch_loss(workload, model, train, 1)
@@ -597,7 +599,6 @@ def check_step(workload: Workload, config: TrialConfig, examples: int = CHECK_EX
             f"workload {workload.ref!r}: the backward pass of the loss raised "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    optimizer.step()
     validation = [t.to(config.device) for t in validation]
     values = evaluate(workload, model, validation, examples, "validation")
     _check_objective(workload, config.objective_for(workload), values)
