@@ -3,11 +3,11 @@ the experiment and one row per planned study (PB-5, PB-9).
 
 The spec is checked against the hyperparameters the session's workload and the training
 loop actually have, the project-start decisions fill what the spec leaves out
-(`max_train_steps`, `batch_size`), each study trains one step on a few examples (so a
-workload that cannot train is refused before any trial runs), bayesian search checks that
-optuna is installed, and the playbook's advice is returned for the caller to show. Nothing
-is written unless everything is valid. `check_workload` does the same one-step check for a
-new session and measures its data.
+(`max_train_steps`, `batch_size`), each study runs one forward and backward pass on a few
+examples (so a workload that cannot train is refused before any trial runs), bayesian
+search checks that optuna is installed, and the playbook's advice is returned for the
+caller to show. Nothing is written unless everything is valid. `check_workload` does the
+same check for a new session and measures its data.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from tunebook.core.design import (
     plan_studies,
 )
 from tunebook.core.execution.trial_config import (
+    BATCH_SIZE,
     check_hparams,
     config_from_hparams,
     known_hparams,
@@ -134,8 +135,8 @@ def _check_trains(
     source: str,
     checked: set[str],
 ) -> None:
-    """Train the study's lower corner for one step on a few examples (`check_step`); studies
-    whose corner is the same configuration as one `checked` already are not trained again."""
+    """Run the study's lower corner forward and backward on a few examples (`check_step`);
+    a configuration already in `checked` (another study's corner) is not run again."""
     objective = plan.objective or design.objective
     config = config_from_hparams(
         workload,
@@ -177,16 +178,21 @@ def _startup_advice(plans: list[StudyPlan]) -> list[Advice]:
 
 
 def check_workload(workload: Workload) -> WorkloadFacts:
-    """Train the workload's default configuration for one step on a few examples (refusing
-    a workload that cannot train, in one sentence) and measure its data for the session."""
-    check_step(workload, config_from_hparams(workload, {}, max_train_steps=1))
+    """Run the workload's default configuration forward and backward on a few examples
+    (refusing a workload that cannot train, in one sentence) and measure its data."""
     splits = workload.splits(0)
+    train_examples = split_length(splits.train)
+    # No batch size is chosen yet: the default, or every example of a smaller training split.
+    batch_size = max(1, min(BATCH_SIZE.default, train_examples))
+    check_step(
+        workload, config_from_hparams(workload, {"batch_size": batch_size}, max_train_steps=1)
+    )
     classes = None
     if workload.task == "classification":
         classes = int(split_tensors(splits.train)[-1].max()) + 1
     return WorkloadFacts(
         task=workload.task,
-        train_examples=split_length(splits.train),
+        train_examples=train_examples,
         validation_examples=split_length(splits.validation),
         test_examples=None if splits.test is None else split_length(splits.test),
         classes=classes,

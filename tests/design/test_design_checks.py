@@ -236,3 +236,16 @@ def test_a_plain_classification_csv_draws_no_note(
     assert result.returncode == 0, result.stderr
     assert "note:" not in result.stdout
     assert "split sizes: 140 training, 30 validation, 30 test examples" in result.stdout
+
+
+def test_new_checks_a_small_training_split_with_a_batch_that_fits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No batch size is chosen at `new`: 20 rows (14 for training) are not refused for being
+    fewer than the default batch of 64."""
+    data = tmp_path / "small.csv"
+    data.write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    path = tmp_path / "s.tunebook"
+    result = tunebook(capsys, "new", path, "-w", "tabular", "-o", f"csv={data}", "-o", "target=y")
+    assert result.returncode == 0, result.stderr
+    assert "split sizes: 14 training, 3 validation, 3 test examples" in result.stdout
