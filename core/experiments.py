@@ -27,6 +27,7 @@ from tunebook.core.design import (
     advise,
     coverage,
     design_from_dict,
+    key_name,
     load_spec,
     plan_studies,
 )
@@ -76,7 +77,7 @@ def add_experiment(
             raise SpecError(source, f'[search] algorithm = "bayesian": {exc}') from None
     checked: set[str] = set()
     for plan in plans:
-        _check_values(workload, plan, steps, source)
+        _check_values(workload, plan, design, steps, source)
         _check_trains(workload, plan, design, steps, source, checked)
     stored = {**design.to_dict(), "training": training, "source": source}
     with session.transaction():
@@ -113,13 +114,34 @@ def add_experiment(
     )
 
 
-def _check_values(workload: Workload, plan: StudyPlan, max_train_steps: int, source: str) -> None:
-    """Try the study's values at both corners of its space, as a trial would use them."""
+def _check_values(
+    workload: Workload,
+    plan: StudyPlan,
+    design: ExperimentDesign,
+    max_train_steps: int,
+    source: str,
+) -> None:
+    """Try the study's values at both corners of its space, as a trial would use them; a
+    [fixed] value that is wrong on its own is named by its key path."""
     for corner in (0.0, 1.0 - 1e-12):
         try:
             check_hparams(workload, _corner(plan, corner), max_train_steps)
         except BadInput as exc:
+            _check_fixed_alone(workload, design, max_train_steps, source)
             raise SpecError(source, f"study {plan.name!r}: {exc}") from exc
+
+
+def _check_fixed_alone(
+    workload: Workload, design: ExperimentDesign, max_train_steps: int, source: str
+) -> None:
+    """Check each [fixed] value alone (with the fixed optimizer, if any): the first that is
+    wrong by itself is refused with its key path, e.g. ``[fixed] batch_size``."""
+    optimizer = {k: v for k, v in design.fixed.items() if k == "optimizer"}
+    for name, value in design.fixed.items():
+        try:
+            check_hparams(workload, {**optimizer, name: value}, max_train_steps)
+        except BadInput as exc:
+            raise SpecError(source, f"[fixed] {key_name(name)}: {exc}") from exc
 
 
 def _corner(plan: StudyPlan, u: float) -> dict[str, Any]:
