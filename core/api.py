@@ -30,6 +30,7 @@ from tunebook.core.experiments import (
     AddedExperiment,
     add_experiment_from_dict,
     add_experiment_from_spec,
+    check_workload,
 )
 from tunebook.core.workload_source import (
     PATH_OPTIONS,
@@ -49,14 +50,17 @@ def create_session(
     path: PathLike, workload: str, config: Mapping[str, Any] | None = None
 ) -> SessionInfo:
     """Create a session file for `workload` (a built-in name, `file.py:Class` or
-    `package.module:Class`), checking first that the workload loads. Files are stored
-    relative to the session file's folder when near it (see `workload_source`)."""
+    `package.module:Class`), checking first that the workload loads and trains one step;
+    records its split sizes and notes (likely mistakes), readable as `info.workload_facts`.
+    Files are stored relative to the session file's folder when near it (`workload_source`)."""
     Session.check_new_path(path)
     loaded = load_workload(workload, dict(config or {}))
+    facts = check_workload(loaded)
     path_options = type(loaded).path_options
     ref, stored_config = portable_source(path, workload, loaded.config(), path_options)
     meta = {PATH_OPTIONS: json.dumps(list(path_options))}
     with Session.create(path, ref, stored_config, meta=meta) as session:
+        session.record_workload_facts(facts)
         return session.info()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunebook.core.experiments import add_experiment_from_dict
+from tunebook.core.experiments import add_experiment_from_dict, check_workload
 from tunebook.core.workloads import load_workload
 from tunebook.sessions import BadInput, Session
 
@@ -36,6 +36,8 @@ def prepare_demo(path: Path) -> bool:
                 raise BadInput(f"'{path}' exists and is not a demo session; give another path")
         return False
     workload = load_workload(DEMO_WORKLOAD)
+    facts = check_workload(workload)
     with Session.create(path, DEMO_WORKLOAD, workload.config()) as session:
+        session.record_workload_facts(facts)
         add_experiment_from_dict(session, DEMO_SPEC, "<demo>", workload)
     return True

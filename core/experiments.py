@@ -3,12 +3,16 @@ the experiment and one row per planned study (PB-5, PB-9).
 
 The spec is checked against the hyperparameters the session's workload and the training
 loop actually have, the project-start decisions fill what the spec leaves out
-(`max_train_steps`, `batch_size`), and the playbook's advice is returned for the caller to
-show. Nothing is written unless everything is valid.
+(`max_train_steps`, `batch_size`), each study runs one forward and backward pass on a few
+examples (so a workload that cannot train is refused before any trial runs), bayesian
+search checks that optuna is installed, and the playbook's advice is returned for the
+caller to show. Nothing is written unless everything is valid. `check_workload` does the
+same check for a new session and measures its data.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,13 +27,24 @@ from tunebook.core.design import (
     advise,
     coverage,
     design_from_dict,
+    key_name,
     load_spec,
     plan_studies,
 )
-from tunebook.core.execution.trial_config import check_hparams, hparam_defaults, known_hparams
+from tunebook.core.execution.trial_config import (
+    BATCH_SIZE,
+    check_hparams,
+    config_from_hparams,
+    hparam_defaults,
+    known_hparams,
+)
+from tunebook.core.search import BayesianSampler
+from tunebook.core.search.bayesian import import_optuna
+from tunebook.core.training import check_step
 from tunebook.core.workload_source import session_workload_source
-from tunebook.core.workloads import Workload, load_workload
-from tunebook.sessions import BadInput, DecisionKind, Experiment, Session
+from tunebook.core.workloads import Workload, load_workload, split_tensors
+from tunebook.core.workloads.base import split_length
+from tunebook.sessions import BadInput, DecisionKind, Experiment, Session, WorkloadFacts
 from tunebook.sessions.report import HPARAM_DEFAULTS_KEY
 from tunebook.sessions.text import plural
 
@@ -58,8 +73,16 @@ def add_experiment(
         if getattr(design, key) is not None
     }
     plans = plan_studies(design)
+    steps = int(design.max_train_steps or 0)
+    if any(plan.algorithm == BayesianSampler.name for plan in plans):
+        try:
+            import_optuna()
+        except BadInput as exc:
+            raise SpecError(source, f'[search] algorithm = "bayesian": {exc}') from None
+    checked: set[str] = set()
     for plan in plans:
-        _check_values(workload, plan, int(design.max_train_steps or 0), source)
+        _check_values(workload, plan, design, steps, source)
+        _check_trains(workload, plan, design, steps, source, checked)
     stored = {
         **design.to_dict(),
         "training": training,
@@ -96,19 +119,117 @@ def add_experiment(
     return AddedExperiment(
         experiment,
         [p.name for p in plans],
-        advise(design, optimizer=optimizer),
+        [*advise(design, optimizer=optimizer), *_startup_advice(plans)],
         planned_coverage,
     )
 
 
-def _check_values(workload: Workload, plan: StudyPlan, max_train_steps: int, source: str) -> None:
-    """Try the study's values at both corners of its space, as a trial would use them."""
-    corners = ([0.0] * len(plan.space), [1.0 - 1e-12] * len(plan.space))
-    for corner in corners:
+def _check_values(
+    workload: Workload,
+    plan: StudyPlan,
+    design: ExperimentDesign,
+    max_train_steps: int,
+    source: str,
+) -> None:
+    """Try the study's values at both corners of its space, as a trial would use them; a
+    [fixed] value that is wrong on its own is named by its key path."""
+    for corner in (0.0, 1.0 - 1e-12):
         try:
-            check_hparams(workload, plan.hparams(plan.space.decode(corner)), max_train_steps)
+            check_hparams(workload, _corner(plan, corner), max_train_steps)
         except BadInput as exc:
-            raise SpecError(source, f"study '{plan.name}': {exc}") from exc
+            _check_fixed_alone(workload, design, max_train_steps, source)
+            raise SpecError(source, f"study {plan.name!r}: {exc}") from exc
+
+
+def _check_fixed_alone(
+    workload: Workload, design: ExperimentDesign, max_train_steps: int, source: str
+) -> None:
+    """Check each [fixed] value alone (with the fixed optimizer, if any): the first that is
+    wrong by itself is refused with its key path, e.g. ``[fixed] batch_size``."""
+    optimizer = {k: v for k, v in design.fixed.items() if k == "optimizer"}
+    for name, value in design.fixed.items():
+        try:
+            check_hparams(workload, {**optimizer, name: value}, max_train_steps)
+        except BadInput as exc:
+            raise SpecError(source, f"[fixed] {key_name(name)}: {exc}") from exc
+
+
+def _corner(plan: StudyPlan, u: float) -> dict[str, Any]:
+    """The study's hyperparameters at the corner of its space where every coordinate is u."""
+    return plan.hparams(plan.space.decode([u] * len(plan.space)))
+
+
+def _check_trains(
+    workload: Workload,
+    plan: StudyPlan,
+    design: ExperimentDesign,
+    max_train_steps: int,
+    source: str,
+    checked: set[str],
+) -> None:
+    """Run the study's lower corner forward and backward on a few examples (`check_step`);
+    a configuration already in `checked` (another study's corner) is not run again."""
+    objective = plan.objective or design.objective
+    config = config_from_hparams(
+        workload,
+        _corner(plan, 0.0),
+        max_train_steps=max_train_steps,
+        objective=None if objective is None else (objective.metric, objective.mode),
+    )
+    key = json.dumps(config.to_json(), sort_keys=True, default=str)
+    if key in checked:
+        return
+    checked.add(key)
+    try:
+        check_step(workload, config)
+    except BadInput as exc:
+        raise SpecError(source, f"study {plan.name!r}: {exc}") from exc
+
+
+def _startup_advice(plans: list[StudyPlan]) -> list[Advice]:
+    """PB-18: a bayesian study whose budget fits in its quasi-random start-up never uses
+    the model; say so rather than let it pass for Bayesian optimization."""
+    short = [
+        plan
+        for plan in plans
+        if plan.algorithm == BayesianSampler.name and plan.trials <= plan.startup_trials
+    ]
+    if not short:
+        return []
+    plan = short[0]
+    return [
+        Advice(
+            "bayesian-startup-only",
+            "PB-18",
+            f"every one of the {plan.trials} trials per study falls in the quasi-random "
+            f"start-up ([search] startup_trials = {plan.startup_trials}), so no point is "
+            "chosen by Bayesian optimization; raise trials above startup_trials or lower "
+            "startup_trials",
+        )
+    ]
+
+
+def check_workload(workload: Workload) -> WorkloadFacts:
+    """Run the workload's default configuration forward and backward on a few examples
+    (refusing a workload that cannot train, in one sentence) and measure its data."""
+    splits = workload.splits(0)
+    train_examples = split_length(splits.train)
+    # No batch size is chosen yet: the default, or every example of a smaller training split.
+    batch_size = max(1, min(BATCH_SIZE.default, train_examples))
+    check_step(
+        workload, config_from_hparams(workload, {"batch_size": batch_size}, max_train_steps=1)
+    )
+    classes = None
+    if workload.task == "classification":
+        classes = int(split_tensors(splits.train)[-1].max()) + 1
+    return WorkloadFacts(
+        task=workload.task,
+        train_examples=train_examples,
+        validation_examples=split_length(splits.validation),
+        test_examples=None if splits.test is None else split_length(splits.test),
+        classes=classes,
+        notes=tuple(workload.data_notes()),
+    )
 
 
 def _planned_coverage(plan: StudyPlan, design: ExperimentDesign) -> dict[str, Coverage]:

@@ -5,6 +5,7 @@ in or out, and it speaks in the frozen records of `tunebook.sessions.records`.
 """
 
 from tunebook.sessions.errors import BadInput, ReadOnlySession, SessionFileError, TunebookError
+from tunebook.sessions.facts import WorkloadFacts, below_one_example, describe_facts, one_example
 from tunebook.sessions.metrics import MetricsWriter
 from tunebook.sessions.records import (
     Checkpoint,
@@ -58,5 +59,9 @@ __all__ = [
     "Trial",
     "TrialStatus",
     "TunebookError",
+    "WorkloadFacts",
     "__version__",
+    "below_one_example",
+    "describe_facts",
+    "one_example",
 ]

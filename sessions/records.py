@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from tunebook.sessions.facts import WorkloadFacts
+
 
 class TrialStatus(str, Enum):
     """A trial's life: pending → running → completed | infeasible | failed."""
@@ -82,6 +84,9 @@ class SessionInfo:
     schema_version: int
     writer_version: str
     read_only: bool = False
+    #: The data's split sizes and the notes shown at `new`; None when unknown (a session
+    #: created before schema v2).
+    workload_facts: WorkloadFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,9 @@ class Trial:
     data_seed: int
     sequence_index: int = 0
     status: TrialStatus = TrialStatus.PENDING
+    #: The algorithm that chose the trial's point (``quasi-random`` for a bayesian study's
+    #: start-up trials); None when unknown.
+    sampler: str | None = None
     best_step: int | None = None
     best_value: float | None = None
     final_value: float | None = None

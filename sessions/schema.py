@@ -1,7 +1,9 @@
 """The session file's schema, as registered sqlite-utils migrations.
 
 Each migration moves the file one schema version forward and records that version in
-`meta`. A file whose `meta.schema_version` is above `SCHEMA_VERSION` was written by a newer
+`meta`. v2 adds `trials.sampler` (the algorithm that chose the trial's point) and
+`session.workload_facts` (the split sizes measured at `new`, JSON; NULL = unknown).
+A file whose `meta.schema_version` is above `SCHEMA_VERSION` was written by a newer
 tunebook and is refused; one below it is backed up, then migrated (see `connection.py`).
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS = Migrations("tunebook")
 
@@ -156,3 +158,26 @@ def v1_initial(db: Database) -> None:
     for statement in _V1:
         db.execute(statement)
     db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+
+
+#: Bayesian studies of v1 drew this many quasi-random start-up trials (it was not settable).
+V1_STARTUP_TRIALS = 10
+
+
+@MIGRATIONS(name="v2_sampler_and_workload_facts")
+def v2_sampler_and_workload_facts(db: Database) -> None:
+    """Which algorithm chose each trial's point, and the workload's split sizes.
+
+    Existing trials get the sampler derived from their study's algorithm and their sequence
+    index: a bayesian study's first `V1_STARTUP_TRIALS` points were quasi-random, the later
+    ones the model's. Existing sessions' workload facts stay NULL (unknown).
+    """
+    db.execute("ALTER TABLE trials ADD COLUMN sampler TEXT")
+    db.execute("ALTER TABLE session ADD COLUMN workload_facts TEXT")
+    db.execute(
+        "UPDATE trials SET sampler = (SELECT CASE WHEN s.algorithm = 'bayesian' "
+        "AND trials.sequence_index < ? THEN 'quasi-random' ELSE s.algorithm END "
+        "FROM studies s WHERE s.id = trials.study_id)",
+        [V1_STARTUP_TRIALS],
+    )
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")

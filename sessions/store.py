@@ -24,6 +24,7 @@ from sqlite_utils import Database
 from tunebook.sessions.checks import damage
 from tunebook.sessions.connection import create_database, open_database, read_only_reason
 from tunebook.sessions.errors import BadInput, ReadOnlySession, SessionFileError
+from tunebook.sessions.facts import WorkloadFacts
 from tunebook.sessions.metrics import INSERT_METRIC, MetricsWriter, storable
 from tunebook.sessions.records import (
     Checkpoint,
@@ -254,6 +255,9 @@ class Session:
             schema_version=int(meta.get("schema_version", SCHEMA_VERSION)),
             writer_version=meta.get("writer_version", ""),
             read_only=self.read_only,
+            workload_facts=None
+            if r["workload_facts"] is None
+            else WorkloadFacts.from_json(r["workload_facts"]),
         )
 
     def meta_value(self, key: str) -> str | None:
@@ -273,6 +277,11 @@ class Session:
                 "UPDATE session SET workload = ?, workload_config = ? WHERE id = 1",
                 [workload, _dump(dict(workload_config))],
             )
+
+    def record_workload_facts(self, facts: WorkloadFacts) -> None:
+        """Store what `new` measured about the workload's data (split sizes, notes)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE session SET workload_facts = ? WHERE id = 1", (facts.to_json(),))
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -494,9 +503,11 @@ class Session:
         data_seed: int,
         sequence_index: int | None = None,
         reproduce: str = "",
+        sampler: str | None = None,
     ) -> Trial:
         """Add a pending trial; its number is the next in the study, and the study's
-        sequence index advances past `sequence_index` (default: the next index)."""
+        sequence index advances past `sequence_index` (default: the next index). `sampler`
+        names the algorithm that chose its point."""
         with self.transaction() as conn:
             number, next_index = conn.execute(
                 "SELECT (SELECT COALESCE(MAX(number), -1) + 1 FROM trials WHERE study_id = ?), "
@@ -515,6 +526,7 @@ class Session:
                     "data_seed": int(data_seed),
                     "status": TrialStatus.PENDING.value,
                     "reproduce": reproduce,
+                    "sampler": sampler,
                     "created_at": now(),
                 },
             )
@@ -1019,6 +1031,7 @@ def _trial(r: Mapping[str, Any]) -> Trial:
         data_seed=r["data_seed"],
         sequence_index=r["sequence_index"],
         status=TrialStatus(r["status"]),
+        sampler=r["sampler"],
         best_step=r["best_step"],
         best_value=r["best_value"],
         final_value=r["final_value"],

@@ -21,6 +21,7 @@ from tunebook.core.design.spec import (
     SearchSettings,
     SpecError,
     design_from_dict,
+    key_name,
     load_spec,
     parse_spec,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "coverage",
     "design_from_dict",
     "explain_role",
+    "key_name",
     "load_spec",
     "parse_spec",
     "plan_studies",

@@ -24,7 +24,13 @@ from typing import Any
 from scipy import stats
 
 from tunebook.core.design.spec import ExperimentDesign, Objective, value_key
-from tunebook.core.search import Categorical, SearchSpace, make_sampler
+from tunebook.core.search import (
+    DEFAULT_STARTUP_TRIALS,
+    Categorical,
+    Sampler,
+    SearchSpace,
+    make_sampler,
+)
 from tunebook.core.search.sampler import Observation, Params
 from tunebook.core.search.space import Dimension, Scalar, same_value
 from tunebook.sessions.errors import BadInput
@@ -65,6 +71,8 @@ class StudyPlan:
     sampled_scientific: tuple[str, ...] = ()
     #: Combined only: how the coordinates of `space` feed nuisance hyperparameters.
     variants: tuple[Variant, ...] = ()
+    #: Bayesian only: trials drawn quasi-randomly before the model proposes points.
+    startup_trials: int = DEFAULT_STARTUP_TRIALS
 
     def hparams(self, point: Params) -> dict[str, Any]:
         """Turn a sampled point of `space` into the trial's hyperparameters (fixed included)."""
@@ -82,6 +90,26 @@ class StudyPlan:
                 values[variant.hparam] = point[variant.coordinate]
         return values
 
+    def sampler(self) -> Sampler:
+        """The study's search algorithm, configured as the plan says."""
+        mode = self.objective.mode if self.objective is not None else "min"
+        return make_sampler(
+            self.algorithm,
+            mode=mode,
+            grid_points=self.grid_points,
+            startup_trials=self.startup_trials,
+        )
+
+    def draw(
+        self, index: int, history: Sequence[Observation] = (), pending: Sequence[Params] = ()
+    ) -> tuple[dict[str, Any], str]:
+        """Trial `index`'s hyperparameters (see `trial_hparams`) and the name of the
+        algorithm that chose its point (``quasi-random`` during a bayesian start-up)."""
+        sampler = self.sampler()
+        chooser = sampler.chooser(self.space, history)
+        point = sampler.sample(self.space, self.seed, index, history, pending)
+        return self.hparams(point), chooser
+
     def trial_hparams(
         self, index: int, history: Sequence[Observation] = (), pending: Sequence[Params] = ()
     ) -> dict[str, Any]:
@@ -90,9 +118,7 @@ class StudyPlan:
         `history` and `pending` are points of `space` (what the sampler returned), used by
         bayesian search only.
         """
-        mode = self.objective.mode if self.objective is not None else "min"
-        sampler = make_sampler(self.algorithm, mode=mode, grid_points=self.grid_points)
-        return self.hparams(sampler.sample(self.space, self.seed, index, history, pending))
+        return self.draw(index, history, pending)[0]
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON-safe data for the session file."""
@@ -116,6 +142,7 @@ class StudyPlan:
                 [v.coordinate, v.hparam, None if v.when is None else list(v.when)]
                 for v in self.variants
             ],
+            "startup_trials": self.startup_trials,
         }
 
     def to_json(self) -> str:
@@ -146,6 +173,7 @@ class StudyPlan:
                     Variant(coord, hparam, None if when is None else (when[0], when[1]))
                     for coord, hparam, when in data["variants"]
                 ),
+                startup_trials=int(data.get("startup_trials", DEFAULT_STARTUP_TRIALS)),
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"the stored study plan is malformed ({exc!r})") from None
@@ -182,6 +210,7 @@ def _per_value(design: ExperimentDesign) -> list[StudyPlan]:
                 seed=design.search.seed,
                 objective=design.objective,
                 grid_points=design.search.grid_points,
+                startup_trials=design.search.startup_trials,
             )
         )
     return plans

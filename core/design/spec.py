@@ -22,9 +22,16 @@ the key path. Keys (TOML 1.0)::
                                          # `when` is reserved, not a hyperparameter name
     [search]    algorithm = "quasi-random"|"random"|"grid"|"bayesian", trials = N (per
                 study; for grid, the grid size when left out), layout = "per-value"|
-                "combined", seed = 0, grid_points = N or { name = N } (grid only)
+                "combined", seed = 0, grid_points = N or { name = N } (grid only),
+                startup_trials = N (bayesian only: how many trials are drawn quasi-randomly
+                before Bayesian optimization chooses points; default 10)
     [objective] metric = "val_error", mode = "min"|"max" (optional table: the workload's
                 objective when left out)
+
+Limits, so that no spec can exhaust memory or time: at most `MAX_TRIALS` trials per study
+(grid size, `grid_points` and `startup_trials` included), at most `MAX_STUDIES` combinations
+of scientific values, and at most `MAX_TRAIN_STEPS` for `max_train_steps`, `eval_every` and
+`checkpoint_every`. Numbers must be finite wherever they appear.
 
 A quoted key matches a number: ``[nuisance.when.dropout."0.1"]``. Write TOML 1.0: Python
 3.11+ reads it with tomllib; on 3.10 the tomli fallback (>= 2.4) would also accept TOML 1.1
@@ -36,6 +43,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import math
 import re
 import sys
 from collections.abc import Collection, Mapping
@@ -45,7 +53,7 @@ from types import MappingProxyType
 from typing import Any
 
 from tunebook.core.search import ALGORITHMS, MAX_GRID_DIMS, GridSampler, SearchSpace
-from tunebook.core.search.bayesian import MODES
+from tunebook.core.search.bayesian import DEFAULT_STARTUP_TRIALS, MODES
 from tunebook.core.search.space import (
     Categorical,
     Scalar,
@@ -75,7 +83,7 @@ TOP_KEYS = (
     "search",
     "objective",
 )
-SEARCH_KEYS = ("algorithm", "trials", "layout", "seed", "grid_points")
+SEARCH_KEYS = ("algorithm", "trials", "layout", "seed", "grid_points", "startup_trials")
 OBJECTIVE_KEYS = ("metric", "mode")
 LAYOUTS = ("per-value", "combined")
 #: Layouts that sample scientific values alongside nuisance ones need a uniform,
@@ -84,6 +92,13 @@ COMBINED_ALGORITHMS = ("quasi-random", "random")
 #: The reserved nuisance key holding conditional tables.
 WHEN = "when"
 MAX_SEED = 2**63 - 1
+#: Trials per study at most (also bounds a grid's size, grid_points and startup_trials).
+MAX_TRIALS = 10_000
+#: Combinations of scientific values (per-value studies) at most.
+MAX_STUDIES = 1_000
+#: max_train_steps, eval_every and checkpoint_every at most.
+MAX_TRAIN_STEPS = 10**9
+_BARE_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class SpecError(BadInput):
@@ -105,6 +120,8 @@ class SearchSettings:
     seed: int = 0
     #: Grid search only: points per float/int range, one count or a count per name.
     grid_points: int | Mapping[str, int] | None = None
+    #: Bayesian search only: trials drawn quasi-randomly before the model proposes points.
+    startup_trials: int = DEFAULT_STARTUP_TRIALS
 
 
 @dataclass(frozen=True)
@@ -191,6 +208,8 @@ class ExperimentDesign:
         if self.search.grid_points is not None:
             points = self.search.grid_points
             search["grid_points"] = dict(points) if isinstance(points, Mapping) else points
+        if self.search.algorithm == "bayesian":
+            search["startup_trials"] = self.search.startup_trials
         data["search"] = search
         if self.objective is not None:
             data["objective"] = {"metric": self.objective.metric, "mode": self.objective.mode}
@@ -236,6 +255,26 @@ def _suggest(word: str, options: Collection[str]) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
+def key_name(key: Any) -> str:
+    """A key as a key path shows it: bare when it is letters, digits, ``_``, ``-`` and ``.``,
+    else quoted with every control, non-ASCII and bidi character escaped, so that a message
+    stays one line of plain text."""
+    if isinstance(key, str) and _BARE_KEY.fullmatch(key):
+        return key
+    return json.dumps(key) if isinstance(key, str) else show(key)
+
+
+def key_path(*keys: Any) -> str:
+    """Keys joined into a TOML key path such as ``nuisance.when.optimizer."sgd"``."""
+    return ".".join(key_name(key) for key in keys)
+
+
+def _finite(value: Any) -> bool:
+    """False for the floats inf and nan (TOML has both), alone or inside an array."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return not any(isinstance(item, float) and not math.isfinite(item) for item in items)
+
+
 class _Parser:
     """Validates a spec dict section by section; every error carries its key path."""
 
@@ -256,7 +295,8 @@ class _Parser:
     def check_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
         for key in table:
             if key not in allowed:
-                expected = f"({_suggest(key, allowed)}expected one of: {', '.join(allowed)})"
+                close = _suggest(key, allowed) if isinstance(key, str) else ""
+                expected = f"({close}expected one of: {', '.join(allowed)})"
                 if where:
                     raise self.fail(f"[{where}] unknown key {key!r} {expected}")
                 raise self.fail(f"unknown key {key!r} at top level {expected}")
@@ -275,7 +315,10 @@ class _Parser:
             raise self.fail(f"{label} must be a non-empty string, got {describe(value)}")
         return value
 
-    def count(self, table: Mapping[str, Any], key: str, where: str, minimum: int) -> int | None:
+    def count(
+        self, table: Mapping[str, Any], key: str, where: str, minimum: int, maximum: int
+    ) -> int | None:
+        """The integer at `key` within [minimum, maximum], or None when absent."""
         label = f"[{where}] {key}" if where else key
         if key not in table:
             return None
@@ -283,6 +326,8 @@ class _Parser:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             kind = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
             raise self.fail(f"{label} must be {kind}, got {describe(value)}")
+        if value > maximum:
+            raise self.fail(f"{label} must be at most {maximum:,}, got {show(value)}")
         return value
 
     def claim(self, name: str, section: str) -> None:
@@ -292,6 +337,8 @@ class _Parser:
         sections: under another scientific value it is a different hyperparameter (PB-8).
         """
         role = section.split(".")[0]
+        if not isinstance(name, str) or not name:
+            raise self.fail(f"[{section}] has a key that is not a name: {key_name(name)}")
         if name == "max_train_steps":
             if role == "nuisance":
                 raise self.fail(
@@ -308,7 +355,7 @@ class _Parser:
             )
         if self.known is not None and name not in self.known:
             raise self.fail(
-                f"[{section}.{name}] the workload has no hyperparameter {name!r} "
+                f"[{section}.{key_name(name)}] the workload has no hyperparameter {name!r} "
                 f"({_suggest(name, self.known)}known: {', '.join(sorted(self.known))})"
             )
         other = self.sections.setdefault(name, section)
@@ -322,9 +369,11 @@ class _Parser:
             items = value if isinstance(value, list) else [value]
             if not all(isinstance(item, (str, bool, int, float)) for item in items):
                 raise self.fail(
-                    f"[fixed] {name} must be a string, number, boolean or array of them, "
+                    f"[fixed] {key_name(name)} must be a string, number, boolean or array of them, "
                     f"got {describe(value)}"
                 )
+            if not _finite(value):
+                raise self.fail(f"[fixed] {key_name(name)} must be finite, got {show(value)}")
             fixed[name] = tuple(value) if isinstance(value, list) else value
         return fixed
 
@@ -332,7 +381,7 @@ class _Parser:
         scientific: dict[str, tuple[Scalar, ...]] = {}
         for name, values in table.items():
             self.claim(name, "scientific")
-            where = f"[scientific.{name}]"
+            where = f"[scientific.{key_name(name)}]"
             if not isinstance(values, list):
                 raise self.fail(
                     f"{where} must be an array of the values to compare, got {describe(values)}"
@@ -356,7 +405,7 @@ class _Parser:
             try:
                 dims.append((name, dimension_from_dict(dim_table)))
             except SpaceError as exc:
-                raise self.fail(f"[{section}.{name}] {exc.detail}") from None
+                raise self.fail(f"[{section}.{key_name(name)}] {exc.detail}") from None
         return SearchSpace(dims)
 
     def conditional(
@@ -372,24 +421,25 @@ class _Parser:
         owner: dict[str, str] = {}  # conditional dimension -> the scientific name it hangs on
         for sci_name, by_value in when.items():
             if sci_name not in scientific:
-                listed = ", ".join(scientific) or "none"
+                listed = ", ".join(map(key_name, scientific)) or "none"
                 raise self.fail(
-                    f"[{where}.{sci_name}] {sci_name!r} is not a scientific hyperparameter "
-                    f"(scientific: {listed})"
+                    f"[{where}.{key_name(sci_name)}] {sci_name!r} is not a scientific "
+                    f"hyperparameter (scientific: {listed})"
                 )
             if not isinstance(by_value, Mapping):
                 raise self.fail(
-                    f"[{where}.{sci_name}] must be a table of values, got {describe(by_value)}"
+                    f"[{where}.{key_name(sci_name)}] must be a table of values, "
+                    f"got {describe(by_value)}"
                 )
             matched: dict[int, str] = {}
             for key, table in by_value.items():
-                section = f"{where}.{sci_name}.{key}"
+                section = f"{where}.{key_path(sci_name, key)}"
                 index = _match_value_key(key, scientific[sci_name])
                 if index is None:
                     values = ", ".join(map(show, scientific[sci_name]))
                     raise self.fail(
                         f"[{section}] {key!r} is not one of the values of "
-                        f"[scientific.{sci_name}] ({values})"
+                        f"[scientific.{key_name(sci_name)}] ({values})"
                     )
                 if index in matched:
                     raise self.fail(f"[{section}] names the same value as [{matched[index]}]")
@@ -399,9 +449,9 @@ class _Parser:
                 for name in table:
                     if owner.get(name, sci_name) != sci_name:
                         raise self.fail(
-                            f"[{section}.{name}] {name!r} already depends on "
-                            f"[scientific.{owner[name]}]; a nuisance hyperparameter can depend "
-                            "on one scientific hyperparameter only"
+                            f"[{section}.{key_name(name)}] {name!r} already depends on "
+                            f"[scientific.{key_name(owner[name])}]; a nuisance hyperparameter "
+                            "can depend on one scientific hyperparameter only"
                         )
                     owner[name] = sci_name
                 space = self.dims(table, section)
@@ -421,12 +471,13 @@ class _Parser:
             raise self.fail(
                 f"[search] layout {layout!r} is unknown (expected one of: {', '.join(LAYOUTS)})"
             )
-        trials = self.count(table, "trials", "search", minimum=1)
+        trials = self.count(table, "trials", "search", minimum=1, maximum=MAX_TRIALS)
         if trials is None and algorithm != "grid":
             raise self.fail("[search] trials is missing (the number of trials per study)")
-        seed = self.count(table, "seed", "search", minimum=0)
-        if seed is not None and seed > MAX_SEED:
-            raise self.fail(f"[search] seed must be below 2**63, got {seed}")
+        seed = self.count(table, "seed", "search", minimum=0, maximum=MAX_SEED)
+        startup = self.count(table, "startup_trials", "search", minimum=1, maximum=MAX_TRIALS)
+        if startup is not None and algorithm != "bayesian":
+            raise self.fail('[search] startup_trials applies only to algorithm = "bayesian"')
         points = table.get("grid_points")
         if points is not None:
             if algorithm != "grid":
@@ -437,6 +488,11 @@ class _Parser:
                     "[search] grid_points must be an integer of at least 2 or a table of them, "
                     f"got {describe(points)}"
                 )
+            if max(counts, default=0) > MAX_TRIALS:
+                raise self.fail(
+                    f"[search] grid_points must be at most {MAX_TRIALS:,} (the most trials a "
+                    f"study may have), got {max(counts):,}"
+                )
             points = dict(points) if isinstance(points, Mapping) else points
         if layout == "combined" and algorithm not in COMBINED_ALGORITHMS:
             raise self.fail(
@@ -444,7 +500,14 @@ class _Parser:
                 f"nuisance ones, which needs quasi-random or random search, not {algorithm!r} "
                 "(PB-9)"
             )
-        return SearchSettings(algorithm, trials, layout, 0 if seed is None else seed, points)
+        return SearchSettings(
+            algorithm,
+            trials,
+            layout,
+            0 if seed is None else seed,
+            points,
+            DEFAULT_STARTUP_TRIALS if startup is None else startup,
+        )
 
     def objective(self, data: Mapping[str, Any]) -> Objective | None:
         if "objective" not in data:
@@ -474,6 +537,11 @@ class _Parser:
                 size = sampler.budget(space)
             except BadInput as exc:
                 raise self.fail(f"[search] {exc}") from None
+            if size > MAX_TRIALS:
+                raise self.fail(
+                    f"[search] the grid has {size:,} points{study}, more than the {MAX_TRIALS:,} "
+                    "trials a study may have; lower grid_points"
+                )
             if design.search.trials is not None and design.search.trials != size:
                 raise self.fail(
                     f"[search] trials ({design.search.trials}) differs from the grid size "
@@ -486,14 +554,23 @@ class _Parser:
         self.check_keys(data, TOP_KEYS, "")
         name = self.string(data, "name", "")
         goal = self.string(data, "goal", "")
-        steps = self.count(data, "max_train_steps", "", minimum=1)
-        eval_every = self.count(data, "eval_every", "", minimum=1)
-        checkpoint_every = self.count(data, "checkpoint_every", "", minimum=1)
+        steps = self.count(data, "max_train_steps", "", minimum=1, maximum=MAX_TRAIN_STEPS)
+        eval_every = self.count(data, "eval_every", "", minimum=1, maximum=MAX_TRAIN_STEPS)
+        checkpoint_every = self.count(
+            data, "checkpoint_every", "", minimum=1, maximum=MAX_TRAIN_STEPS
+        )
         for key, every in (("eval_every", eval_every), ("checkpoint_every", checkpoint_every)):
             if steps is not None and every is not None and every > steps:
                 raise self.fail(f"{key} ({every}) exceeds max_train_steps ({steps})")
         fixed = self.fixed(self.table(data, "fixed"))
         scientific = self.scientific(self.table(data, "scientific"))
+        combinations = math.prod(len(values) for values in scientific.values())
+        if combinations > MAX_STUDIES:
+            raise self.fail(
+                f"[scientific] {' × '.join(str(len(v)) for v in scientific.values())} = "
+                f"{combinations:,} combinations of values exceed the {MAX_STUDIES:,} studies an "
+                "experiment may have"
+            )
         nuisance_table = self.table(data, "nuisance")
         nuisance = self.dims(nuisance_table, "nuisance")
         conditional = (
@@ -539,7 +616,11 @@ def parse_spec(
     """Parse TOML 1.0 spec text; `source` names it in error messages."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        raise SpecError(source, "invalid TOML: arrays or tables are nested too deeply") from None
+    except ValueError as exc:
+        if not isinstance(exc, tomllib.TOMLDecodeError):  # Python's limit on integer digits
+            raise SpecError(source, "invalid TOML: an integer has too many digits") from None
         message = str(exc)
         match = _TOML_POSITION.search(message)
         if match:

@@ -79,7 +79,8 @@ class Scheduler:
         return None
 
     def _draw(self, study: Study, mine: list[Trial]) -> Trial:
-        """Sample the study's next point; the trial stores what varies (what is not fixed).
+        """Sample the study's next point; the trial stores what varies (what is not fixed)
+        and which algorithm chose the point.
 
         Adaptive (bayesian) studies are per-value, where a trial's params are exactly the
         point of the study's space, so they serve as the sampler's history.
@@ -91,11 +92,16 @@ class Scheduler:
             for t in mine
             if t.status in (TrialStatus.COMPLETED, TrialStatus.INFEASIBLE)
         ]
-        hparams = plan.trial_hparams(study.next_index, history)
+        hparams, sampler = plan.draw(study.next_index, history)
         params = {k: v for k, v in hparams.items() if k not in study.fixed}
         init_seed, data_seed = trial_seeds(study.seed, len(mine))
         trial = self.session.add_trial(
-            study.id, params, init_seed, data_seed, sequence_index=study.next_index
+            study.id,
+            params,
+            init_seed,
+            data_seed,
+            sequence_index=study.next_index,
+            sampler=sampler,
         )
         self.session.set_reproduce(trial.id, reproduce_command(str(self.session.path), trial.id))
         return self.session.trial(trial.id)

@@ -19,13 +19,15 @@ from tunebook.core.training import (
     make_optimizer,
     split_hparams,
 )
-from tunebook.core.workloads import Workload
+from tunebook.core.workloads import HParam, Workload
 
 if TYPE_CHECKING:
     from tunebook.core.execution.trial_task import TrialTask
 
 #: Hyperparameters the loop takes as `TrialConfig` fields rather than from `hparams`.
 RUN_HPARAMS = ("optimizer", "batch_size", "grad_clip")
+#: How `batch_size` is read from a trial's hyperparameters (a spec may hold any TOML value).
+BATCH_SIZE = HParam("batch_size", TrialConfig.batch_size, "int", help="examples per step")
 #: Experiment-level training settings an experiment's design may set (DESIGN.md spec).
 SETTINGS = ("eval_every", "checkpoint_every", "keep_best")
 #: Defaults of the experiment-level settings when a design leaves them out.
@@ -90,7 +92,7 @@ def config_from_hparams(
     return TrialConfig(
         hparams=rest,
         optimizer=optimizer,
-        batch_size=int(run.get("batch_size", TrialConfig.batch_size)),
+        batch_size=BATCH_SIZE.coerce(run.get("batch_size", BATCH_SIZE.default)),
         grad_clip=run.get("grad_clip"),
         max_train_steps=int(max_train_steps),
         eval_every=int(eval_every),

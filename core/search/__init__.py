@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tunebook.core.search.bayesian import BayesianSampler
+from tunebook.core.search.bayesian import DEFAULT_STARTUP_TRIALS, BayesianSampler
 from tunebook.core.search.grid import MAX_GRID_DIMS, GridSampler
 from tunebook.core.search.quasi_random import QuasiRandomSampler
 from tunebook.core.search.random_search import RandomSampler
@@ -34,8 +34,10 @@ def make_sampler(
     *,
     mode: str = "min",
     grid_points: int | Mapping[str, int] | None = None,
+    startup_trials: int = DEFAULT_STARTUP_TRIALS,
 ) -> Sampler:
-    """Build the sampler a study names; `mode` matters to bayesian, `grid_points` to grid."""
+    """Build the sampler a study names; `mode` and `startup_trials` matter to bayesian,
+    `grid_points` to grid."""
     if algorithm == QuasiRandomSampler.name:
         return QuasiRandomSampler()
     if algorithm == RandomSampler.name:
@@ -43,7 +45,7 @@ def make_sampler(
     if algorithm == GridSampler.name:
         return GridSampler(grid_points)
     if algorithm == BayesianSampler.name:
-        return BayesianSampler(mode)
+        return BayesianSampler(mode, startup_trials)
     raise BadInput(
         f"unknown search algorithm {algorithm!r} (expected one of: {', '.join(ALGORITHMS)})"
     )
@@ -51,6 +53,7 @@ def make_sampler(
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_STARTUP_TRIALS",
     "MAX_GRID_DIMS",
     "BayesianSampler",
     "Categorical",

@@ -22,6 +22,9 @@ from tunebook.core.search.space import Categorical, Discrete, Float, Int, Search
 from tunebook.sessions.errors import BadInput
 
 MODES = ("min", "max")
+#: Usable finished trials a bayesian study waits for before its model proposes points; until
+#: then it takes the study's quasi-random points (settable per spec: [search] startup_trials).
+DEFAULT_STARTUP_TRIALS = 10
 
 
 def import_optuna() -> Any:
@@ -97,13 +100,34 @@ class BayesianSampler(Sampler):
     name = "bayesian"
     adaptive = True
 
-    def __init__(self, mode: str = "min", n_startup: int = 10) -> None:
+    def __init__(self, mode: str = "min", n_startup: int = DEFAULT_STARTUP_TRIALS) -> None:
         if mode not in MODES:
             raise BadInput(f"the objective mode must be 'min' or 'max', got {mode!r}")
         if isinstance(n_startup, bool) or not isinstance(n_startup, int) or n_startup < 1:
             raise BadInput(f"n_startup must be a positive integer, got {n_startup!r}")
         self.mode = mode
         self.n_startup = n_startup
+
+    def _model_history(
+        self, space: SearchSpace, history: Sequence[Observation]
+    ) -> list[Observation] | None:
+        """The finished trials the model learns from (non-finite values as infeasible), or
+        None while the study is still in its quasi-random start-up."""
+        usable = [
+            (params, value if value is not None and math.isfinite(value) else None)
+            for params, value in history
+            if space.contains(params)
+        ]
+        feasible = any(value is not None for _, value in usable)
+        if len(space) == 0 or len(usable) < self.n_startup or not feasible:
+            return None
+        return usable
+
+    def chooser(self, space: SearchSpace, history: Sequence[Observation] = ()) -> str:
+        """``bayesian`` once the model proposes points, ``quasi-random`` during the start-up."""
+        if self._model_history(space, history) is None:
+            return QuasiRandomSampler.name
+        return self.name
 
     def sample(
         self,
@@ -115,14 +139,10 @@ class BayesianSampler(Sampler):
     ) -> dict[str, Any]:
         """Propose the point with the best constrained expected improvement given `history`."""
         check_position(seed, index)
-        usable = [
-            (params, value if value is not None and math.isfinite(value) else None)
-            for params, value in history
-            if space.contains(params)
-        ]
-        feasible = [value for _, value in usable if value is not None]
-        if len(space) == 0 or len(usable) < self.n_startup or not feasible:
+        usable = self._model_history(space, history)
+        if usable is None:
             return QuasiRandomSampler().sample(space, seed, index)
+        feasible = [value for _, value in usable if value is not None]
         optuna = import_optuna()
         worst = max(feasible) if self.mode == "min" else min(feasible)
         any_infeasible = len(feasible) < len(usable)

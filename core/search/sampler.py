@@ -34,6 +34,9 @@ class Sampler(abc.ABC):
       suggestion. `history` holds finished trials (`Observation`); `pending` holds the
       params of trials proposed but not finished, so parallel workers are not all sent
       to the same point.
+    * ``chooser(space, history)`` names the algorithm whose rule picks the next point: the
+      sampler's own name, or the one it delegates to (bayesian search's quasi-random
+      start-up).
     * ``budget(space)`` is how many distinct points the sampler can give (the grid size),
       or None when the sequence does not end.
     * Raises `BadInput` when the space or index does not suit the algorithm (a grid over
@@ -55,6 +58,11 @@ class Sampler(abc.ABC):
         pending: Sequence[Params] = (),
     ) -> dict[str, Any]:
         """Return the hyperparameters of trial `index` (see the class docstring)."""
+
+    def chooser(self, space: SearchSpace, history: Sequence[Observation] = ()) -> str:
+        """The algorithm that chooses the next point after `history` (the session records it
+        per trial): this sampler's name, unless it hands the choice to another algorithm."""
+        return self.name
 
     def budget(self, space: SearchSpace) -> int | None:
         """How many distinct points this sampler gives for `space`; None when unbounded."""

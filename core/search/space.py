@@ -41,11 +41,19 @@ class SpaceError(BadInput):
         super().__init__(f"[{key}] {detail}" if key is not None else detail)
 
 
+#: Longest rendering of a value in a message; longer ones are cut with an ellipsis.
+SHOW_LIMIT = 80
+
+
 def show(value: Any) -> str:
-    """Render a value the way the user wrote it in TOML, for error messages."""
+    """Render a value the way the user wrote it in TOML, for error messages: one line,
+    control and bidi characters escaped (``repr``), at most `SHOW_LIMIT` characters."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    if isinstance(value, int) and value.bit_length() > 1000:  # repr refuses > 4,300 digits
+        return f"an integer of about {int(value.bit_length() * math.log10(2))} digits"
+    text = repr(value)
+    return text if len(text) <= SHOW_LIMIT else text[: SHOW_LIMIT - 1] + "…"
 
 
 def describe(value: Any) -> str:

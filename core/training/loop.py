@@ -37,7 +37,14 @@ from tunebook.core.training.state import (
     restore_rng,
     to_bytes,
 )
-from tunebook.core.workloads.base import Objective, Workload, WorkloadError, split_tensors
+from tunebook.core.workloads.base import (
+    Objective,
+    Splits,
+    Workload,
+    WorkloadError,
+    split_length,
+    split_tensors,
+)
 from tunebook.sessions.errors import BadInput
 
 # Settings that may differ between a trial and its resumption.
@@ -120,8 +127,11 @@ class TrialConfig:
         for name, value in non_negative.items():
             if not isinstance(value, int) or value < 0:
                 raise BadInput(f"{name} must be a non-negative integer, got {value!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise BadInput(f"grad_clip must be positive or None, got {self.grad_clip!r}")
+        clip = self.grad_clip
+        if clip is not None and not (
+            isinstance(clip, (int, float)) and not isinstance(clip, bool) and 0 < clip < math.inf
+        ):
+            raise BadInput(f"grad_clip must be a positive number, got {clip!r}")
         if not self.divergence_factor > 1:
             raise BadInput(f"divergence_factor must exceed 1, got {self.divergence_factor!r}")
         if self.divergence_loss is not None and not self.divergence_loss > 0:
@@ -283,23 +293,12 @@ class _Trial:
             "settings": json.dumps(settings, sort_keys=True),
         }
         self.device = torch.device(config.device)
-        try:
-            splits = workload.splits(config.data_seed)
-        except WorkloadError:
-            raise
-        except Exception as exc:
-            raise WorkloadError(
-                f"workload {workload.ref!r}: splits() raised {type(exc).__name__}: {exc}"
-            ) from exc
+        splits = _splits(workload, config)
         self.train = self._tensors(splits.train, "training")
         self.validation = self._tensors(splits.validation, "validation")
         self.train_subset = [t[: config.eval_train_examples] for t in self.train]
         self.examples = int(self.train[0].shape[0])
-        if self.examples < config.batch_size:
-            raise BadInput(
-                f"batch_size {config.batch_size} exceeds the {self.examples} training examples "
-                f"of workload {workload.ref!r}"
-            )
+        _check_batch_size(workload, config, self.examples)
         torch.manual_seed(config.init_seed)
         np.random.seed(config.init_seed % 2**32)
         random.seed(config.init_seed)
@@ -414,12 +413,7 @@ class _Trial:
         if config.eval_train_examples:
             values.update(evaluate(workload, self.model, self.train_subset, batch_size, "train"))
         objective = config.objective_for(workload)
-        if objective.key not in values:
-            names = ", ".join(sorted(k for k in values if k.startswith("validation/")))
-            raise WorkloadError(
-                f"workload {workload.ref!r}: objective {objective.key!r} is not among the "
-                f"evaluated metrics ({names})"
-            )
+        _check_objective(workload, objective, values)
         self.reporter.log_eval(self.step, values)
         value = values[objective.key]
         self.final_value = value
@@ -442,7 +436,6 @@ class _Trial:
         """Train from ``self.step`` to ``max_train_steps`` (or a stop, or divergence)."""
         config, workload, reporter = self.config, self.workload, self.reporter
         model, optimizer, train = self.model, self.optimizer, self.train
-        inputs_count = len(train) - 1
         batch_size, examples = config.batch_size, self.examples
         groups = optimizer.param_groups
         params = [p for p in model.parameters() if p.requires_grad]
@@ -473,22 +466,7 @@ class _Trial:
                 for group in groups:
                     group["lr"] = lr
                 current_lr = lr
-            try:
-                outputs = model(*batch[:inputs_count])
-            except Exception as exc:
-                raise WorkloadError(
-                    f"workload {workload.ref!r}: the model's forward pass raised "
-                    f"{type(exc).__name__} at step {step}: {exc}"
-                ) from exc
-            try:
-                total, count = workload.loss(outputs, batch[inputs_count])
-            except WorkloadError:
-                raise
-            except Exception as exc:
-                raise WorkloadError(
-                    f"workload {workload.ref!r}: loss() raised {type(exc).__name__} at step "
-                    f"{step}: {exc}"
-                ) from exc
+            total, count = _batch_loss(workload, model, batch, step)
             optimizer.zero_grad(set_to_none=True)
             if type(count) is int:
                 # Seeding backward with 1/count gives exactly the gradients of sum/count
@@ -532,6 +510,98 @@ class _Trial:
             if checkpoint_every and step % checkpoint_every == 0 and step < last_step:
                 self.save_state()
         return self.result(TrainingStatus.COMPLETED)
+
+
+def _splits(workload: Workload, config: TrialConfig) -> Splits:
+    """The workload's splits for the trial's data seed; a failure named in one sentence."""
+    try:
+        return workload.splits(config.data_seed)
+    except WorkloadError:
+        raise
+    except Exception as exc:
+        raise WorkloadError(
+            f"workload {workload.ref!r}: splits() raised {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _check_batch_size(workload: Workload, config: TrialConfig, examples: int) -> None:
+    if examples < config.batch_size:
+        raise BadInput(
+            f"batch_size {config.batch_size} exceeds the {examples} training examples "
+            f"of workload {workload.ref!r}"
+        )
+
+
+def _batch_loss(
+    workload: Workload, model: nn.Module, batch: Sequence[Tensor], step: int
+) -> tuple[Tensor, Any]:
+    """The forward pass and the workload's (summed loss, count) on one training batch."""
+    try:
+        outputs = model(*batch[:-1])
+    except Exception as exc:
+        raise WorkloadError(
+            f"workload {workload.ref!r}: the model's forward pass raised "
+            f"{type(exc).__name__} at step {step}: {exc}"
+        ) from exc
+    try:
+        return workload.loss(outputs, batch[-1])
+    except WorkloadError:
+        raise
+    except Exception as exc:
+        raise WorkloadError(
+            f"workload {workload.ref!r}: loss() raised {type(exc).__name__} at step {step}: {exc}"
+        ) from exc
+
+
+def _check_objective(workload: Workload, objective: Objective, values: Mapping[str, float]) -> None:
+    if objective.key not in values:
+        names = ", ".join(sorted(k for k in values if k.startswith("validation/")))
+        raise WorkloadError(
+            f"workload {workload.ref!r}: objective {objective.key!r} is not among the "
+            f"evaluated metrics ({names})"
+        )
+
+
+#: Examples of each split `check_step` uses: enough for batch norm, cheap for any model.
+CHECK_EXAMPLES = 16
+
+
+def check_step(workload: Workload, config: TrialConfig, examples: int = CHECK_EXAMPLES) -> None:
+    """One forward and backward pass on the first `examples` training examples, then an
+    evaluation on as many validation examples, as a trial would run them: a workload that
+    cannot train (a wrong output shape, too few logits, a first layer of the wrong size, a
+    missing objective metric) fails here in one sentence, before any trial is planned.
+
+    No optimizer is built: constructing the first torch optimizer of a process imports
+    torch._dynamo (seconds); `check_hparams` validates optimizer values on its own.
+    Raises WorkloadError or BadInput.
+    """
+    architecture, _, schedule_hparams = split_hparams(workload, config.optimizer, config.hparams)
+    Schedule.from_hparams(schedule_hparams, config.max_train_steps)
+    splits = _splits(workload, config)
+    try:
+        _check_batch_size(workload, config, split_length(splits.train))
+        train = split_tensors(splits.train, min(config.batch_size, examples))
+        validation = split_tensors(splits.validation, examples)
+    except WorkloadError:
+        raise
+    except BadInput as exc:
+        raise WorkloadError(f"workload {workload.ref!r}: {exc}") from exc
+    torch.manual_seed(config.init_seed)
+    model = workload.build_model(architecture).to(config.device)
+    model.train()
+    train = [t.to(config.device) for t in train]
+    total, count = _batch_loss(workload, model, train, 1)
+    try:
+        (total / count).backward()
+    except Exception as exc:
+        raise WorkloadError(
+            f"workload {workload.ref!r}: the backward pass of the loss raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    validation = [t.to(config.device) for t in validation]
+    values = evaluate(workload, model, validation, examples, "validation")
+    _check_objective(workload, config.objective_for(workload), values)
 
 
 def _total_norm(grads: list[Tensor]) -> Tensor:

@@ -41,6 +41,12 @@ HParamKind = Literal["int", "float", "categorical", "bool"]
 SplitData = Dataset | tuple[Tensor, ...]
 
 TASKS: tuple[str, ...] = ("classification", "regression", "language_model")
+#: A classification target with more distinct values than this share of the training rows
+#: (and more than `MANY_CLASSES`) looks like a quantity rather than a set of classes.
+MANY_CLASSES_SHARE = 0.1
+MANY_CLASSES = 10
+#: What the notes suggest for a target that looks like a quantity.
+REGRESSION_HINT = "create the session with -o task=regression"
 
 
 class WorkloadError(BadInput):
@@ -82,6 +88,8 @@ class HParam:
             raise BadInput(f"{where} must be true or false, got {value!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BadInput(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise BadInput(f"{where} must be a finite number, got {value!r}")
         if self.kind == "int":
             if float(value) != int(value):
                 raise BadInput(f"{where} must be an integer, got {value!r}")
@@ -119,23 +127,21 @@ class Splits:
     test: SplitData | None = None
 
 
-def split_tensors(split: SplitData) -> tuple[Tensor, ...]:
-    """Return a split as ``(inputs..., targets)`` tensors so the loop can index batches fast.
+def split_tensors(split: SplitData, limit: int | None = None) -> tuple[Tensor, ...]:
+    """Return a split as ``(inputs..., targets)`` tensors so the loop can index batches fast;
+    with `limit`, only its first `limit` examples.
 
     Tuples of tensors and ``TensorDataset`` pass through; any other map-style dataset is
-    materialized once by collating all its items (no DataLoader worker processes).
+    materialized once by collating its items (no DataLoader worker processes).
     """
     if isinstance(split, TensorDataset):
         tensors: Sequence[Any] = split.tensors
     elif isinstance(split, tuple):
         tensors = split
     else:
-        try:
-            length = len(split)  # type: ignore[arg-type]
-        except TypeError as exc:
-            raise BadInput(
-                f"a {type(split).__name__} split has no len(); use a map-style Dataset"
-            ) from exc
+        length = split_length(split)
+        if limit is not None:
+            length = min(length, limit)
         collated = default_collate([split[i] for i in range(length)])
         tensors = collated if isinstance(collated, (list, tuple)) else (collated,)
     if len(tensors) < 2 or not all(isinstance(t, Tensor) for t in tensors):
@@ -143,7 +149,19 @@ def split_tensors(split: SplitData) -> tuple[Tensor, ...]:
     sizes = {int(t.shape[0]) for t in tensors}
     if len(sizes) != 1:
         raise BadInput(f"a split's tensors disagree on the number of examples: {sorted(sizes)}")
-    return tuple(tensors)
+    return tuple(tensors) if limit is None else tuple(t[:limit] for t in tensors)
+
+
+def split_length(split: SplitData) -> int:
+    """The number of examples in a split, without materializing a dataset."""
+    if isinstance(split, tuple):
+        return int(split[0].shape[0]) if split and isinstance(split[0], Tensor) else 0
+    try:
+        return len(split)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise BadInput(
+            f"a {type(split).__name__} split has no len(); use a map-style Dataset"
+        ) from exc
 
 
 def _chance_from_targets(
@@ -310,6 +328,27 @@ class Workload(abc.ABC):
         train_targets = split_tensors(splits.train)[-1]
         val_targets = split_tensors(splits.validation)[-1]
         return _chance_from_targets(self.task, self.objective.metric, train_targets, val_targets)
+
+    def data_notes(self) -> list[str]:
+        """Likely mistakes in the data, shown (never refused) when a session is created.
+
+        The default notes a classification target with many distinct values (more than
+        `MANY_CLASSES_SHARE` of the training rows): probably a quantity, for regression.
+        Workloads may add their own; each note is one sentence.
+        """
+        if self.task != "classification":
+            return []
+        targets = split_tensors(self.splits(0).train)[-1]
+        if targets.is_floating_point():
+            return []
+        rows, distinct = targets.numel(), int(torch.unique(targets).numel())
+        if distinct <= max(MANY_CLASSES, MANY_CLASSES_SHARE * rows):
+            return []
+        return [
+            f"the classification target has {distinct} distinct values in {rows} training "
+            f"rows, more than {MANY_CLASSES_SHARE:.0%} of them; if it is a quantity, "
+            f"{REGRESSION_HINT}"
+        ]
 
     def resolve_hparams(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
         """Merge ``hparams`` over the declared defaults, rejecting unknown names and kinds."""

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from tunebook.core.workloads.base import (
+    REGRESSION_HINT,
     TASKS,
     HParam,
     Splits,
@@ -38,6 +39,7 @@ GENERATED_CLASSES = 5
 SPLIT_FRACTIONS = (0.7, 0.15)  # CSV rows: train, validation; the rest is test
 
 Arrays = tuple[np.ndarray, np.ndarray]
+Labels = tuple[str, ...]
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -67,8 +69,9 @@ def _number(text: str, where: str) -> float:
         raise WorkloadError(f"{where}: {text!r} is not a number") from None
 
 
-def read_csv(path: str, target: str, task: str) -> Arrays:
-    """Parse a CSV with a header row into float features and a target column.
+def read_csv(path: str, target: str, task: str) -> tuple[np.ndarray, np.ndarray, Labels]:
+    """Parse a CSV with a header row into float features, a target column, and the class
+    labels as written (empty for regression).
 
     Classification labels (any text) map to integers in sorted order (numerically when
     they are all numbers); regression targets and every feature must be numbers.
@@ -114,13 +117,17 @@ def read_csv(path: str, target: str, task: str) -> Arrays:
         raise WorkloadError(f"CSV {path!r}: has {rows}, at least 10 needed")
     x = np.asarray(features, dtype=np.float32).reshape(len(features), len(header) - 1)
     if task == "regression":
-        return x, np.asarray(targets, dtype=np.float32)
+        return x, np.asarray(targets, dtype=np.float32), ()
     if all(_is_number(label) for label in targets):
         classes = sorted(set(targets), key=float)
     else:
         classes = sorted(set(targets))
     index = {label: i for i, label in enumerate(classes)}
-    return x, np.asarray([index[label] for label in targets], dtype=np.int64)
+    return x, np.asarray([index[label] for label in targets], dtype=np.int64), tuple(classes)
+
+
+def _is_integer(text: str) -> bool:
+    return float(text).is_integer()
 
 
 def _is_number(text: str) -> bool:
@@ -132,19 +139,20 @@ def _is_number(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=8)
-def _csv_splits(path: str, target: str, task: str, stamp: tuple[int, int]) -> Splits:
-    """Shuffle CSV rows with the fixed dataset seed, split 70/15/15, standardize.
+def _csv_splits(path: str, target: str, task: str, stamp: tuple[int, int]) -> tuple[Splits, Labels]:
+    """Shuffle CSV rows with the fixed dataset seed, split 70/15/15, standardize; also the
+    class labels as written.
 
     ``stamp`` (mtime, size) makes an edited file a new cache entry.
     """
     del stamp
-    x, y = read_csv(path, target, task)
+    x, y, labels = read_csv(path, target, task)
     n = len(x)
     order = np.random.default_rng(DATASET_SEED).permutation(n)
     n_train = int(n * SPLIT_FRACTIONS[0])
     n_val = int(n * SPLIT_FRACTIONS[1])
     parts = np.split(order, [n_train, n_train + n_val])
-    return _to_splits(x, y, task, parts)
+    return _to_splits(x, y, task, parts), labels
 
 
 def _to_splits(x: np.ndarray, y: np.ndarray, task: str, parts: list[np.ndarray]) -> Splits:
@@ -240,8 +248,11 @@ class TabularWorkload(Workload):
         return {"csv": path, "target": target, "task": task}
 
     def _data(self) -> Splits:
+        return self._data_and_labels()[0]
+
+    def _data_and_labels(self) -> tuple[Splits, Labels]:
         if self._csv is None:
-            return _generated_splits()
+            return _generated_splits(), ()
         path, target, task = self._csv
         try:
             info = Path(path).stat()
@@ -252,6 +263,29 @@ class TabularWorkload(Workload):
     def splits(self, data_seed: int) -> Splits:
         """Fixed splits (generated, or the CSV rows shuffled with a fixed seed, 70/15/15)."""
         return self._data()
+
+    def data_notes(self) -> list[str]:
+        """The generic notes, plus: class labels that are fractional numbers suggest a
+        regression target, and a regression target's loss is on the standardized target."""
+        notes = super().data_notes()
+        if self._csv is None:
+            return notes
+        _, target, task = self._csv
+        if task == "regression":
+            notes.append(
+                f"the loss and mse are on the standardized target (column {target!r} minus "
+                "its training mean, divided by its training standard deviation), not in the "
+                "column's own units"
+            )
+            return notes
+        labels = self._data_and_labels()[1]
+        fractional = [label for label in labels if _is_number(label) and not _is_integer(label)]
+        if fractional and not any(REGRESSION_HINT in note for note in notes):
+            notes.append(
+                f"column {target!r} holds fractional numbers such as {fractional[0]!r}, each "
+                f"treated as a class; if it is a quantity, {REGRESSION_HINT}"
+            )
+        return notes
 
     def model(self, hparams: Mapping[str, Any]) -> nn.Module:
         """An MLP sized for the data: one input per feature, one output per class."""

@@ -121,9 +121,9 @@ def test_retry_failed_reruns_failed_trials(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     flag = tmp_path / "broken"
-    flag.touch()
     spec = spec_text(steps=20, trials=2)
     path = new_session(tmp_path, spec, config={"fail_if_exists": str(flag)})
+    flag.touch()  # after `experiment add`, whose one-step check would refuse the workload
     assert main(["run", str(path), "--executor", "inline"]) == 1  # every trial failed
     assert "--retry-failed" in capsys.readouterr().out
     failed = trials_of(path)

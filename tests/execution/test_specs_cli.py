@@ -169,6 +169,55 @@ MALFORMED: list[tuple[str, str, tuple[str, ...]]] = [
         edited(LR, "learning_rate = { low = -1e-3, high = 3e-2 }"),
         ("study 'width=8'", "Invalid learning rate"),
     ),
+    # Issue #7 item 6: values that crashed (exit 1) with an internal error.
+    ("batch-size-inf", edited("batch_size = 32", "batch_size = inf"), ("[fixed] batch_size",)),
+    ("batch-size-nan", edited("batch_size = 32", "batch_size = nan"), ("[fixed] batch_size",)),
+    (
+        "batch-size-string",
+        edited("batch_size = 32", 'batch_size = "abc"'),
+        ("[fixed] batch_size: ",),
+    ),
+    ("batch-size-array", edited("batch_size = 32", "batch_size = [64]"), ("[fixed] batch_size: ",)),
+    ("grad-clip-string", edited("batch_size = 32", 'grad_clip = "none"'), ("[fixed] grad_clip: ",)),
+    ("decay-start-nan", edited("batch_size = 32", "decay_start = nan"), ("[fixed] decay_start",)),
+    (
+        "decay-start-nan-nuisance",
+        edited(LR, LR + "\ndecay_start = { values = [1, nan] }"),
+        ("[nuisance.decay_start]", "finite"),
+    ),
+    ("trials-2-63", edited("trials = 3", f"trials = {2**63}"), ("[search] trials", "at most")),
+    (
+        "steps-2-63",
+        edited("max_train_steps = 30", f"max_train_steps = {2**63}"),
+        ("max_train_steps must be at most",),
+    ),
+    ("huge-integer", edited("trials = 3", "trials = " + "9" * 5000), ("too many digits",)),
+    (
+        "nested-5000-deep",
+        edited("batch_size = 32", "batch_size = " + "[" * 5000 + "]" * 5000),
+        ("nested too deeply",),
+    ),
+    ("key-with-newline", edited("batch_size = 32", r'"a\nb" = 1'), (r'[fixed."a\nb"]',)),
+    (
+        "key-with-escape-sequence",
+        edited("trials = 3", "trials = 3\n" + r'"\u001b[2J\u202e" = 1'),
+        (r"[search] unknown key '\x1b[2J\u202e'",),
+    ),
+    (
+        "startup-trials-without-bayesian",
+        edited("trials = 3", "trials = 3\nstartup_trials = 2"),
+        ("[search] startup_trials applies only",),
+    ),
+    (
+        "startup-trials-zero",
+        edited(SEARCH, 'algorithm = "bayesian"\ntrials = 3\nstartup_trials = 0'),
+        ("[search] startup_trials must be a positive integer",),
+    ),
+    (
+        "too-many-studies",
+        edited("width = [8, 16]", f"width = {list(range(1, 41))}\nsleep_ms = {list(range(40))}"),
+        ("[scientific]", "1,600 combinations"),
+    ),
 ]
 
 
@@ -251,6 +300,34 @@ def test_a_second_experiment_of_the_same_name_is_refused(
     assert len(err.splitlines()) == 1 and "'lr'" in err, err
     assert sha256(session) == before
     assert _experiments(session) == ["lr"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        (SEARCH, 'trials = 1000000000\nlayout = "combined"', "[search] trials must be at most"),
+        (SEARCH, 'algorithm = "grid"\ngrid_points = 300000000', "[search] grid_points"),
+        (
+            f"{LR}\n\n[search]\n{SEARCH}",
+            f"{LR}\none_minus_beta1 = {{ low = 0.01, high = 0.5 }}\n\n[search]\n"
+            'algorithm = "grid"\ngrid_points = 9000',
+            "the grid has 81,000,000 points",
+        ),
+    ],
+    ids=["combined-billion-trials", "grid-300-million-points", "grid-81-million-cells"],
+)
+def test_specs_that_hung_or_grew_to_gigabytes_are_refused_at_once(
+    session: Path, tmp_path: Path, old: str, new: str, needle: str
+) -> None:
+    """Issue #7 item 6: a combined layout with 10^9 trials hung (every planned point was
+    drawn), a grid of 3·10^8 points grew to gigabytes; both are refused by documented limits."""
+    spec = tmp_path / "big.toml"
+    spec.write_text(edited(old, new))
+    before = sha256(session)
+    result = cli("experiment", "add", session, spec, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and needle in result.stderr, result.stderr
+    assert sha256(session) == before
 
 
 @pytest.mark.parametrize(

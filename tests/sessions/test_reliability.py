@@ -35,7 +35,7 @@ from tunebook.sessions import (
 )
 from tunebook.sessions.connection import open_database
 from tunebook.sessions.report import status_data
-from tunebook.sessions.schema import v1_initial
+from tunebook.sessions.schema import v1_initial, v2_sampler_and_workload_facts
 
 EXPORTS = (("export", "--format", "csv"), ("export", "--format", "json"), ("export", "-f", "md"))
 
@@ -409,13 +409,14 @@ def _tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-def _migrations_v2() -> Migrations:
-    """The real v1 plus a test-only v2 (a column and a table)."""
+def _migrations_v3() -> Migrations:
+    """The real v1 and v2 plus a test-only v3 (a column and a table)."""
     migrations = Migrations("tunebook")
     migrations(name="v1_initial")(v1_initial)
+    migrations(name="v2_sampler_and_workload_facts")(v2_sampler_and_workload_facts)
 
-    @migrations(name="v2_tags")
-    def v2_tags(db: Database) -> None:
+    @migrations(name="v3_tags")
+    def v3_tags(db: Database) -> None:
         """A new column with a default, and a new table."""
         db.execute("ALTER TABLE trials ADD COLUMN tag TEXT NOT NULL DEFAULT 'untagged'")
         db.execute("CREATE TABLE tags (name TEXT PRIMARY KEY)")
@@ -424,27 +425,27 @@ def _migrations_v2() -> Migrations:
 
 
 def test_migration_backs_up_then_upgrades_and_newer_is_refused(session_path: Path) -> None:
-    """v1 → v2: a `.v1.bak` equal to the old file, then v2 applied; v1 code refuses v2."""
+    """v2 → v3: a `.v2.bak` equal to the old file, then v3 applied; v2 code refuses v3."""
     before = _tables(session_path)
     db, read_only = open_database(
-        session_path, read_only=False, migrations=_migrations_v2(), schema_version=2
+        session_path, read_only=False, migrations=_migrations_v3(), schema_version=3
     )
     try:
         assert not read_only
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert version == ("2",)
+        assert version == ("3",)
         tags = [r[0] for r in db.execute("SELECT tag FROM trials")]
         assert tags == ["untagged"] * 3
     finally:
         db.close()
-    backup = session_path.with_name(f"{session_path.name}.v1.bak")
+    backup = session_path.with_name(f"{session_path.name}.v2.bak")
     assert backup.exists()
     assert _tables(backup) == before
     after = _tables(session_path)
     assert after["metrics"] == before["metrics"] and after["tags"] == []
 
     db, _ = open_database(
-        session_path, read_only=False, migrations=_migrations_v2(), schema_version=2
+        session_path, read_only=False, migrations=_migrations_v3(), schema_version=3
     )
     db.close()
     assert sorted(p.name for p in session_path.parent.glob("*.bak")) == [backup.name]
@@ -457,13 +458,13 @@ def test_migration_backs_up_then_upgrades_and_newer_is_refused(session_path: Pat
 
 
 def test_old_read_only_file_is_refused_not_migrated(session_path: Path) -> None:
-    """A v1 file that cannot be written is not migrated (and not backed up)."""
+    """An older file that cannot be written is not migrated (and not backed up)."""
     before = sha256(session_path)
     session_path.chmod(0o444)
     try:
         with pytest.raises(SessionFileError, match="old schema"):
             open_database(
-                session_path, read_only=False, migrations=_migrations_v2(), schema_version=2
+                session_path, read_only=False, migrations=_migrations_v3(), schema_version=3
             )
     finally:
         session_path.chmod(0o644)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tunebook.sessions import BadInput, Session
+from tunebook.sessions import BadInput, Session, describe_facts
 from tunebook.sessions.report import (
     EXPORT_FORMATS,
     FailureGroup,
@@ -79,6 +79,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 
     info = create_session(args.path, args.workload, parse_options(args.option))
     print(f"created {safe_text(info.path)} for workload {safe_text(info.workload)}")
+    print(describe_facts(info.workload_facts))
+    for note in info.workload_facts.notes if info.workload_facts else ():
+        print(f"note: {safe_text(note)}")
     return 0
 
 
