@@ -164,9 +164,12 @@ def open_database(
     the file proves to be a sound tunebook session: a newer schema is refused, an older one
     is copied aside (SQLite's backup API) before its migrations run, and the tables, columns
     and stored values are checked (`checks.check_session_contents`) before WAL is enabled.
+    An older file is upgraded even by a reader (`status`) when this user can write it: the
+    code reads only the current schema.
     """
     check_session_path(path)
-    read_only = read_only or bool(read_only_reason(path))
+    writable = not read_only_reason(path)
+    read_only = read_only or not writable
     try:
         db = connect(path)
     except sqlite3.DatabaseError as exc:
@@ -179,12 +182,14 @@ def open_database(
                 f"tunebook reads ({schema_version}); upgrade tunebook to open it"
             )
         if version < schema_version:
-            if read_only:
+            if not writable:
                 raise SessionFileError(
-                    f"session file '{path}' has the old schema version {version} and is "
-                    "read-only; copy it somewhere writable so it can be upgraded"
+                    f"session file '{path}' has the old schema version {version} and "
+                    f"{read_only_reason(path)}; copy it somewhere writable so it can be upgraded"
                 )
             _migrate(db, path, version, migrations, schema_version)
+            if read_only:
+                db.execute("PRAGMA query_only = ON")
         check_session_contents(db.conn, path, migrations)
         if not read_only:
             db.execute("PRAGMA query_only = OFF")

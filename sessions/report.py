@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunebook.sessions.connection import is_read_only_file
+from tunebook.sessions.connection import read_only_reason
 from tunebook.sessions.records import Experiment, Study, Trial, TrialStatus, now
 from tunebook.sessions.store import Session
 from tunebook.sessions.text import plural, safe_text
@@ -74,9 +74,7 @@ def failure_groups(trials: Iterable[Trial]) -> list[FailureGroup]:
 def user_can_write(path: str | os.PathLike[str]) -> bool:
     """True when this user can write the session file and create its SQLite companions
     (`-wal`, `-shm`) in its folder: what a runner or `experiment add` needs."""
-    path = Path(path)
-    folder = path.resolve().parent
-    return not is_read_only_file(path) and os.access(folder, os.W_OK | os.X_OK)
+    return not read_only_reason(Path(path))
 
 
 def _finite(value: float | None) -> float | None:

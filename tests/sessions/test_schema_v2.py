@@ -3,12 +3,14 @@ algorithm that chose their point; sessions record their split sizes (issue #8 it
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests.sessions.helpers import run_cli
 from tunebook.sessions import (
     SCHEMA_VERSION,
     Session,
@@ -38,9 +40,10 @@ def v1_copy(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_fixture_is_a_v1_file() -> None:
-    assert _rows(V1_FILE, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
-    columns = {row[1] for row in _rows(V1_FILE, "PRAGMA table_info(trials)")}
+def test_the_fixture_is_a_v1_file(v1_copy: Path) -> None:
+    # read through a copy: even a read-only connection leaves a -shm beside the file it reads
+    assert _rows(v1_copy, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+    columns = {row[1] for row in _rows(v1_copy, "PRAGMA table_info(trials)")}
     assert "sampler" not in columns
 
 
@@ -73,6 +76,18 @@ def test_a_v1_file_migrates_with_a_backup_and_keeps_its_data(v1_copy: Path) -> N
     # The split sizes were never measured: unknown, and said so.
     assert info.workload_facts is None
     assert "unknown" in describe_facts(info.workload_facts)
+
+
+def test_status_upgrades_a_writable_v1_file_and_leaves_it_one_file(v1_copy: Path) -> None:
+    """`status` reads only the current schema, so on a file this user can write it upgrades
+    it first (with the backup); a reader never fails on an old file it could upgrade."""
+    result = run_cli("status", str(v1_copy), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["schema_version"] == SCHEMA_VERSION
+    backup = v1_copy.with_name("old.tunebook.v1.bak")
+    assert sorted(p.name for p in v1_copy.parent.iterdir()) == [v1_copy.name, backup.name]
+    assert _rows(v1_copy, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert _rows(backup, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
 
 
 def test_a_new_file_stores_the_sampler_and_the_facts(tmp_path: Path) -> None:
