@@ -44,7 +44,16 @@ class WorkloadFacts:
     def from_json(cls, text: str) -> WorkloadFacts:
         """Read `to_json`'s text back; a malformed value is a damaged file."""
         try:
-            data = json.loads(text)
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise SessionFileError(
+                f"the session file is damaged: its workload facts are malformed ({exc!r})"
+            ) from None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> WorkloadFacts:
+        """The facts from their `asdict` shape (as in `status --json`)."""
+        try:
             facts = cls(
                 task=str(data["task"]),
                 train_examples=int(data["train_examples"]),
@@ -53,7 +62,7 @@ class WorkloadFacts:
                 classes=_optional_int(data.get("classes")),
                 notes=tuple(str(note) for note in data.get("notes", ())),
             )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise SessionFileError(
                 f"the session file is damaged: its workload facts are malformed ({exc!r})"
             ) from None

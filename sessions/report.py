@@ -14,11 +14,12 @@ import math
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from tunebook.sessions.connection import read_only_reason
+from tunebook.sessions.facts import WorkloadFacts, below_one_example, describe_facts
 from tunebook.sessions.records import Experiment, Study, Trial, TrialStatus, now
 from tunebook.sessions.store import Session
 from tunebook.sessions.text import plural, safe_text
@@ -108,6 +109,7 @@ def status_data(session: Session) -> dict[str, Any]:
     for experiment in session.experiments():
         studies = []
         for summary in (s for s in summaries if s.study.experiment_id == experiment.id):
+            study_id = summary.study.id
             counts = _counts_with_planned(summary.study, summary.counts)
             for status, count in counts.items():
                 totals[status] += count
@@ -125,8 +127,10 @@ def status_data(session: Session) -> dict[str, Any]:
                     },
                     "best_trial": summary.best_trial_id,
                     "best_value": _finite(summary.best_value),
+                    "samplers": _sampler_counts(t for t in trials if t.study_id == study_id),
                 }
             )
+        _mark_within_one_example(studies, info.workload_facts)
         study_ids = {study["id"] for study in studies}
         failures = failure_groups(t for t in trials if t.study_id in study_ids)
         experiments.append(
@@ -146,6 +150,7 @@ def status_data(session: Session) -> dict[str, Any]:
         "path": info.path,
         "name": info.name,
         "workload": {"ref": info.workload, "config": info.workload_config},
+        "workload_facts": None if info.workload_facts is None else asdict(info.workload_facts),
         "schema_version": info.schema_version,
         "writer_version": info.writer_version,
         "read_only": not user_can_write(info.path),
@@ -168,12 +173,79 @@ def status_data(session: Session) -> dict[str, Any]:
     }
 
 
+def _sampler_counts(trials: Iterable[Trial]) -> dict[str, int]:
+    """How many of a study's trials each algorithm chose (a bayesian study's start-up is
+    quasi-random), e.g. `{"quasi-random": 10, "bayesian": 2}`; "unknown" for old trials."""
+    counts: dict[str, int] = {}
+    for trial in trials:
+        sampler = trial.sampler or "unknown"
+        counts[sampler] = counts.get(sampler, 0) + 1
+    return counts
+
+
+def _mark_within_one_example(studies: list[dict[str, Any]], facts: WorkloadFacts | None) -> None:
+    """Set each study's `within_one_example_of_best`: True when its best value differs from
+    the experiment's best by less than one validation example (not a measurable difference),
+    False when by more, None when that cannot be said (losses, unknown split sizes)."""
+    for study in studies:
+        study["within_one_example_of_best"] = None
+    best_id = best_study_id(studies)
+    if facts is None or best_id is None:
+        return
+    best = next(s["best_value"] for s in studies if s["id"] == best_id)
+    for study in studies:
+        if study["best_value"] is not None:
+            study["within_one_example_of_best"] = below_one_example(
+                study["best_value"], best, study["objective"]["metric"], facts.validation_examples
+            )
+
+
 def _counts_with_planned(study: Study, counts: dict[str, int]) -> dict[str, int]:
     """Trials per status, the study's planned trials not yet created counted as pending,
     so a study's total is its budget from the start and does not grow during a run."""
     full = {s.value: counts.get(s.value, 0) for s in TrialStatus}
     full[TrialStatus.PENDING.value] += max(0, study.budget - sum(full.values()))
     return full
+
+
+def data_notes(facts: WorkloadFacts | None) -> tuple[str, ...]:
+    """The likely mistakes `new` noted about the data (none for files from before v2)."""
+    return () if facts is None else facts.notes
+
+
+def chosen_by(study: dict[str, Any]) -> str:
+    """Which algorithm chose the study's points so far: `quasi-random`, or for a bayesian
+    study `10 quasi-random + 2 bayesian` (its start-up is quasi-random)."""
+    samplers = study["samplers"]
+    if set(samplers) <= {study["algorithm"]}:
+        return study["algorithm"]
+    return " + ".join(f"{count} {name}" for name, count in samplers.items())
+
+
+#: Shown beside a best value within one validation example of the experiment's best.
+WITHIN_ONE_EXAMPLE = "≈"
+WITHIN_ONE_EXAMPLE_NOTE = (
+    f"{WITHIN_ONE_EXAMPLE} within one validation example of the experiment's best: "
+    "the validation split cannot tell them apart"
+)
+
+
+def best_label(study: dict[str, Any], best_study: bool) -> str:
+    """`0.2133 (trial 7)`, with the within-one-example mark for a study that is not the best."""
+    if study["best_value"] is None:
+        return "—"
+    within = study["within_one_example_of_best"] and not best_study
+    mark = f" {WITHIN_ONE_EXAMPLE}" if within else ""
+    return f"{study['best_value']:.4g} (trial {study['best_trial']}){mark}"
+
+
+def best_study_id(studies: list[dict[str, Any]]) -> int | None:
+    """The id of the study with the best value (by its objective's mode), None if none has one."""
+    scored = [s for s in studies if s["best_value"] is not None]
+    if not scored:
+        return None
+    sign = 1 if scored[0]["objective"]["mode"] == "min" else -1
+    return min(scored, key=lambda s: sign * s["best_value"])["id"]
 
 
 def experiment_state(experiment: dict[str, Any]) -> str:
@@ -234,6 +306,7 @@ def trial_rows(session: Session) -> list[dict[str, Any]]:
             "experiment": experiment.name,
             "study": study.name,
             "trial": trial.id,
+            "sampler": trial.sampler or "unknown",
             "number": trial.number,
             "status": trial.status.value,
             "objective": study.objective_metric,
@@ -352,12 +425,15 @@ def _code(value: Any) -> str:
 
 def _markdown(session: Session) -> str:
     data = status_data(session)
+    info = session.info()
     counts = ", ".join(f"{k} {v}" for k, v in data["trials"].items() if k != "total" and v)
     lines = [
         f"# tunebook session: {_cell(data['name'])}",
         "",
         f"- File: {_code(data['path'])}",
         f"- Workload: {_code(data['workload']['ref'])}",
+        f"- Data: {_cell(describe_facts(info.workload_facts))}",
+        *(f"- Note: {_cell(note)}" for note in data_notes(info.workload_facts)),
         f"- Trials: {data['trials']['total']} ({counts})",
         "",
     ]
@@ -377,18 +453,24 @@ def _markdown(session: Session) -> str:
             f"Status: {experiment_state(experiment)}; "
             f"max_train_steps {experiment['max_train_steps']}",
             "",
-            "| study | algorithm | finished/budget | failed | objective | best value "
+            "| study | points chosen by | finished/budget | failed | objective | best value "
             "| best trial |",
             "|---|---|---|---|---|---|---|",
         ]
+        best_id = best_study_id(experiment["studies"])
+        marked = False
         for study in experiment["studies"]:
             objective = f"{study['objective']['metric']} ({study['objective']['mode']})"
+            mark = study["within_one_example_of_best"] and study["id"] != best_id
+            marked = marked or bool(mark)
+            best = _cell(study["best_value"]) + (f" {WITHIN_ONE_EXAMPLE}" if mark else "")
             lines.append(
-                f"| {_cell(study['name'])} | {_cell(study['algorithm'])} | "
+                f"| {_cell(study['name'])} | {_cell(chosen_by(study))} | "
                 f"{study['finished']}/{study['budget']} | {study['counts']['failed']} | "
-                f"{_cell(objective)} | {_cell(study['best_value'])} | "
-                f"{_cell(study['best_trial'])} |"
+                f"{_cell(objective)} | {best} | {_cell(study['best_trial'])} |"
             )
+        if marked:
+            lines += ["", WITHIN_ONE_EXAMPLE_NOTE]
         best = [
             (s["name"], rows[s["best_trial"]]) for s in experiment["studies"] if s["best_trial"]
         ]

@@ -13,10 +13,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tunebook.sessions import BadInput, Session, describe_facts
+from tunebook.sessions import BadInput, Session, WorkloadFacts, describe_facts
 from tunebook.sessions.report import (
     EXPORT_FORMATS,
+    WITHIN_ONE_EXAMPLE,
+    WITHIN_ONE_EXAMPLE_NOTE,
     FailureGroup,
+    best_label,
+    best_study_id,
+    chosen_by,
+    data_notes,
     experiment_state,
     export_text,
     status_data,
@@ -111,6 +117,10 @@ def print_status(data: dict[str, Any]) -> None:
             (safe_text(data["workload"]["ref"]), "cyan"),
         )
     )
+    facts = data["workload_facts"] and WorkloadFacts.from_dict(data["workload_facts"])
+    console.print(describe_facts(facts))
+    for note in data_notes(facts):
+        console.print(f"note: {safe_text(note)}")
     if data["read_only"]:
         console.print("read-only: you cannot write this file; status and export still work")
     runner = data["runner"]
@@ -138,19 +148,23 @@ def print_status(data: dict[str, Any]) -> None:
             f"{safe_text(experiment['goal'])}"
         )
         table = Table(title=title, title_justify="left")
-        for column in ("study", "done", "infeasible", "failed", "best (trial)"):
-            table.add_column(column, no_wrap=column != "study")
-        for study in experiment["studies"]:
+        for column in ("study", "chosen by", "done", "infeasible", "failed", "best"):
+            table.add_column(column, no_wrap=column not in ("study", "chosen by"))
+        best_id = best_study_id(experiment["studies"])
+        labels = [best_label(s, s["id"] == best_id) for s in experiment["studies"]]
+        for study, label in zip(experiment["studies"], labels):
             counts = study["counts"]
-            best = study["best_value"]
             table.add_row(
                 safe_text(study["name"]),
+                safe_text(chosen_by(study)),
                 f"{study['finished']}/{study['budget']}",
                 str(counts["infeasible"]),
                 str(counts["failed"]),
-                "—" if best is None else f"{best:.4g} ({study['best_trial']})",
+                label,
             )
         console.print(table)
+        if any(label.endswith(WITHIN_ONE_EXAMPLE) for label in labels):
+            console.print(WITHIN_ONE_EXAMPLE_NOTE)
         for group in experiment["failures"]:
             console.print(Text(FailureGroup.from_dict(group).line(), style="red"))
     totals = data["trials"]
