@@ -271,8 +271,8 @@ def _with_decisions(session: Session, design: ExperimentDesign, source: str) -> 
         if decision is None:
             raise SpecError(
                 source,
-                "max_train_steps is missing and the session has no max_train_steps decision "
-                "yet; set it at the top of the spec (PB-19: one value for every trial)",
+                "max_train_steps is missing; set it at the top of the spec "
+                "(PB-19: one value for every trial)",
             )
         design = replace(design, max_train_steps=int(decision.value))
     varied = set(design.scientific) | set(design.nuisance.names)
