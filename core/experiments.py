@@ -40,6 +40,7 @@ from tunebook.core.execution.trial_config import (
 )
 from tunebook.core.search import BayesianSampler
 from tunebook.core.search.bayesian import import_optuna
+from tunebook.core.search.space import show
 from tunebook.core.training import check_step
 from tunebook.core.workload_source import session_workload_source
 from tunebook.core.workloads import Workload, load_workload, split_tensors
@@ -65,6 +66,12 @@ def add_experiment(
     session: Session, design: ExperimentDesign, source: str, workload: Workload | None = None
 ) -> AddedExperiment:
     """Store `design` (already validated against this session's workload) and its studies."""
+    if any(e.name == design.name for e in session.experiments()):
+        raise SpecError(
+            source,
+            f"name: an experiment named {show(design.name)} already exists in "
+            f"'{session.path}'; choose another name",
+        )
     workload = workload or session_workload(session)
     design = _with_decisions(session, design, source)
     training = {

@@ -349,3 +349,17 @@ def test_the_real_command_exits_2_with_one_line(
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and needle in result.stderr, result.stderr
     assert sha256(session) == before
+
+
+def test_a_second_experiment_of_the_same_name_is_refused_naming_the_spec(tmp_path: Path) -> None:
+    session = tmp_path / "s.tunebook"
+    Session.create(session, TINY_REF).close()
+    spec = tmp_path / "lr.toml"
+    spec.write_text(BASE)
+    assert cli("experiment", "add", session, spec).returncode == 0
+    before = sha256(session)
+    again = cli("experiment", "add", session, spec)
+    assert again.returncode == 2
+    assert again.stderr.count("\n") == 1, again.stderr
+    assert again.stderr.startswith(f"tunebook: {spec}: name: an experiment named 'lr' already")
+    assert sha256(session) == before
