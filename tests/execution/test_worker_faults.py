@@ -31,6 +31,7 @@ from tests.execution.conftest import (
     workers_of,
     writing_to_a_pipe,
 )
+from tests.execution.workloads import TINY_REF
 from tunebook.core import api
 from tunebook.core.execution.runner import STOP_GRACE, RunProgress
 from tunebook.sessions import Session, TrialStatus
@@ -104,8 +105,11 @@ def test_a_stall_timeout_that_is_not_positive_is_refused(tmp_path: Path, bad: st
 def test_sigterm_stops_the_runner_in_bounded_time_while_a_worker_is_stuck(
     tmp_path: Path, processes: list[subprocess.Popen[str]]
 ) -> None:
-    # The workload's splits() sleeps for an hour: the trial never checks for a stop.
-    path = new_session(tmp_path, spec_text(trials=2), config={"splits_sleep": 3600})
+    # The workload's splits() sleeps for an hour: the trial never checks for a stop. Set
+    # after `experiment add`, whose one-step check loads the data too.
+    path = new_session(tmp_path, spec_text(trials=2))
+    with Session.open(path) as session:
+        session.set_workload(TINY_REF, {"splits_sleep": 3600})
     runner = start_cli("run", path, "--workers", 2)
     processes.append(runner)
     wait_for(lambda: len(running_trials(path)) == 2, 60, "both trials to start")
