@@ -127,7 +127,9 @@ def status_data(session: Session) -> dict[str, Any]:
                     },
                     "best_trial": summary.best_trial_id,
                     "best_value": _finite(summary.best_value),
-                    "samplers": _sampler_counts(t for t in trials if t.study_id == study_id),
+                    "samplers": _sampler_counts(
+                        (t for t in trials if t.study_id == study_id), summary.study
+                    ),
                 }
             )
         _mark_within_one_example(studies, info.workload_facts)
@@ -173,12 +175,21 @@ def status_data(session: Session) -> dict[str, Any]:
     }
 
 
-def _sampler_counts(trials: Iterable[Trial]) -> dict[str, int]:
-    """How many of a study's trials each algorithm chose (a bayesian study's start-up is
-    quasi-random), e.g. `{"quasi-random": 10, "bayesian": 2}`; "unknown" for old trials."""
+def trial_sampler(trial: Trial, study: Study) -> str:
+    """The algorithm that chose the trial's point. Trials recorded without one (written
+    directly through the API) were chosen by their study's algorithm, unless that is
+    bayesian, whose start-up is quasi-random: then it is "unknown"."""
+    if trial.sampler:
+        return trial.sampler
+    return "unknown" if study.algorithm == "bayesian" else study.algorithm
+
+
+def _sampler_counts(trials: Iterable[Trial], study: Study) -> dict[str, int]:
+    """How many of a study's trials each algorithm chose, e.g.
+    `{"quasi-random": 10, "bayesian": 2}` for a bayesian study past its start-up."""
     counts: dict[str, int] = {}
     for trial in trials:
-        sampler = trial.sampler or "unknown"
+        sampler = trial_sampler(trial, study)
         counts[sampler] = counts.get(sampler, 0) + 1
     return counts
 
@@ -306,7 +317,7 @@ def trial_rows(session: Session) -> list[dict[str, Any]]:
             "experiment": experiment.name,
             "study": study.name,
             "trial": trial.id,
-            "sampler": trial.sampler or "unknown",
+            "sampler": trial_sampler(trial, study),
             "number": trial.number,
             "status": trial.status.value,
             "objective": study.objective_metric,

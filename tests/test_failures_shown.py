@@ -16,10 +16,10 @@ def failure_lines(output: str) -> list[str]:
 
 def test_a_run_whose_trials_all_fail_says_why_and_exits_1(tmp_path: Path) -> None:
     flag = tmp_path / "broken"
-    flag.touch()
     path = new_session(
         tmp_path, spec_text(steps=10, trials=3), config={"fail_if_exists": str(flag)}
     )
+    flag.touch()  # after `experiment add`, whose one-step check would refuse the workload
     error = f"transient failure: {flag} exists"
 
     run = cli("run", path, "--executor", "inline")

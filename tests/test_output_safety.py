@@ -180,8 +180,8 @@ def test_run_and_trial_rerun_escape_a_hostile_error(tmp_path: Path) -> None:
     """A real trial fails with an error that quotes a hostile file name: `run`, `status`
     and `trial rerun` show it escaped."""
     flag = tmp_path / f"flag{HOSTILE.replace(chr(0), '')}"  # a file name cannot hold NUL
-    flag.touch()
     path = new_session(tmp_path, spec_text(steps=5, trials=1), config={"fail_if_exists": str(flag)})
+    flag.touch()  # after `experiment add`, whose one-step check would refuse the workload
     run = run_cli("run", path, "--executor", "inline")
     assert run.returncode == 1
     assert "1 trial failed: " in assert_clean(run)
