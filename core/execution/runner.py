@@ -19,6 +19,7 @@ seconds (a no-progress watchdog, default `STALL_TIMEOUT`) has its worker killed 
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import queue
@@ -525,6 +526,16 @@ class _WorkerPool:
             if worker.process.is_alive():
                 worker.process.terminate()
                 worker.process.join(1)
+        # Free the queues' and the event's named semaphores now, while the interpreter is
+        # whole: their finalizers unlink them and tell multiprocessing's resource tracker.
+        # Left to interpreter teardown (an exception's traceback keeps the pool alive that
+        # long), a finalizer can unlink without telling it, and the tracker then prints
+        # "leaked semaphore" warnings after tunebook's own one-sentence error.
+        for worker in self.workers:
+            worker.tasks.close()
+            del worker.tasks
+        del self.stop
+        gc.collect()
 
 
 class _signals_stop:
