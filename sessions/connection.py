@@ -84,19 +84,20 @@ def enable_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def connect(path: Path) -> Database:
+def connect(path: Path, writable: bool) -> Database:
     """A configured connection on `path` that cannot write yet (see `open_database`).
 
-    On a file this user can write it is read-write with `query_only`, so that closing the
-    last connection checkpoints the log; where nobody can write, `immutable` or `mode=ro`.
+    On a file this user can write (`writable`, from `read_only_reason`) it is read-write
+    with `query_only`, so that closing the last connection checkpoints the log; where
+    nobody can write, `immutable` or `mode=ro`.
     """
-    if read_only_reason(path):
-        conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-        configure(conn)
-    else:
+    if writable:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
         configure(conn)
         conn.execute("PRAGMA query_only = ON")
+    else:
+        conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        configure(conn)
     return Database(conn, execute_plugins=False)
 
 
@@ -171,7 +172,7 @@ def open_database(
     writable = not read_only_reason(path)
     read_only = read_only or not writable
     try:
-        db = connect(path)
+        db = connect(path, writable)
     except sqlite3.DatabaseError as exc:
         raise _unreadable(path, exc) from exc
     try:

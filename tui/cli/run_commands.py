@@ -99,9 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def trial_marks(path: str) -> dict[int, tuple[int, float | None]]:
-    """Each trial's (attempts, finished_at): a trial whose mark changed ran in between.
-    Opened as the runner opens it (an older file is upgraded), so it refuses no more."""
-    with Session.open(path) as session:
+    """Each trial's (attempts, finished_at): a trial whose mark changed ran in between."""
+    with Session.open(path, read_only=True) as session:
         return {t.id: (t.attempts, t.finished_at) for t in session.trials()}
 
 
