@@ -1,8 +1,11 @@
-"""Stopping a session's runner from another process: `tunebook stop`, and the app to come.
+"""Starting and stopping a session's detached runner from another process: `tunebook run
+--detach`, `tunebook stop`, and the app's start and stop.
 
-The runner stops gracefully on SIGTERM (running trials checkpoint and go back to pending),
-so stopping one is a signal plus a wait until its process is gone. Only a runner on this
-host can be signalled; for one elsewhere the error names the host and pid.
+A detached runner is `tunebook run PATH --detached-child` in its own process session, so it
+survives the terminal, the SSH connection or the app that started it. It stops gracefully
+on SIGTERM (running trials checkpoint and go back to pending), so stopping one is a signal
+plus a wait until its process is gone. Only a runner on this host can be signalled; for
+one elsewhere the error names the host and pid.
 """
 
 from __future__ import annotations
@@ -10,13 +13,111 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tunebook.sessions import BadInput, RunnerInfo, Session, TunebookError
 from tunebook.sessions.records import process_exists
 from tunebook.sessions.report import RUNNER_STALE_AFTER
+
+DETACH_WAIT = 30.0  # seconds to wait for a detached runner to register itself
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a detached runner runs: the options of `tunebook run`."""
+
+    workers: int = 1
+    executor: str = "process"
+    experiment: str | None = None
+    retry_failed: bool = False
+    memory_limit_mb: int | None = None
+    stall_timeout: float | None = None
+
+    def arguments(self) -> list[str]:
+        """The `tunebook run` options that ask for this."""
+        args = ["--workers", str(self.workers), "--executor", self.executor]
+        if self.experiment:
+            args += ["--experiment", self.experiment]
+        if self.retry_failed:
+            args.append("--retry-failed")
+        if self.memory_limit_mb:
+            args += ["--memory-limit", str(self.memory_limit_mb)]
+        if self.stall_timeout is not None:
+            args += ["--stall-timeout", repr(self.stall_timeout)]
+        return args
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """A detached runner that registered itself (or finished at once: nothing to run)."""
+
+    pid: int
+    log_path: Path
+
+
+def log_path_of(path: str | os.PathLike[str]) -> Path:
+    """Where a detached runner of the session at `path` writes its output."""
+    return Path(f"{os.fspath(path)}.log")
+
+
+def start_runner(
+    path: str | os.PathLike[str],
+    request: RunRequest = RunRequest(),
+    notice: Callable[[str], None] | None = None,
+) -> StartResult:
+    """Start a detached runner on the session and wait until it has claimed the file.
+
+    `notice` receives the foreign-code line before another user's workload code runs.
+    Raises BadInput when a runner is already alive, the workload's files are missing or the
+    runner refuses its input (exit 2), TunebookError when it fails or does not register
+    within `DETACH_WAIT` seconds. The child is reaped by a daemon thread, so a process that
+    starts runners and lives on (the app) leaves no zombie behind that would look alive.
+    """
+    from tunebook.core.workload_source import announce_foreign_code, session_workload_source
+
+    with Session.open(path) as session:
+        runner = session.runner()
+        if runner is not None and runner.is_alive(RUNNER_STALE_AFTER):
+            raise BadInput(
+                f"session '{path}' is already being run by process {runner.pid} on "
+                f"{runner.host}"
+            )
+        session_workload_source(session).check()
+        announce_foreign_code(session, notice)
+    log_path = log_path_of(path)
+    command = [sys.executable, "-m", "tunebook.tui.cli", "run", os.fspath(path)]
+    command += ["--detached-child", *request.arguments()]
+    with log_path.open("ab") as log:
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    threading.Thread(target=child.wait, name=f"reap runner {child.pid}", daemon=True).start()
+    deadline = time.monotonic() + DETACH_WAIT
+    while time.monotonic() < deadline:
+        code = child.poll()
+        if code is not None and code != 0:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
+            raise (BadInput if code == 2 else TunebookError)(
+                tail[0].removeprefix("tunebook: ") if tail else f"runner exited with {code}"
+            )
+        with Session.open(path, read_only=True) as session:
+            runner = session.runner()
+        if (runner is not None and runner.pid == child.pid) or code == 0:
+            return StartResult(child.pid, log_path)
+        time.sleep(0.1)
+    raise TunebookError(
+        f"the detached runner did not start within {DETACH_WAIT:.0f} s; see {log_path}"
+    )
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,15 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one sentence (exit 2) rather than a usage dump."""
 
+    #: The sub-command names (set by `build_parser`); anything else opens the app.
+    command_names: frozenset[str] = frozenset()
+
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"tunebook: {safe_text(message)} (see '{self.prog} --help')\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     """The full command-line grammar; documented in README.md (a test keeps them in sync)."""
     parser = _Parser(
         prog="tunebook",
@@ -41,16 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in COMMAND_MODULES:
         module.register(commands)
+    parser.command_names = frozenset(commands.choices)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    from tunebook.tui.cli.app_command import app_parser, interactive, open_app, wants_app
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+    if wants_app(argv, parser.command_names):
+        args = app_parser().parse_args(argv)
+        if args.path is None and not interactive():
+            parser.print_help()
+            return EXIT_OK
+        args.handler = open_app
+    else:
+        args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or EXIT_OK)
     except BadInput as exc:

@@ -61,7 +61,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--headless",
         action="store_true",
-        help="print the results (the only mode until the Textual app lands)",
+        help="print progress and results instead of opening the app (the default when "
+        "there is no terminal)",
     )
     demo.add_argument("--workers", "-j", type=int, default=2, help="worker processes (default 2)")
     demo.set_defaults(handler=cmd_demo)
@@ -164,14 +165,18 @@ def _outcome(trial: Trial) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Create (or resume) the demo session, run its study, and print the results."""
+    """Create (or resume) the demo session, then open the app on it and start its run, or,
+    headless, run its study with a progress bar and print the results."""
     from tunebook.core.demo import prepare_demo
     from tunebook.sessions.report import status_data
+    from tunebook.tui.cli.app_command import interactive, run_app
     from tunebook.tui.cli.run_commands import run_with_progress
     from tunebook.tui.cli.session_commands import print_status
 
     path = Path(args.path)
     created = prepare_demo(path)
+    if not args.headless and interactive():
+        return run_app(path, start_run=True, run_workers=args.workers)
     print(("created " if created else "resuming ") + f"{safe_text(path)}: {DEMO_BLURB}")
     run_with_progress(str(path), {"workers": args.workers})
     with Session.open(path, read_only=True) as session:

@@ -7,21 +7,17 @@ SSH connection closing) that logs to `PATH.log`; `tunebook status PATH` shows it
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import time
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tunebook.sessions import BadInput, Session, TrialStatus, TunebookError
-from tunebook.sessions.report import RUNNER_STALE_AFTER, failure_groups
+from tunebook.sessions import Session, TrialStatus
+from tunebook.sessions.report import failure_groups
 from tunebook.sessions.text import plural, safe_text
 
 if TYPE_CHECKING:
     from tunebook.core.execution.runner import RunResult
 
-DETACH_WAIT = 30.0  # seconds to wait for a detached runner to register itself
 STOP_WAIT = 120.0  # seconds to wait for a runner to exit after `tunebook stop`
 
 
@@ -186,55 +182,23 @@ def run_with_progress(path: str, runner_args: dict) -> RunResult:
 
 def detach(args: argparse.Namespace) -> int:
     """Start `tunebook run` in its own process session and wait until it registers."""
-    from tunebook.tui.cli.engine_commands import show_foreign_code_notice
+    from tunebook.core.execution.control import RunRequest, start_runner
+    from tunebook.tui.cli.engine_commands import print_notice
 
-    with Session.open(args.path) as session:
-        runner = session.runner()
-        if runner is not None and runner.is_alive(RUNNER_STALE_AFTER):
-            raise BadInput(
-                f"session '{args.path}' is already being run by process {runner.pid} on "
-                f"{runner.host}"
-            )
-        show_foreign_code_notice(session)
-    log_path = Path(f"{args.path}.log")
-    command = [sys.executable, "-m", "tunebook.tui.cli", "run", args.path, "--detached-child"]
-    command += ["--workers", str(args.workers), "--executor", args.executor]
-    if args.experiment:
-        command += ["--experiment", args.experiment]
-    if args.retry_failed:
-        command.append("--retry-failed")
-    if args.memory_limit:
-        command += ["--memory-limit", str(args.memory_limit)]
-    if args.stall_timeout is not None:
-        command += ["--stall-timeout", repr(args.stall_timeout)]
-    with log_path.open("ab") as log:
-        child = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + DETACH_WAIT
-    while time.monotonic() < deadline:
-        code = child.poll()
-        if code is not None and code != 0:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
-            raise (BadInput if code == 2 else TunebookError)(
-                tail[0].removeprefix("tunebook: ") if tail else f"runner exited with {code}"
-            )
-        with Session.open(args.path, read_only=True) as session:
-            runner = session.runner()
-        if (runner is not None and runner.pid == child.pid) or code == 0:
-            print(
-                f"runner started in the background: pid {child.pid}, log {log_path}; "
-                f"follow it with 'tunebook status {args.path}'"
-            )
-            return 0
-        time.sleep(0.1)
-    raise TunebookError(
-        f"the detached runner did not start within {DETACH_WAIT:.0f} s; see {log_path}"
+    request = RunRequest(
+        workers=args.workers,
+        executor=args.executor,
+        experiment=args.experiment,
+        retry_failed=args.retry_failed,
+        memory_limit_mb=args.memory_limit,
+        stall_timeout=args.stall_timeout,
     )
+    started = start_runner(args.path, request, notice=print_notice)
+    print(
+        f"runner started in the background: pid {started.pid}, log {started.log_path}; "
+        f"follow it with 'tunebook status {args.path}'"
+    )
+    return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

@@ -1,0 +1,243 @@
+"""The session map: the playbook's stages in order, each with where this session stands.
+
+Model → optimizer → batch size → initial configuration → training length (PB-1 … PB-4,
+PB-19), then the experiments (rounds, PB-5) and the launches they led to. Each stage is
+done, stale (with the reason), running, the recommended next step, or not started, and
+says what the session holds and the command that does the step today. The app's Session
+map screen and `tunebook status` both draw this; neither decides anything itself.
+
+Imports only `tunebook.sessions`, so `status` stays free of torch.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from tunebook.sessions import Decision, DecisionKind, ExperimentStatus, Session, TrialStatus
+from tunebook.sessions.report import RUNNER_STALE_AFTER
+from tunebook.sessions.text import plural
+
+
+class StageState(str, Enum):
+    """Where one stage stands."""
+
+    DONE = "done"
+    STALE = "stale"  # decided, but an input it depends on changed since
+    RUNNING = "running"
+    NEXT = "next"  # the recommended next step (at most one stage)
+    NOT_STARTED = "not started"
+
+
+class StageAction(str, Enum):
+    """What the app does when the user takes a stage's step."""
+
+    NONE = ""
+    RUN = "run"  # start the runner on the pending trials
+    MONITOR = "monitor"  # watch the run
+    EXPERIMENTS = "experiments"  # the experiments' and studies' numbers
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the playbook as this session stands on it."""
+
+    key: str  # "model", …, "experiment:NAME", "launches"
+    title: str
+    playbook: tuple[str, ...]  # the PB ids this stage implements
+    state: StageState
+    summary: str  # what the session holds for this stage
+    reason: str = ""  # why stale, or why it is the next step
+    command: str = ""  # the CLI command that does this step today ("" when there is none)
+    action: StageAction = StageAction.NONE
+    experiment: str | None = None  # the experiment of an experiment stage
+
+    @property
+    def actionable(self) -> bool:
+        """True when the user can take this step now, in the app or with a command."""
+        return self.action is not StageAction.NONE or bool(self.command)
+
+
+@dataclass(frozen=True)
+class SessionMap:
+    """The stages in the playbook's order, at most one of them `NEXT`."""
+
+    stages: tuple[Stage, ...]
+    runner_alive: bool
+
+    @property
+    def next(self) -> Stage | None:
+        """The recommended next step, or None when there is nothing to recommend."""
+        return next((s for s in self.stages if s.state is StageState.NEXT), None)
+
+    def stage(self, key: str) -> Stage:
+        """The stage named `key`; KeyError when the session has no such stage."""
+        for stage in self.stages:
+            if stage.key == key:
+                return stage
+        raise KeyError(key)
+
+
+#: The project-start decisions (PB-1 … PB-4, PB-19), in the playbook's order.
+DECISION_STAGES: tuple[tuple[DecisionKind, str, tuple[str, ...], str], ...] = (
+    (DecisionKind.MODEL, "Model", ("PB-1", "PB-4"), "model"),
+    (DecisionKind.OPTIMIZER, "Optimizer", ("PB-2",), "optimizer"),
+    (DecisionKind.BATCH_SIZE, "Batch size", ("PB-3", "PB-21"), "batch_size"),
+    (DecisionKind.INITIAL_CONFIG, "Initial configuration", ("PB-4",), "learning_rate"),
+    (DecisionKind.MAX_TRAIN_STEPS, "Training length", ("PB-19", "PB-20"), "max_train_steps"),
+)
+
+
+def session_map(session: Session) -> SessionMap:
+    """Compute every stage of `session` and mark the recommended next step."""
+    runner = session.runner()
+    alive = runner is not None and runner.is_alive(RUNNER_STALE_AFTER)
+    path = shlex.quote(str(session.path))
+    experiments = session.experiments()
+    latest: dict[DecisionKind, Decision] = {d.kind: d for d in session.decisions()}
+    stages = [
+        _decision_stage(kind, title, playbook, key, latest.get(kind), experiments)
+        for kind, title, playbook, key in DECISION_STAGES
+    ]
+    stages += _experiment_stages(session, experiments, alive, path)
+    launches = session.launches()
+    stages.append(
+        Stage(
+            key="launches",
+            title="Launches",
+            playbook=("PB-5", "PB-17"),
+            state=StageState.DONE if launches else StageState.NOT_STARTED,
+            summary=(
+                f"{plural(len(launches), 'configuration')} adopted as baseline"
+                if launches
+                else "no configuration adopted yet"
+            ),
+        )
+    )
+    return SessionMap(tuple(_mark_next(stages)), alive)
+
+
+def _decision_stage(
+    kind: DecisionKind,
+    title: str,
+    playbook: tuple[str, ...],
+    key: str,
+    decision: Decision | None,
+    experiments: Iterable[Any],
+) -> Stage:
+    """A project-start stage: its decision when one is recorded, else what the experiments
+    use for it (set in their specs' `[fixed]` tables today)."""
+    if decision is not None:
+        state = StageState.STALE if decision.stale else StageState.DONE
+        summary = f"decided: {_shown(decision.value)}"
+        if decision.rationale:
+            summary += f" ({decision.rationale})"
+        return Stage(kind.value, title, playbook, state, summary, decision.stale_reason)
+    used = _values_in_experiments(key, experiments)
+    summary = (
+        "not decided; set per experiment: " + ", ".join(used)
+        if used
+        else "not decided; the workload's defaults apply"
+    )
+    return Stage(kind.value, title, playbook, StageState.NOT_STARTED, summary)
+
+
+def _values_in_experiments(key: str, experiments: Iterable[Any]) -> list[str]:
+    """`'depth' uses adam` for each experiment whose design sets `key`, `'depth' tunes it`
+    where the experiment varies it."""
+    found = []
+    for experiment in experiments:
+        design = experiment.design
+        if key == "max_train_steps":
+            found.append(f"'{experiment.name}' uses {experiment.max_train_steps}")
+        elif key in design.get("fixed", {}):
+            found.append(f"'{experiment.name}' uses {_shown(design['fixed'][key])}")
+        elif key in design.get("scientific", {}) or key in design.get("nuisance", {}):
+            found.append(f"'{experiment.name}' tunes it")
+    return found
+
+
+def _experiment_stages(
+    session: Session, experiments: list[Any], alive: bool, path: str
+) -> list[Stage]:
+    """One stage per experiment (a round, PB-5), with its trial counts."""
+    if not experiments:
+        return [
+            Stage(
+                key="experiments",
+                title="First experiment",
+                playbook=("PB-5", "PB-7", "PB-8", "PB-9"),
+                state=StageState.NOT_STARTED,
+                summary="no experiment designed yet",
+                command=f"tunebook experiment add {path} SPEC.toml",
+            )
+        ]
+    summaries = session.study_summaries()
+    stages = []
+    for experiment in experiments:
+        counts = {s.value: 0 for s in TrialStatus}
+        budget = 0
+        for summary in summaries:
+            if summary.study.experiment_id != experiment.id:
+                continue
+            budget += summary.study.budget
+            for status, count in summary.counts.items():
+                counts[status] += count
+        finished = counts["completed"] + counts["infeasible"] + counts["failed"]
+        unfinished = max(budget - finished, 0)
+        summary_text = (
+            f"{finished}/{budget} trials finished: {counts['completed']} completed, "
+            f"{counts['infeasible']} infeasible, {counts['failed']} failed"
+        )
+        name = shlex.quote(experiment.name)
+        if alive and unfinished:
+            state, action, command = StageState.RUNNING, StageAction.MONITOR, ""
+        elif unfinished:
+            state, action = StageState.NOT_STARTED, StageAction.RUN
+            command = f"tunebook run {path} --experiment {name}"
+        else:
+            state, action, command = StageState.DONE, StageAction.EXPERIMENTS, ""
+        if experiment.status is ExperimentStatus.CONCLUDED:
+            summary_text += f"; concluded: {experiment.conclusion}"
+        stages.append(
+            Stage(
+                key=f"experiment:{experiment.name}",
+                title=f"Experiment '{experiment.name}'",
+                playbook=("PB-5", "PB-9", "PB-11"),
+                state=state,
+                summary=summary_text,
+                command=command,
+                action=action,
+                experiment=experiment.name,
+            )
+        )
+    return stages
+
+
+def _mark_next(stages: list[Stage]) -> list[Stage]:
+    """Mark the recommended step: watch a live run; else the first stage in the playbook's
+    order that is not done and can be taken now; else review the latest experiment."""
+    if any(s.state is StageState.RUNNING for s in stages):
+        return stages
+    for index, stage in enumerate(stages):
+        if stage.state is StageState.NOT_STARTED and stage.actionable:
+            reason = (
+                "its trials are waiting to run"
+                if stage.action is StageAction.RUN
+                else "every tuning round starts with one narrow goal (PB-7)"
+            )
+            stages[index] = replace(stage, state=StageState.NEXT, reason=reason)
+            return stages
+    return stages
+
+
+def _shown(value: Any) -> str:
+    """A decision's or design's value as a person reads it."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_shown(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

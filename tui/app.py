@@ -1,0 +1,317 @@
+"""The tunebook app: its screens' shell, the open session, its watcher and runner controls.
+
+Data flows one way (DESIGN.md, "The TUI"): a thread worker polls the session file and posts
+`SessionChanged`; the app turns that into reactive attributes (`data_version`,
+`runner_alive`, `session_problem`) that screens watch and reload from. Screens read through
+`read_session` in their own thread workers and never write; starting and stopping the
+runner go through `tunebook.core.execution.control`, which starts the same detached runner
+as `tunebook run --detach` (the app never trains in its own process).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
+
+from tunebook.sessions import BadInput, Session, TunebookError
+from tunebook.sessions.connection import read_only_reason
+from tunebook.sessions.text import safe_text
+from tunebook.tui.commands import ScreenCommands
+from tunebook.tui.keymap import check_binding_ids, keymap_path, load_keymap
+from tunebook.tui.messages import (
+    RunnerStarted,
+    RunnerStopped,
+    SessionChanged,
+    SessionOpened,
+    SessionProblem,
+)
+from tunebook.tui.recent import remember
+
+T = TypeVar("T")
+
+STOP_TIMEOUT = 120.0  # seconds the app waits for a stopped runner to checkpoint and exit
+DARK_THEME, LIGHT_THEME = "textual-dark", "textual-light"
+
+
+def read_session(path: Path, read: Callable[[Session], T]) -> T:
+    """Open the session read-only, call `read` on it, close it: for screens' thread workers
+    (a SQLite connection belongs to the thread that opened it, and opening costs ~1 ms)."""
+    with Session.open(path, read_only=True) as session:
+        return read(session)
+
+
+class TunebookApp(App[None]):
+    """Home → session map → run monitor / experiments → trial detail, over one session."""
+
+    TITLE = "tunebook"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {ScreenCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys and glossary"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (a run keeps running)"),
+        Binding(
+            "ctrl+t", "toggle_theme", "Theme", id="app.theme", show=False,
+            tooltip="Switch between the dark and the light theme",
+        ),
+    ]
+
+    #: Bumped each time the open session file changes; screens watch it and reload.
+    data_version: reactive[int] = reactive(0, init=False)
+    #: Whether a runner is writing the open session now.
+    runner_alive: reactive[bool] = reactive(False, init=False)
+    #: One sentence when the open session file went bad, else empty.
+    session_problem: reactive[str] = reactive("", init=False)
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        read_only: bool = False,
+        start_run: bool = False,
+        run_workers: int | None = None,
+        keymap_file: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self._initial_path = Path(path) if path is not None else None
+        self._initial_read_only = read_only
+        self._start_run_on_open = start_run
+        self._run_workers = run_workers or default_workers()
+        self._keymap_file = keymap_path() if keymap_file is None else keymap_file
+        self._watch_stop = threading.Event()
+        #: The open session, or None on Home.
+        self.session_path: Path | None = None
+        #: Why the open session cannot be written ("" when it can).
+        self.read_only_reason = ""
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        from tunebook.tui.screens.home import HomeScreen
+
+        self.theme = DARK_THEME
+        self._apply_keymap()
+        self.push_screen(HomeScreen())
+        if self._initial_path is not None:
+            self.open_session(self._initial_path, read_only=self._initial_read_only)
+
+    def _apply_keymap(self) -> None:
+        """Apply the user's key remapping; a bad file is a warning, never a failed start."""
+        try:
+            keymap = load_keymap(self._keymap_file)
+            check_binding_ids(keymap, self.binding_ids(), self._keymap_file)
+        except BadInput as exc:
+            self.notify(str(exc), title="Keymap ignored", severity="warning", timeout=10)
+            return
+        if keymap:
+            self.set_keymap(keymap)
+
+    def binding_ids(self) -> set[str]:
+        """Every binding id of the app and its screens (what a keymap may name)."""
+        from tunebook.tui.screens import screen_classes
+
+        ids = {b.id for b in self.BINDINGS if isinstance(b, Binding) and b.id}
+        for screen_class in screen_classes():
+            ids |= {b.id for b in screen_class.BINDINGS if isinstance(b, Binding) and b.id}
+        return ids
+
+    # -- the open session -------------------------------------------------------------------
+
+    def open_session(self, path: Path, read_only: bool = False) -> None:
+        """Check `path` opens as a session (in a worker), then show its map and watch it."""
+        self._open_session(Path(path), read_only)
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def _open_session(self, path: Path, read_only: bool) -> None:
+        with Session.open(path, read_only=read_only) as session:
+            reason = read_only_reason(path) or ("opened with --read-only" if read_only else "")
+            if session.read_only and not reason:
+                reason = "opened read-only"
+        self.call_from_thread(self._show_session, path, reason)
+
+    def _show_session(self, path: Path, reason: str) -> None:
+        from tunebook.tui.screens.session_map import SessionMapScreen
+
+        self._stop_watching()
+        self.session_path, self.read_only_reason = path, reason
+        self.session_problem = ""
+        self.sub_title = safe_text(str(path)) + ("  [read-only]" if reason else "")
+        remember(path)
+        self.post_message(SessionOpened(path, reason))
+        self._watch_stop = threading.Event()
+        self._watch_session(path, self._watch_stop)
+        self.push_screen(SessionMapScreen())
+        if self._start_run_on_open:
+            self._start_run_on_open = False
+            self.action_start_run()
+
+    def close_session(self) -> None:
+        """Stop watching the session (back on Home); a runner keeps running."""
+        self._stop_watching()
+        self.session_path, self.read_only_reason = None, ""
+        self.sub_title = ""
+
+    def _stop_watching(self) -> None:
+        self._watch_stop.set()
+
+    @work(thread=True, group="watch", exit_on_error=False)
+    def _watch_session(self, path: Path, stop: threading.Event) -> None:
+        from tunebook.sessions.watch import SessionWatcher
+
+        watcher = SessionWatcher(path)
+        try:
+            self.post_message(SessionChanged(0, watcher.runner_alive()))
+
+            def changed(change):
+                if stop.is_set():
+                    return
+                if change.problem:
+                    self.post_message(SessionProblem(change.problem))
+                else:
+                    self.post_message(SessionChanged(change.version, change.runner_alive))
+
+            watcher.watch(changed, stop)
+        finally:
+            watcher.close()
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        self.runner_alive = message.runner_alive
+        self.data_version += 1
+
+    def on_session_problem(self, message: SessionProblem) -> None:
+        self.session_problem = message.problem
+        self.notify(safe_text(message.problem), title="Session file", severity="error", timeout=30)
+
+    # -- navigation -------------------------------------------------------------------------
+
+    def show_monitor(self) -> None:
+        """The run monitor of the open session."""
+        from tunebook.tui.screens.run_monitor import RunMonitorScreen
+
+        self.push_screen(RunMonitorScreen())
+
+    def show_experiments(self) -> None:
+        """The experiments and studies of the open session."""
+        from tunebook.tui.screens.experiments import ExperimentsScreen
+
+        self.push_screen(ExperimentsScreen())
+
+    def show_trial(self, trial_id: int) -> None:
+        """One trial in full."""
+        from tunebook.tui.screens.trial_detail import TrialDetailScreen
+
+        self.push_screen(TrialDetailScreen(trial_id))
+
+    # -- the runner -------------------------------------------------------------------------
+
+    def write_refusal(self) -> str:
+        """Why the open session cannot be changed from the app now ("" when it can)."""
+        if self.session_path is None:
+            return "no session is open"
+        if self.read_only_reason:
+            return f"the session is read-only: {self.read_only_reason}"
+        if self.session_problem:
+            return self.session_problem
+        return ""
+
+    def action_start_run(self) -> None:
+        """Start a detached runner on the open session's pending trials."""
+        refusal = self.write_refusal()
+        if not refusal and self.runner_alive:
+            refusal = "a runner is already running"
+        if refusal:
+            self.notify(safe_text(refusal), title="Cannot start a run", severity="warning")
+            return
+        self._start_runner(self.session_path)
+
+    @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
+    def _start_runner(self, path: Path) -> None:
+        from tunebook.core.execution.control import RunRequest, start_runner
+
+        notices: list[str] = []
+        started = start_runner(path, RunRequest(workers=self._run_workers), notices.append)
+        for line in notices:
+            self.call_from_thread(self.notify, safe_text(line), severity="warning", timeout=15)
+        self.post_message(RunnerStarted(started.pid))
+        log = safe_text(str(started.log_path))
+        self.call_from_thread(self.notify, f"runner started (pid {started.pid}); log {log}")
+
+    def action_stop_run(self) -> None:
+        """Ask for confirmation, then stop the runner gracefully (trials checkpoint)."""
+        from tunebook.tui.screens.confirm import ConfirmScreen
+
+        if self.session_path is None or not self.runner_alive:
+            self.notify("no runner is running on this session", severity="warning")
+            return
+        path = self.session_path
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._stop_runner(path)
+
+        self.push_screen(
+            ConfirmScreen(
+                "Stop the run?",
+                "Running trials save a checkpoint and go back to pending; "
+                "starting a run again resumes them.",
+                confirm="Stop",
+            ),
+            confirmed,
+        )
+
+    @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
+    def _stop_runner(self, path: Path) -> None:
+        from tunebook.core.execution.control import stop_runner
+
+        self.call_from_thread(self.notify, "stopping: running trials are saving checkpoints")
+        result = stop_runner(path, timeout=STOP_TIMEOUT)
+        pid = result.runner.pid if result.runner else None
+        self.post_message(RunnerStopped(pid, result.seconds))
+        self.call_from_thread(self.notify, f"runner stopped in {result.seconds:.1f} s")
+
+    # -- faults ---------------------------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers' exceptions become one sentence (screens forward theirs to
+        `report_error` too: worker messages do not bubble)."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.report_error(event.worker.error)
+
+    def report_error(self, error: BaseException) -> None:
+        """One sentence in an error notification: never a dead app or a traceback."""
+        if isinstance(error, TunebookError):
+            message = str(error)
+        else:
+            message = f"internal error: {type(error).__name__}: {error}"
+        self.notify(safe_text(message), title="Error", severity="error", timeout=15)
+
+    # -- app-wide actions -------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Keys of the current screen and the glossary."""
+        from tunebook.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_toggle_theme(self) -> None:
+        """Dark ↔ light."""
+        self.theme = LIGHT_THEME if self.theme == DARK_THEME else DARK_THEME
+
+    def on_unmount(self) -> None:
+        self._stop_watching()
+
+
+def default_workers() -> int:
+    """Worker processes for a run started from the app: half the cores, at least one, so
+    the machine keeps a core for the app and the runner."""
+    return max(1, (os.cpu_count() or 2) // 2)

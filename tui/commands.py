@@ -1,0 +1,60 @@
+"""The command palette's provider: the current screen's commands, then the app's.
+
+Every command is a binding with an id and a description, so the palette, the footer, the
+help screen and the user's keymap all name the same things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
+
+
+def screen_commands(screen: Screen) -> Iterator[tuple[str, str, str, object]]:
+    """(title, help, action, namespace) for the screen's bindings, then the app's, skipping
+    those without a description and those the screen disables right now."""
+    seen: set[str] = set()
+    for namespace, bindings in ((screen, screen.BINDINGS), (screen.app, screen.app.BINDINGS)):
+        for binding in bindings:
+            if not isinstance(binding, Binding) or not binding.description:
+                continue
+            if binding.action in seen or binding.action == "command_palette":
+                continue
+            action_name = binding.action.split("(", 1)[0]
+            if namespace.check_action(action_name, ()) is False:
+                continue
+            seen.add(binding.action)
+            keys = binding.key_display or binding.key.split(",")[0]
+            yield binding.description, f"{binding.tooltip or binding.description} ({keys})", (
+                binding.action
+            ), namespace
+
+
+class ScreenCommands(Provider):
+    """Commands of the screen the palette was opened over."""
+
+    def _commands(self) -> list[tuple[str, str, str, object]]:
+        return list(screen_commands(self.screen))
+
+    async def discover(self) -> Hits:
+        for title, help_text, action, namespace in self._commands():
+            yield DiscoveryHit(title, partial(self._run, action, namespace), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, action, namespace in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    partial(self._run, action, namespace),
+                    help=help_text,
+                )
+
+    async def _run(self, action: str, namespace: object) -> None:
+        await self.app.run_action(action, default_namespace=namespace)  # type: ignore[arg-type]

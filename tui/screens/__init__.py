@@ -1,0 +1,15 @@
+"""The app's screens, one per file, named after the playbook step they serve."""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+
+
+def screen_classes() -> list[type[Screen]]:
+    """Every screen class of the app (the keymap may name any of their bindings)."""
+    from tunebook.tui.screens.confirm import ConfirmScreen
+    from tunebook.tui.screens.help import HelpScreen
+    from tunebook.tui.screens.home import HomeScreen
+    from tunebook.tui.screens.session_map import SessionMapScreen
+
+    return [HomeScreen, SessionMapScreen, HelpScreen, ConfirmScreen]

@@ -1,0 +1,185 @@
+"""The session map: the playbook's stages in order with where this session stands on each,
+and the recommended next step one key away (`n`). Computed by `core.session_map`."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tunebook.core.session_map import SessionMap, Stage, StageAction, StageState, session_map
+from tunebook.sessions.text import safe_text
+from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
+
+STATE_STYLE = {
+    StageState.DONE: ("✓ done", "green"),
+    StageState.STALE: ("! stale", "yellow"),
+    StageState.RUNNING: ("▶ running", "cyan"),
+    StageState.NEXT: ("→ next", "bold magenta"),
+    StageState.NOT_STARTED: ("· not started", "dim"),
+}
+
+
+def stage_detail(stage: Stage) -> Text:
+    """The highlighted stage in full: what the session holds, why, and how to take it."""
+    text = Text()
+    text.append(f"{stage.title}", style="bold")
+    text.append(f"  ({', '.join(stage.playbook)})  {stage.state.value}\n", style="dim")
+    text.append(safe_text(stage.summary) + "\n")
+    if stage.reason:
+        label = "stale: " if stage.state is StageState.STALE else "why: "
+        text.append(label, style="bold")
+        text.append(safe_text(stage.reason) + "\n")
+    if stage.action is not StageAction.NONE:
+        text.append("enter: ", style="bold")
+        text.append(ACTION_LABELS[stage.action] + "\n")
+    if stage.command:
+        text.append("command: ", style="bold")
+        text.append(safe_text(stage.command) + "  (enter copies it)\n" if stage.action is
+                    StageAction.NONE else safe_text(stage.command) + "\n")
+    if not stage.actionable:
+        text.append("set in an experiment spec's [fixed] table today", style="dim")
+    return text
+
+
+ACTION_LABELS = {
+    StageAction.RUN: "start a run of the pending trials",
+    StageAction.MONITOR: "watch the run",
+    StageAction.EXPERIMENTS: "see the experiments and their studies",
+}
+
+
+class SessionMapScreen(SessionScreen):
+    """Every playbook stage with its state; enter takes the highlighted one, n the next."""
+
+    BINDINGS = [
+        Binding("n", "next_step", "Next step", id="map.next", tooltip="Take the recommended step"),
+        Binding("enter", "take_step", "Take step", id="map.take", show=False),
+        Binding("m", "monitor", "Monitor", id="map.monitor", tooltip="Trials, progress, curves"),
+        Binding("e", "experiments", "Experiments", id="map.experiments"),
+        Binding("r", "run", "Run", id="map.run", tooltip="Start a run of the pending trials"),
+        Binding("escape", "home", "Home", id="map.home", tooltip="Back to the home screen"),
+    ]
+
+    stage_map: reactive[SessionMap | None] = reactive(None, init=False)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ReadOnlyBanner()
+        with Vertical(id="map-body"):
+            yield DataTable(id="stages", cursor_type="row", zebra_stripes=False)
+            yield Static(id="stage-detail", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#stages", DataTable)
+        table.add_column("state", key="state", width=13)
+        table.add_column("stage", key="stage", width=24)
+        table.add_column("this session", key="summary")
+        table.focus()
+        super().on_mount()
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def reload(self) -> None:
+        computed = self.read(session_map)
+        self.app.call_from_thread(setattr, self, "stage_map", computed)
+
+    def watch_stage_map(self, computed: SessionMap | None) -> None:
+        if computed is None:
+            return
+        table = self.query_one("#stages", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for stage in computed.stages:
+            label, style = STATE_STYLE[stage.state]
+            table.add_row(
+                Text(label, style=style),
+                Text(safe_text(stage.title)),
+                Text(safe_text(stage.summary), overflow="ellipsis", no_wrap=True),
+                key=stage.key,
+            )
+        if row == 0 and computed.next is not None:  # first paint: start on the next step
+            row = computed.stages.index(computed.next)
+        table.move_cursor(row=min(row, len(computed.stages) - 1))
+        self._show_detail()
+        self.refresh_bindings()
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _highlighted(self) -> Stage | None:
+        if self.stage_map is None:
+            return None
+        row = self.query_one("#stages", DataTable).cursor_row
+        return self.stage_map.stages[row] if 0 <= row < len(self.stage_map.stages) else None
+
+    def _show_detail(self) -> None:
+        stage = self._highlighted()
+        if stage is not None:
+            self.query_one("#stage-detail", Static).update(stage_detail(stage))
+
+    def on_data_table_row_selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_take_step()
+
+    def action_take_step(self) -> None:
+        """Take the highlighted stage's step (or copy its command)."""
+        stage = self._highlighted()
+        if stage is not None:
+            self.take(stage)
+
+    def action_next_step(self) -> None:
+        """Take the recommended next step."""
+        if self.stage_map is None:
+            return
+        stage = self.stage_map.next
+        if stage is None:
+            running = any(s.state is StageState.RUNNING for s in self.stage_map.stages)
+            if running:
+                self.action_monitor()
+            else:
+                self.notify("nothing to recommend: every stage that can be taken is done")
+            return
+        self.take(stage)
+
+    def take(self, stage: Stage) -> None:
+        """Do what `stage` asks: start a run, open the monitor or the experiments, or copy
+        the command that does it today."""
+        if stage.action is StageAction.RUN:
+            self.action_run()
+        elif stage.action is StageAction.MONITOR:
+            self.action_monitor()
+        elif stage.action is StageAction.EXPERIMENTS:
+            self.action_experiments()
+        elif stage.command:
+            self.app.copy_to_clipboard(stage.command)
+            self.notify(f"copied: {safe_text(stage.command)}")
+        else:
+            self.notify(f"{stage.title}: set it in an experiment spec's [fixed] table today")
+
+    def action_monitor(self) -> None:
+        """Open the run monitor."""
+        self.tunebook.show_monitor()
+
+    def action_experiments(self) -> None:
+        """Open the experiments and studies."""
+        self.tunebook.show_experiments()
+
+    def action_run(self) -> None:
+        """Start a run, then watch it."""
+        self.tunebook.action_start_run()
+        self.tunebook.show_monitor()
+
+    def action_home(self) -> None:
+        """Back to Home; a run keeps running."""
+        self.tunebook.close_session()
+        self.dismiss()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "run" and (self.tunebook.write_refusal() or self.tunebook.runner_alive):
+            return None  # shown dimmed: the reason is in the banner or the runner's state
+        return True

@@ -1,0 +1,1 @@
+"""Widgets of the app: each self-contained, fed plain data from `core`/`sessions`."""

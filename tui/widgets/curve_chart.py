@@ -1,0 +1,132 @@
+"""Training curves in the terminal: several trials' series overlaid, one stable colour each.
+
+A `textual-plotext` plot that keeps its curves and redraws them (`clear_data(); plot();
+refresh()`). Log axes are drawn as `log10` values on a linear axis with readable tick
+labels: plotext 5's `yscale("log")` rewrites stored data on every redraw and crashes on
+resize (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textual_plotext import PlotextPlot
+
+#: Distinct colours that read on dark and light themes; a trial keeps its colour everywhere.
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+)
+
+
+def trial_color(trial_id: int) -> tuple[int, int, int]:
+    """The colour of trial `trial_id` in every chart and table of the app."""
+    return PALETTE[trial_id % len(PALETTE)]
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One series to draw: its legend label, points and colour."""
+
+    label: str
+    steps: Sequence[float]
+    values: Sequence[float]
+    color: tuple[int, int, int] = PALETTE[0]
+
+
+def finite_points(
+    steps: Sequence[float], values: Sequence[float], log: bool
+) -> tuple[list[float], list[float]]:
+    """The points a chart can draw: finite values only (positive ones on a log axis), as
+    `log10` on a log axis."""
+    xs, ys = [], []
+    for x, y in zip(steps, values):
+        if y is None or not math.isfinite(y) or (log and y <= 0):
+            continue
+        xs.append(x)
+        ys.append(math.log10(y) if log else y)
+    return xs, ys
+
+
+def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Tick positions (in log10 units) and labels for a log axis spanning `low`…`high`
+    (also log10): powers of ten, with 2× and 5× between them over three decades or less, or
+    the span's ends when no such tick falls inside it."""
+    first, last = math.floor(low), math.ceil(high)
+    multiples = (1, 2, 5) if last - first <= 3 else (1,)
+    step = max(1, (last - first) // 6 + 1)
+    positions = [
+        p + math.log10(k)
+        for p in range(first, last + 1, step)
+        for k in multiples
+        if low <= p + math.log10(k) <= high
+    ]
+    if not positions:
+        positions = [low, high] if high > low else [low]
+    return positions, [f"{10**p:.3g}" for p in positions]
+
+
+class CurveChart(PlotextPlot):
+    """Overlaid curves with a title; `show(curves)` replaces them and redraws."""
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        log_y: bool = False,
+        x_label: str = "step",
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self._title = title
+        self._log_y = log_y
+        self._x_label = x_label
+        self._curves: tuple[Curve, ...] = ()
+        self._empty_text = "no points yet"
+
+    @property
+    def curves(self) -> tuple[Curve, ...]:
+        """What the chart draws now."""
+        return self._curves
+
+    def show(self, curves: Sequence[Curve], empty_text: str = "no points yet") -> None:
+        """Draw `curves` instead of what was there (`empty_text` when none has a point)."""
+        self._curves = tuple(curves)
+        self._empty_text = empty_text
+        self.replot()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.replot()
+
+    def replot(self) -> None:
+        """Redraw from the kept curves."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.xlabel(self._x_label)
+        drawn_low, drawn_high = math.inf, -math.inf
+        for curve in self._curves:
+            xs, ys = finite_points(curve.steps, curve.values, self._log_y)
+            if not xs:
+                continue
+            drawn_low, drawn_high = min(drawn_low, *ys), max(drawn_high, *ys)
+            plt.plot(xs, ys, label=curve.label, color=curve.color, marker="braille")
+        title = self._title + (" (log scale)" if self._log_y else "")
+        if drawn_low > drawn_high:
+            title += f": {self._empty_text}"
+        elif self._log_y:
+            plt.yticks(*log_ticks(drawn_low, drawn_high))
+        plt.title(title)
+        self.refresh()
