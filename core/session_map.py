@@ -55,6 +55,18 @@ class Stage:
     action: StageAction = StageAction.NONE
     experiment: str | None = None  # the experiment of an experiment stage
 
+    def to_dict(self) -> dict[str, Any]:
+        """The stage as `status --json` writes it."""
+        return {
+            "key": self.key,
+            "title": self.title,
+            "playbook": list(self.playbook),
+            "state": self.state.value,
+            "summary": self.summary,
+            "reason": self.reason,
+            "command": self.command,
+        }
+
     @property
     def actionable(self) -> bool:
         """True when the user can take this step now, in the app or with a command."""

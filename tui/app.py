@@ -222,15 +222,17 @@ class TunebookApp(App[None]):
             return self.session_problem
         return ""
 
-    def action_start_run(self) -> None:
-        """Start a detached runner on the open session's pending trials."""
+    def action_start_run(self) -> bool:
+        """Start a detached runner on the open session's pending trials; False (and a
+        notification saying why) when it cannot start."""
         refusal = self.write_refusal()
         if not refusal and self.runner_alive:
             refusal = "a runner is already running"
-        if refusal:
+        if refusal or self.session_path is None:
             self.notify(safe_text(refusal), title="Cannot start a run", severity="warning")
-            return
+            return False
         self._start_runner(self.session_path)
+        return True
 
     @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
     def _start_runner(self, path: Path) -> None:

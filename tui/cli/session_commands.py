@@ -93,8 +93,13 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the session summary, as text or as the documented JSON."""
+    from tunebook.core.session_map import session_map
+
     with Session.open(args.path, read_only=True) as session:
         data = status_data(session)
+        stages = session_map(session)
+    data["stages"] = [stage.to_dict() for stage in stages.stages]
+    data["next_step"] = stages.next.key if stages.next else None
     if args.json:
         sys.stdout.write(to_json(data))
     else:
@@ -173,6 +178,30 @@ def print_status(data: dict[str, Any]) -> None:
         f"{totals['infeasible']} infeasible, {totals['failed']} failed, "
         f"{totals['running']} running, {totals['pending']} pending"
     )
+    print_stages(console, data.get("stages", []))
+
+
+def print_stages(console: Any, stages: list[dict[str, Any]]) -> None:
+    """The playbook's stages, one line each, and the recommended next step with its command
+    (the same map the app's Session map screen draws)."""
+    from rich.text import Text
+
+    if not stages:
+        return
+    console.print("playbook stages:")
+    for stage in stages:
+        console.print(
+            Text.assemble(
+                f"  {stage['state']:<12} ",
+                (safe_text(stage["title"]), "bold"),
+                f": {safe_text(stage['summary'])}",
+            )
+        )
+    for stage in stages:
+        if stage["state"] == "next":
+            how = f"; run '{safe_text(stage['command'])}'" if stage["command"] else ""
+            reason = f" ({safe_text(stage['reason'])})" if stage["reason"] else ""
+            console.print(f"next step: {safe_text(stage['title'])}{reason}{how}")
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -171,8 +171,8 @@ class SessionMapScreen(SessionScreen):
 
     def action_run(self) -> None:
         """Start a run, then watch it."""
-        self.tunebook.action_start_run()
-        self.tunebook.show_monitor()
+        if self.tunebook.action_start_run():
+            self.tunebook.show_monitor()
 
     def action_home(self) -> None:
         """Back to Home; a run keeps running."""

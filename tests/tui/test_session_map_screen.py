@@ -1,0 +1,119 @@
+"""The session map screen, help and the command palette, driven through Textual's pilot on
+real session files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from tests.core.test_session_map import pending_session
+from tests.filled_session import fill_session
+from tunebook.tui.app import TunebookApp
+from tunebook.tui.commands import screen_commands
+from tunebook.tui.messages import SessionOpened
+from tunebook.tui.screens.help import HelpScreen
+from tunebook.tui.screens.session_map import SessionMapScreen
+
+
+@pytest.fixture(autouse=True)
+def private_user_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recent files and keymap in tmp dirs, never the user's."""
+    monkeypatch.setenv("TUNEBOOK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("TUNEBOOK_CONFIG_DIR", str(tmp_path / "config"))
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10) -> None:
+    """Let the app run until `condition` holds (workers report through the event loop)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def cells(app: TunebookApp) -> list[list[str]]:
+    """The stage table as text."""
+    table = app.screen.query_one("#stages", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_the_map_shows_every_stage_and_starts_on_the_next_step(tmp_path: Path) -> None:
+    path = pending_session(tmp_path / "s.tunebook")
+    messages: list[object] = []
+    app = TunebookApp(path)
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen) and cells(app))
+        rows = cells(app)
+        assert [r[1] for r in rows] == [
+            "Model",
+            "Optimizer",
+            "Batch size",
+            "Initial configuration",
+            "Training length",
+            "Experiment 'lr'",
+            "Launches",
+        ]
+        assert rows[5][0] == "→ next"
+        assert app.screen.query_one("#stages", DataTable).cursor_row == 5
+        assert any(isinstance(m, SessionOpened) and m.path == path for m in messages)
+        assert app.read_only_reason == ""
+
+
+async def test_next_copies_the_command_when_the_app_cannot_take_the_step(tmp_path: Path) -> None:
+    path = tmp_path / "empty.tunebook"
+    from tunebook.sessions import Session
+
+    Session.create(path, "tabular", {}).close()
+    app = TunebookApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen) and cells(app))
+        await pilot.press("n")
+        assert app.clipboard == f"tunebook experiment add {path} SPEC.toml"
+
+
+async def test_a_read_only_session_disables_run_and_says_why(tmp_path: Path) -> None:
+    path = pending_session(tmp_path / "s.tunebook")
+    os.chmod(path, 0o444)
+    app = TunebookApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen) and cells(app))
+        assert app.read_only_reason == f"'{path}' is not writable"
+        banner = str(app.screen.query_one("ReadOnlyBanner").render())
+        assert "read-only" in banner and "not writable" in banner
+        assert app.screen.check_action("run", ()) is None
+        await pilot.press("n")  # the next step is a run: refused with the reason
+        await wait_for(pilot, lambda: bool(app._notifications))
+        notes = [n.message for n in app._notifications]
+        assert any("read-only" in note for note in notes)
+
+
+async def test_help_lists_the_screens_keys_with_their_ids(tmp_path: Path) -> None:
+    path = fill_session(tmp_path / "filled.tunebook")
+    app = TunebookApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen) and cells(app))
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        table = app.screen.query_one("#keys", DataTable)
+        ids = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+        assert "map.next" in ids and "app.help" in ids
+        glossary = app.screen.query_one("#glossary")
+        assert "abuse of terms" in glossary.source  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen))
+
+
+async def test_the_palette_offers_the_current_screens_commands(tmp_path: Path) -> None:
+    path = fill_session(tmp_path / "filled.tunebook")
+    app = TunebookApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen) and cells(app))
+        titles = [title for title, *_ in screen_commands(app.screen)]
+        assert titles[:3] == ["Next step", "Take step", "Monitor"]
+        assert "Help" in titles and "Quit" in titles
