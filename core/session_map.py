@@ -55,6 +55,11 @@ class Stage:
     action: StageAction = StageAction.NONE
     experiment: str | None = None  # the experiment of an experiment stage
 
+    @property
+    def about(self) -> str:
+        """What the playbook says this stage is for, in a sentence."""
+        return STAGE_ABOUT["experiment" if self.key.startswith("experiment") else self.key]
+
     def to_dict(self) -> dict[str, Any]:
         """The stage as `status --json` writes it."""
         return {
@@ -101,6 +106,25 @@ DECISION_STAGES: tuple[tuple[DecisionKind, str, tuple[str, ...], str], ...] = (
     (DecisionKind.INITIAL_CONFIG, "Initial configuration", ("PB-4",), "learning_rate"),
     (DecisionKind.MAX_TRAIN_STEPS, "Training length", ("PB-19", "PB-20"), "max_train_steps"),
 )
+
+
+#: What each stage is for, after the playbook (shown beside the stage in the app).
+STAGE_ABOUT = {
+    "model": "Start from a well-established architecture; its hyperparameters define a "
+    "family of models, and the smallest sensible member is the right start.",
+    "optimizer": "Use the most popular optimizer for the kind of problem, and be ready to "
+    "tune all its hyperparameters; simpler variants with fixed extras are fine early on.",
+    "batch_size": "Batch size sets training speed, not validation performance: take the "
+    "largest size that still nearly doubles throughput when doubled, and fit it in memory.",
+    "initial_config": "A simple, fast, reasonable start: constant learning rate, no extras, "
+    "clearly better than chance.",
+    "max_train_steps": "Never tune the step budget: pick one value for all trials, and read "
+    "where the best checkpoints land to shorten or lengthen it.",
+    "experiment": "One narrow goal per round: scientific hyperparameters measured, nuisance "
+    "ones tuned away, fixed ones held; check the results before concluding.",
+    "launches": "Adopt a change as the new baseline only on strong evidence, knowing the "
+    "trial-to-trial variance.",
+}
 
 
 def session_map(session: Session) -> SessionMap:

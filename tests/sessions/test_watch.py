@@ -38,7 +38,8 @@ def test_a_deleted_file_is_a_problem(tmp_path: Path) -> None:
     try:
         path.unlink()
         change = watcher.poll()
-        assert change is not None and change.problem == f"session file '{path}' was deleted while open"
+        assert change is not None
+        assert change.problem == f"session file '{path}' was deleted while open"
     finally:
         watcher.close()
 

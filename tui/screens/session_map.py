@@ -30,6 +30,7 @@ def stage_detail(stage: Stage) -> Text:
     text = Text()
     text.append(f"{stage.title}", style="bold")
     text.append(f"  ({', '.join(stage.playbook)})  {stage.state.value}\n", style="dim")
+    text.append(stage.about + "\n", style="italic")
     text.append(safe_text(stage.summary) + "\n")
     if stage.reason:
         label = "stale: " if stage.state is StageState.STALE else "why: "
@@ -72,6 +73,7 @@ class SessionMapScreen(SessionScreen):
         yield Header()
         yield ReadOnlyBanner()
         with Vertical(id="map-body"):
+            yield Static(id="session-line", markup=False)
             yield DataTable(id="stages", cursor_type="row", zebra_stripes=False)
             yield Static(id="stage-detail", markup=False)
         yield Footer()
@@ -79,14 +81,29 @@ class SessionMapScreen(SessionScreen):
     def on_mount(self) -> None:
         table = self.query_one("#stages", DataTable)
         table.add_column("state", key="state", width=13)
-        table.add_column("stage", key="stage", width=24)
+        table.add_column("stage", key="stage", width=21)
         table.add_column("this session", key="summary")
         table.focus()
         super().on_mount()
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def reload(self) -> None:
-        computed = self.read(session_map)
+        computed, info = self.read(lambda session: (session_map(session), session.info()))
+        facts = info.workload_facts
+        line = Text.assemble(
+            ("workload ", "dim"),
+            (safe_text(info.workload), "bold"),
+            (
+                f" · {facts.train_examples} training, {facts.validation_examples} validation "
+                "examples"
+                if facts is not None
+                else "",
+                "dim",
+            ),
+            (" · ", "dim"),
+            ("● running", "green") if computed.runner_alive else ("○ no runner", "dim"),
+        )
+        self.app.call_from_thread(self.query_one("#session-line", Static).update, line)
         self.app.call_from_thread(setattr, self, "stage_map", computed)
 
     def watch_stage_map(self, computed: SessionMap | None) -> None:
@@ -180,6 +197,10 @@ class SessionMapScreen(SessionScreen):
         self.dismiss()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "run" and (self.tunebook.write_refusal() or self.tunebook.runner_alive):
-            return None  # shown dimmed: the reason is in the banner or the runner's state
+        if action == "run":
+            pending = self.stage_map is not None and any(
+                s.action is StageAction.RUN for s in self.stage_map.stages
+            )
+            if not pending or self.tunebook.write_refusal() or self.tunebook.runner_alive:
+                return None  # dimmed: nothing to run, read-only (the banner) or running
         return True
