@@ -131,10 +131,10 @@ class TunebookApp(App[None]):
 
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def _open_session(self, path: Path, read_only: bool) -> None:
-        with Session.open(path, read_only=read_only) as session:
-            reason = read_only_reason(path) or ("opened with --read-only" if read_only else "")
-            if session.read_only and not reason:
-                reason = "opened read-only"
+        # Read-only even when writable: the app itself never writes, and a runner may be
+        # writing now. (An old-schema file is still upgraded, as for `tunebook status`.)
+        Session.open(path, read_only=True).close()
+        reason = read_only_reason(path) or ("opened with --read-only" if read_only else "")
         self.call_from_thread(self._show_session, path, reason)
 
     def _show_session(self, path: Path, reason: str) -> None:
