@@ -38,8 +38,11 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float =
 
 
 def cells(app: TunebookApp) -> list[list[str]]:
-    """The stage table as text."""
-    table = app.screen.query_one("#stages", DataTable)
+    """The stage table as text (empty until the screen has composed and loaded)."""
+    found = app.screen.query("#stages").results(DataTable)
+    table = next(iter(found), None)
+    if table is None:
+        return []
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 

@@ -42,7 +42,8 @@ async def settle(pilot: Pilot, ready: Callable[[], bool], timeout: float = 10) -
 
 def map_ready(pilot: Pilot) -> bool:
     screen = pilot.app.screen
-    return isinstance(screen, SessionMapScreen) and screen.query_one(DataTable).row_count > 0
+    tables = list(screen.query(DataTable).results(DataTable))
+    return isinstance(screen, SessionMapScreen) and bool(tables) and tables[0].row_count > 0
 
 
 class TestSessionMap:
@@ -78,7 +79,7 @@ class TestHelp:
             await settle(
                 pilot,
                 lambda: isinstance(pilot.app.screen, HelpScreen)
-                and pilot.app.screen.query_one(DataTable).row_count > 0,
+                and any(t.row_count for t in pilot.app.screen.query(DataTable).results(DataTable)),
             )
 
         app = TunebookApp(Path("filled.tunebook"))

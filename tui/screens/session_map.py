@@ -80,11 +80,15 @@ class SessionMapScreen(SessionScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#stages", DataTable)
-        table.add_column("state", key="state", width=13)
-        table.add_column("stage", key="stage", width=21)
-        table.add_column("this session", key="summary")
+        self._add_columns(table, summary_width=len("this session"))
         table.focus()
         super().on_mount()
+
+    @staticmethod
+    def _add_columns(table: DataTable, summary_width: int) -> None:
+        table.add_column("state", key="state", width=13)
+        table.add_column("stage", key="stage", width=21)
+        table.add_column("this session", key="summary", width=summary_width)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def reload(self) -> None:
@@ -111,7 +115,11 @@ class SessionMapScreen(SessionScreen):
             return
         table = self.query_one("#stages", DataTable)
         row = table.cursor_row
-        table.clear()
+        # Columns are re-made with widths from the content: an auto-width column keeps a
+        # stale width after `clear()` when rows come back quickly.
+        table.clear(columns=True)
+        widest = max(len(safe_text(stage.summary)) for stage in computed.stages)
+        self._add_columns(table, summary_width=widest)
         for stage in computed.stages:
             label, style = STATE_STYLE[stage.state]
             table.add_row(
