@@ -160,6 +160,7 @@ async def test_errors_show_next_to_the_form_and_nothing_is_written(tmp_path: Pat
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "already exists" in str(error.render()))
         assert taken.read_text() == "mine"
+        assert screen.focused is not None  # focus is back in the form
         screen.query_one("#new-path", Input).value = str(fresh)
         screen.query_one("#new-options", TextArea).text = "csv=/nowhere/data.csv\n"
         await pilot.press("ctrl+s")

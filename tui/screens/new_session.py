@@ -201,6 +201,7 @@ class NewSessionScreen(TunebookScreen):
             self.show_error("choose a built-in workload or type a file.py:Class reference")
             return
         self.show_error("")
+        self._refocus = self.focused  # disabling the form blurs it; restored on failure
         self.creating = True
         self.create(path, workload, self.query_one("#new-options", TextArea).text)
 
@@ -217,6 +218,11 @@ class NewSessionScreen(TunebookScreen):
     def _failed(self, sentence: str) -> None:
         self.creating = False
         self.show_error(sentence)
+        refocus = getattr(self, "_refocus", None)
+        if refocus is not None and refocus.is_attached and refocus.focusable:
+            refocus.focus()
+        else:
+            self.query_one("#new-path", Input).focus()
 
     def _created(self, info: SessionInfo) -> None:
         self.creating = False
