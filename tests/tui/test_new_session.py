@@ -136,6 +136,7 @@ async def test_a_reference_with_options_creates_that_workload(tmp_path: Path) ->
         assert isinstance(app.screen, NewSessionScreen)
         assert any("wait for the one-step check" in n for n in notifications(app))
         await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen), timeout=60)
+        await wait_for(pilot, lambda: app.screen.stage_map is not None)  # settle before exit
     with Session.open(path, read_only=True) as session:
         info = session.info()
     assert info.workload.endswith("workloads.py:Tiny")
