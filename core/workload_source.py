@@ -30,6 +30,21 @@ from tunebook.sessions.store import CREATED_BY, user_at_host
 PATH_OPTIONS = "workload_path_options"
 
 
+def parse_options(pairs: list[str], typed: bool = True) -> dict[str, Any]:
+    """`KEY=VALUE` strings to a dict; values parse as JSON when they can (numbers, booleans)
+    and `typed`, else stay text (file paths)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"option {pair!r} is not KEY=VALUE")
+        try:
+            options[key] = json.loads(raw) if typed else raw
+        except json.JSONDecodeError:
+            options[key] = raw
+    return options
+
+
 def split_ref(ref: str) -> tuple[str, str]:
     """``path/to/file.py:Class`` or ``package.module:Class`` as (target, class name);
     a built-in name has no target."""

@@ -121,8 +121,7 @@ def cmd_trial_rerun(args: argparse.Namespace) -> int:
 def cmd_relocate(args: argparse.Namespace) -> int:
     """Store the workload's files' new places, after checking that they load."""
     from tunebook.core.api import relocate
-    from tunebook.core.workload_source import session_workload_source
-    from tunebook.tui.cli.session_commands import parse_options
+    from tunebook.core.workload_source import parse_options, session_workload_source
 
     if args.workload is None:  # the session's own workload file is imported to check it
         with Session.open(args.path, read_only=True) as session:

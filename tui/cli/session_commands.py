@@ -7,7 +7,6 @@ instantly even on a laptop without the training stack warmed up.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -63,25 +62,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.set_defaults(handler=cmd_export)
 
 
-def parse_options(pairs: list[str], typed: bool = True) -> dict[str, Any]:
-    """`KEY=VALUE` strings to a dict; values parse as JSON when they can (numbers, booleans)
-    and `typed`, else stay text (file paths)."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise BadInput(f"option {pair!r} is not KEY=VALUE")
-        try:
-            options[key] = json.loads(raw) if typed else raw
-        except json.JSONDecodeError:
-            options[key] = raw
-    return options
-
-
 def cmd_new(args: argparse.Namespace) -> int:
-    """Check the workload loads, then create the file."""
-    Session.check_new_path(args.path)
+    """Check the workload loads, then create the file (the app's new-session form calls
+    the same `parse_options` and `create_session`)."""
+    Session.check_new_path(args.path)  # before importing torch: a quick refusal
     from tunebook.core.api import create_session
+    from tunebook.core.workload_source import parse_options
 
     info = create_session(args.path, args.workload, parse_options(args.option))
     print(f"created {safe_text(info.path)} for workload {safe_text(info.workload)}")
