@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.test_session_map import pending_session
 from tests.filled_session import fill_session
 from tests.tui.home_helpers import error_notifications, isolate_user_dirs, pilot_test, wait_for
 from tunebook.sessions import Session, TrialStatus
@@ -40,7 +41,7 @@ async def test_no_path_lands_on_home() -> None:
 
 @pilot_test
 async def test_a_path_lands_on_its_session_map(tmp_path: Path) -> None:
-    path = fill_session(tmp_path / "s.tunebook")
+    path = pending_session(tmp_path / "s.tunebook")  # trials to run: `run` is enabled
     app = TunebookApp(path)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen))
@@ -54,7 +55,7 @@ async def test_a_path_lands_on_its_session_map(tmp_path: Path) -> None:
 @pytest.mark.parametrize("how", ["chmod", "flag"])
 @pilot_test
 async def test_read_only_shows_the_banner_and_disables_writes(tmp_path: Path, how: str) -> None:
-    path = fill_session(tmp_path / "s.tunebook")
+    path = pending_session(tmp_path / "s.tunebook")  # trials to run, yet `run` is disabled
     if how == "chmod":
         path.chmod(0o444)
     before = path.stat().st_mtime_ns
