@@ -26,6 +26,12 @@ from tunebook.tui.screens.session_map import SessionMapScreen
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 
 
+def map_loaded(app: TunebookApp) -> bool:
+    """The session map is up and has drawn its stages (its actions depend on them)."""
+    screen = app.screen
+    return isinstance(screen, SessionMapScreen) and screen.stage_map is not None
+
+
 @pytest.fixture(autouse=True)
 def _user_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate_user_dirs(monkeypatch, tmp_path)
@@ -44,7 +50,7 @@ async def test_a_path_lands_on_its_session_map(tmp_path: Path) -> None:
     path = pending_session(tmp_path / "s.tunebook")  # trials to run: `run` is enabled
     app = TunebookApp(path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen))
+        await wait_for(pilot, lambda: map_loaded(app))
         assert app.session_path == path and app.read_only_reason == ""
         assert not app.screen.query_one(ReadOnlyBanner).has_class("-shown")
         assert app.screen.check_action("run", ()) is True
@@ -62,7 +68,7 @@ async def test_read_only_shows_the_banner_and_disables_writes(tmp_path: Path, ho
     try:
         app = TunebookApp(path, read_only=how == "flag")
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen))
+            await wait_for(pilot, lambda: map_loaded(app))
             expected = "is not writable" if how == "chmod" else "opened with --read-only"
             assert expected in app.read_only_reason
             banner = app.screen.query_one(ReadOnlyBanner)
