@@ -65,7 +65,7 @@ def experiment_row(experiment: dict[str, Any]) -> tuple[Text, ...]:
     budget = sum(s["budget"] for s in studies)
 
     def total(status: str) -> Text:
-        return Text(str(sum(s["counts"][status] for s in studies)), justify="right")
+        return Text(str(sum(s["counts"][status] for s in studies)))
 
     name = Text(safe_text(experiment["name"]), style="bold")
     name.append(f"  {experiment['status']}", style=EXPERIMENT_STYLE.get(experiment["status"], ""))
@@ -73,7 +73,7 @@ def experiment_row(experiment: dict[str, Any]) -> tuple[Text, ...]:
     best = next((s for s in studies if s["id"] == best_id), None)
     return (
         name,
-        Text(f"{finished}/{budget}", justify="right"),
+        Text(f"{finished}/{budget}"),
         total("infeasible"),
         total("failed"),
         total("running"),
@@ -89,12 +89,12 @@ def study_row(study: dict[str, Any], best_study: bool) -> tuple[Text, ...]:
 
     def count(status: str, style: str = "") -> Text:
         value = counts[status]
-        return Text(str(value), style=style if value else "dim", justify="right")
+        return Text(str(value), style=style if value else "dim")
 
     label = best_label(study, best_study)
     return (
         Text("  " + safe_text(study["name"])),
-        Text(f"{study['finished']}/{study['budget']}", justify="right"),
+        Text(f"{study['finished']}/{study['budget']}"),
         count("infeasible", "yellow"),
         count("failed", "red"),
         count("running", "cyan"),
