@@ -8,9 +8,19 @@ from textual.screen import Screen
 def screen_classes() -> list[type[Screen]]:
     """Every screen class of the app (the keymap may name any of their bindings)."""
     from tunebook.tui.screens.confirm import ConfirmScreen
+    from tunebook.tui.screens.experiments import ExperimentsScreen
     from tunebook.tui.screens.help import HelpScreen
     from tunebook.tui.screens.home import HomeScreen
     from tunebook.tui.screens.new_session import NewSessionScreen
     from tunebook.tui.screens.session_map import SessionMapScreen
+    from tunebook.tui.screens.trial_detail import TrialDetailScreen
 
-    return [HomeScreen, SessionMapScreen, HelpScreen, ConfirmScreen, NewSessionScreen]
+    return [
+        HomeScreen,
+        NewSessionScreen,
+        SessionMapScreen,
+        HelpScreen,
+        ConfirmScreen,
+        ExperimentsScreen,
+        TrialDetailScreen,
+    ]

@@ -1,0 +1,368 @@
+"""One trial in full: its hyperparameters with their roles (PB-8), seeds, outcome and error,
+its curves (training loss, validation objective, learning rate, and the unclipped gradient
+norm as a line and a histogram, PB-31), the kept checkpoints (PB-23), the reproduce
+command (PB-24, `c` copies it) and a rerun (`r`). Computed by `core.trial_detail`; live:
+a running trial's curves grow as the runner writes."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from tunebook.core.trial_detail import Role, TrialDetail, trial_detail
+from tunebook.sessions.records import TrialStatus
+from tunebook.sessions.text import safe_text
+from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.widgets.curve_chart import Curve, CurveChart, trial_color
+from tunebook.tui.widgets.histogram import HistogramChart
+from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
+
+ROLE_STYLE = {
+    Role.SCIENTIFIC: "bold magenta",
+    Role.NUISANCE: "cyan",
+    Role.FIXED: "yellow",
+    Role.DEFAULT: "dim",
+    Role.UNKNOWN: "dim italic",
+}
+STATUS_STYLE = {
+    TrialStatus.PENDING: "dim",
+    TrialStatus.RUNNING: "cyan",
+    TrialStatus.COMPLETED: "green",
+    TrialStatus.INFEASIBLE: "yellow",
+    TrialStatus.FAILED: "red",
+}
+#: The tabs in order: (pane id, label).
+TABS = (
+    ("overview", "Overview"),
+    ("curves", "Curves"),
+    ("lr", "Learning rate"),
+    ("grad", "Grad norm"),
+    ("checkpoints", "Checkpoints"),
+)
+#: Seconds a rerun waits for the app to see the rerun's brief runner claim end.
+CLAIM_SETTLE = 2.0
+
+
+def number(value: float | None, digits: int = 4) -> str:
+    """A number for a person: `—` when missing, `nan`/`inf` as such, else `digits` figures."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def hparam_value(value: Any) -> str:
+    """A hyperparameter's value as it was given (floats short, `None` as `none`)."""
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def seconds(value: float | None) -> str:
+    """`12.3 s`, `4 min 5 s`, `1 h 02 min`, or `—`."""
+    if value is None:
+        return "—"
+    if value < 60:
+        return f"{value:.1f} s"
+    if value < 3600:
+        return f"{int(value // 60)} min {int(value % 60)} s"
+    return f"{int(value // 3600)} h {int(value % 3600 // 60):02d} min"
+
+
+def size(value: int) -> str:
+    """Bytes for a person: `512 B`, `1.2 kB`, `3.4 MB`."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.1f} {unit}"
+    return f"{value} B"
+
+
+def summary_text(detail: TrialDetail) -> Text:
+    """The overview's head: which trial, its outcome, seeds, times, error, reproduce."""
+    text = Text()
+    text.append(f"trial {detail.trial_id}", style="bold")
+    text.append(f"  #{detail.number} of study ")
+    text.append(safe_text(detail.study), style="bold")
+    text.append(", experiment ")
+    text.append(safe_text(detail.experiment), style="bold")
+    text.append("\n")
+    text.append(detail.status.value, style=STATUS_STYLE[detail.status])
+    text.append(f"  attempts {detail.attempts}  chosen by {safe_text(detail.sampler)}")
+    step = "—" if detail.last_step is None else str(detail.last_step)
+    text.append(f"  step {step}/{detail.max_train_steps}\n")
+    objective = f"{safe_text(detail.objective_metric)} ({detail.objective_mode})"
+    best = number(detail.best_value)
+    if detail.best_step is not None:
+        best += f" at step {detail.best_step}"
+    text.append(f"best {objective}: ", style="bold")
+    text.append(f"{best}  final {number(detail.final_value)}\n")
+    text.append(f"seeds: init {detail.init_seed}, data {detail.data_seed}  ")
+    text.append(
+        f"time: compute {seconds(detail.compute_seconds)}, data {seconds(detail.data_seconds)}"
+        f", elapsed {seconds(detail.elapsed)}\n"
+    )
+    if detail.error:
+        label = "reason: " if detail.status is TrialStatus.INFEASIBLE else "error: "
+        text.append(label, style="bold red")
+        text.append(safe_text(detail.error) + "\n", style="red")
+    text.append("reproduce: ", style="bold")
+    if detail.reproduce:
+        text.append(safe_text(detail.reproduce))
+        text.append("  (c copies)", style="dim")
+    else:
+        text.append("not recorded yet (the runner records it when the trial starts)")
+    text.append("\nroles: ", style="dim")
+    for role in Role:
+        if role is Role.UNKNOWN:
+            continue
+        text.append(role.value, style=ROLE_STYLE[role])
+        text.append(" ")
+    if not detail.defaults_known:
+        text.append("(defaults not recorded by the tunebook that made this file)", style="dim")
+    return text
+
+
+def grad_text(detail: TrialDetail) -> Text:
+    """The gradient norm's numbers (PB-31) and the clipping hint they give (PB-30)."""
+    summary = detail.grad_summary
+    text = Text()
+    if summary.median is None:
+        text.append("no unclipped gradient norm logged yet", style="dim")
+        return text
+    text.append("unclipped gradient norm: ", style="bold")
+    text.append(
+        f"median {number(summary.median)}, 90th percentile {number(summary.p90)} "
+        f"(a clipping threshold to try), max {number(summary.maximum)}"
+    )
+    if summary.clipped_share is not None:
+        share = summary.clipped_share
+        text.append(f"; clipped on {share:.0%} of steps")
+        if share > 0.5:
+            text.append(" — over half: lower the learning rate (PB-30)", style="yellow")
+    return text
+
+
+class TrialDetailScreen(SessionScreen):
+    """One trial, in tabs; `c` copies its reproduce command, `r` reruns it, escape goes back."""
+
+    BINDINGS = [
+        Binding(
+            "c", "copy_reproduce", "Copy command", id="detail.copy",
+            tooltip="Copy the command that re-runs this trial headlessly",
+        ),
+        Binding(
+            "r", "rerun", "Rerun", id="detail.rerun",
+            tooltip="Train this trial again from scratch in a detached runner",
+        ),
+        Binding(
+            "t", "next_tab", "Next tab", id="detail.next_tab",
+            tooltip="Overview, curves, learning rate, gradient norm, checkpoints",
+        ),
+        Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the previous screen"),
+        *(
+            Binding(
+                str(index), f"show_tab('{pane}')", label, id=f"detail.tab_{pane}", show=False,
+                tooltip=f"Show the {label.lower()} tab",
+            )
+            for index, (pane, label) in enumerate(TABS, 1)
+        ),
+    ]
+
+    #: The trial as last read; None until the first read.
+    detail: reactive[TrialDetail | None] = reactive(None, init=False)
+
+    def __init__(self, trial_id: int) -> None:
+        super().__init__()
+        self.trial_id = trial_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ReadOnlyBanner()
+        with TabbedContent(id="detail-tabs"):
+            with TabPane("Overview", id="overview"), VerticalScroll(id="overview-body"):
+                yield Static(f"trial {self.trial_id}: loading…", id="summary", markup=False)
+                yield DataTable(id="hparams", cursor_type="row", zebra_stripes=False)
+            with TabPane("Curves", id="curves"):
+                yield CurveChart("training loss", log_y=True, id="loss-chart")
+                yield CurveChart("validation objective", id="validation-chart")
+            with TabPane("Learning rate", id="lr"):
+                yield CurveChart("learning rate", id="lr-chart")
+            with TabPane("Grad norm", id="grad"):
+                yield Static(id="grad-summary", markup=False)
+                yield CurveChart("unclipped gradient norm", log_y=True, id="grad-chart")
+                yield HistogramChart(
+                    "gradient norm histogram", x_label="norm", id="grad-histogram"
+                )
+            with TabPane("Checkpoints", id="checkpoints"):
+                yield DataTable(id="checkpoint-table", cursor_type="row", zebra_stripes=False)
+                yield Static(id="checkpoint-note", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"trial {self.trial_id}"
+        table = self.query_one("#hparams", DataTable)
+        table.add_column("hyperparameter", key="name")
+        table.add_column("value", key="value")
+        table.add_column("role", key="role")
+        checkpoints = self.query_one("#checkpoint-table", DataTable)
+        for column in ("kind", "step", "value", "size"):
+            checkpoints.add_column(column, key=column)
+        super().on_mount()
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def reload(self) -> None:
+        trial_id = self.trial_id
+        computed = self.read(lambda session: trial_detail(session, trial_id))
+        self.app.call_from_thread(setattr, self, "detail", computed)
+
+    def watch_detail(self, detail: TrialDetail | None) -> None:
+        if detail is None:
+            return
+        self.query_one("#summary", Static).update(summary_text(detail))
+        self._fill_hparams(detail)
+        color = trial_color(detail.trial_id)
+        label = f"trial {detail.trial_id}"
+        loss = detail.train_loss
+        self.query_one("#loss-chart", CurveChart).show(
+            [Curve(label, loss.steps, loss.values, color)]
+        )
+        validation = detail.validation
+        self.query_one("#validation-chart", CurveChart).show(
+            [Curve(f"{safe_text(validation.name)} ({detail.objective_mode})",
+                   validation.steps, validation.values, color)],
+            empty_text="no evaluation yet",
+        )
+        lr = detail.learning_rate
+        self.query_one("#lr-chart", CurveChart).show([Curve(label, lr.steps, lr.values, color)])
+        grad = detail.grad_norm
+        self.query_one("#grad-summary", Static).update(grad_text(detail))
+        self.query_one("#grad-chart", CurveChart).show(
+            [Curve(label, grad.steps, grad.values, color)]
+        )
+        self.query_one("#grad-histogram", HistogramChart).show(detail.grad_histogram)
+        self._fill_checkpoints(detail)
+
+    def _fill_hparams(self, detail: TrialDetail) -> None:
+        table = self.query_one("#hparams", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for hparam in detail.hparams:
+            style = ROLE_STYLE[hparam.role]
+            table.add_row(
+                Text(safe_text(hparam.name), style=style),
+                Text(safe_text(hparam_value(hparam.value))),
+                Text(hparam.role.value, style=style),
+                key=hparam.name,
+            )
+        if detail.hparams:
+            table.move_cursor(row=min(row, len(detail.hparams) - 1))
+
+    def _fill_checkpoints(self, detail: TrialDetail) -> None:
+        table = self.query_one("#checkpoint-table", DataTable)
+        table.clear()
+        for checkpoint in detail.checkpoints:
+            table.add_row(
+                Text(checkpoint.kind.value),
+                Text(str(checkpoint.step), justify="right"),
+                Text(number(checkpoint.value), justify="right"),
+                Text(size(checkpoint.size), justify="right"),
+            )
+        note = self.query_one("#checkpoint-note", Static)
+        if detail.checkpoints:
+            note.update(
+                f"best: the best {detail.objective_metric} checkpoints seen during training, "
+                "best first (PB-23); resume: the latest training state of an unfinished trial"
+            )
+        else:
+            note.update("no checkpoints kept (yet)")
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_copy_reproduce(self) -> None:
+        """Copy the reproduce command to the clipboard (PB-24)."""
+        if self.detail is None or not self.detail.reproduce:
+            self.notify("this trial has no reproduce command recorded yet", severity="warning")
+            return
+        self.app.copy_to_clipboard(self.detail.reproduce)
+        self.notify(f"copied: {safe_text(self.detail.reproduce)}", markup=False)
+
+    def action_next_tab(self) -> None:
+        """Show the next tab (after the last, the first)."""
+        tabs = self.query_one("#detail-tabs", TabbedContent)
+        panes = [pane for pane, _ in TABS]
+        index = panes.index(tabs.active) if tabs.active in panes else -1
+        tabs.active = panes[(index + 1) % len(panes)]
+
+    def action_show_tab(self, pane: str) -> None:
+        """Show one tab by its pane id."""
+        self.query_one("#detail-tabs", TabbedContent).active = pane
+
+    def action_back(self) -> None:
+        """Back to the screen that opened this one."""
+        self.dismiss()
+
+    def action_rerun(self) -> None:
+        """Reset the trial to pending and start a detached runner (`tunebook trial rerun`'s
+        effect, without training in the app), after confirming when a result is discarded."""
+        from tunebook.tui.screens.confirm import ConfirmScreen
+
+        refusal = self.tunebook.write_refusal()
+        if not refusal and self.tunebook.runner_alive:
+            refusal = "a runner is running on this session; stop it first (the monitor's s)"
+        if refusal:
+            self.notify(f"cannot rerun: {safe_text(refusal)}", severity="warning", markup=False)
+            return
+        detail = self.detail
+        if detail is None:
+            return
+        path, trial_id = self.session_path, detail.trial_id
+        if not (detail.status.is_finished() or detail.last_step is not None):
+            self._rerun(path, trial_id)  # nothing to discard
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._rerun(path, trial_id)
+
+        outcome = detail.status.value
+        if detail.best_value is not None:
+            outcome += f", best {number(detail.best_value)} at step {detail.best_step}"
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Rerun trial {trial_id}?",
+                f"Its result ({outcome}), metrics and checkpoints are discarded; it trains "
+                "again from scratch with the same hyperparameters and seeds, in a detached "
+                "runner that also runs the session's other pending trials.",
+                confirm="Rerun",
+            ),
+            confirmed,
+        )
+
+    @work(thread=True, exclusive=True, group="rerun", exit_on_error=False)
+    def _rerun(self, path: Path, trial_id: int) -> None:
+        from tunebook.core.execution.rerun import queue_rerun
+
+        queue_rerun(path, trial_id)
+        # The app may have seen the reset's brief runner claim: wait until its watcher
+        # has seen it end, or starting the run would be refused as already running.
+        deadline = time.monotonic() + CLAIM_SETTLE
+        while self.tunebook.runner_alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.app.call_from_thread(self._start_after_reset, trial_id)
+
+    def _start_after_reset(self, trial_id: int) -> None:
+        self.notify(f"trial {trial_id} reset to pending; starting a run")
+        self.tunebook.action_start_run()
