@@ -225,21 +225,27 @@ class TunebookApp(App[None]):
     def action_start_run(self) -> bool:
         """Start a detached runner on the open session's pending trials; False (and a
         notification saying why) when it cannot start."""
+        return self.start_run()
+
+    def start_run(self, rerun: tuple[int, ...] = ()) -> bool:
+        """Start a detached runner that first resets the `rerun` trials to pending (the
+        runner writes; the app never does), then runs every pending trial."""
         refusal = self.write_refusal()
         if not refusal and self.runner_alive:
             refusal = "a runner is already running"
         if refusal or self.session_path is None:
             self.notify(safe_text(refusal), title="Cannot start a run", severity="warning")
             return False
-        self._start_runner(self.session_path)
+        self._start_runner(self.session_path, rerun)
         return True
 
     @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
-    def _start_runner(self, path: Path) -> None:
+    def _start_runner(self, path: Path, rerun: tuple[int, ...]) -> None:
         from tunebook.core.execution.control import RunRequest, start_runner
 
         notices: list[str] = []
-        started = start_runner(path, RunRequest(workers=self._run_workers), notices.append)
+        request = RunRequest(workers=self._run_workers, rerun=rerun)
+        started = start_runner(path, request, notices.append)
         for line in notices:
             self.call_from_thread(self.notify, safe_text(line), severity="warning", timeout=15)
         self.post_message(RunnerStarted(started.pid))

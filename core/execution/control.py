@@ -36,6 +36,7 @@ class RunRequest:
     executor: str = "process"
     experiment: str | None = None
     retry_failed: bool = False
+    rerun: tuple[int, ...] = ()
     memory_limit_mb: int | None = None
     stall_timeout: float | None = None
 
@@ -46,6 +47,8 @@ class RunRequest:
             args += ["--experiment", self.experiment]
         if self.retry_failed:
             args.append("--retry-failed")
+        for trial_id in self.rerun:
+            args += ["--rerun", str(trial_id)]
         if self.memory_limit_mb:
             args += ["--memory-limit", str(self.memory_limit_mb)]
         if self.stall_timeout is not None:

@@ -45,23 +45,8 @@ def reset_for_rerun(session: Session, trial_id: int) -> Trial:
     """Put trial `trial_id` back to pending, cleared (its metrics, checkpoints and results
     go; its hyperparameters and seeds stay), after checking that the workload's files are
     here; returns its record from before. The caller holds the runner claim, so no runner
-    writes the trial meanwhile. Shared by `tunebook trial rerun` and the app's rerun."""
+    writes the trial meanwhile."""
     before = session.trial(trial_id)
     session_workload_source(session).check()
     session.reset_trial(trial_id)
     return before
-
-
-def queue_rerun(path: str | os.PathLike[str], trial_id: int) -> Trial:
-    """The app's rerun: reset trial `trial_id` to pending (`reset_for_rerun`) under a brief
-    runner claim, so the next detached runner trains it again from scratch; returns its
-    record from before. RunnerBusy (a BadInput) while a runner is alive."""
-    with Session.open(path) as session:
-        session.claim_runner(RUNNER_STALE_AFTER, command=f"trial rerun {trial_id}")
-        try:
-            before = reset_for_rerun(session, trial_id)
-            message = f"trial {trial_id} reset to pending for a re-run"
-            session.log_event("user", "trial.rerun", message)
-            return before
-        finally:
-            session.release_runner()

@@ -27,7 +27,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +113,9 @@ class Runner:
             among them).
         executor: `process` (default) or `inline` (same process; tests, debugging).
         retry_failed: put `failed` trials back to pending first.
+        rerun: trial ids to reset to pending first (results, metrics and checkpoints
+            cleared; hyperparameters and seeds kept), so they train again from scratch:
+            the app's "rerun", done by the runner so that the app never writes.
         memory_limit_mb: per-worker cap on what a trial may allocate (process executor).
         progress: called with a `RunProgress` whenever the counts change.
         stop: set it to stop gracefully (running trials checkpoint and return to pending).
@@ -132,6 +135,7 @@ class Runner:
         workers: int = 1,
         executor: str = "process",
         retry_failed: bool = False,
+        rerun: Sequence[int] = (),
         memory_limit_mb: int | None = None,
         progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
@@ -150,6 +154,7 @@ class Runner:
         self.workers = workers
         self.executor = executor
         self.retry_failed = retry_failed
+        self.rerun = tuple(rerun)
         self.memory_limit_mb = memory_limit_mb
         self.progress = progress
         self.stop = stop or threading.Event()
@@ -175,6 +180,8 @@ class Runner:
     def _run(self) -> RunResult:
         with Session.open(self.path) as session:
             experiments = self._experiments(session)
+            for trial_id in self.rerun:
+                session.trial(trial_id)  # an unknown id is one sentence, before any change
             session_workload_source(session).check()  # a moved data file: before any trial
             session.claim_runner(RUNNER_STALE_AFTER, self.detached, command=self._describe())
             heartbeat = _Heartbeat(self.path)
@@ -183,6 +190,9 @@ class Runner:
             try:
                 announce_foreign_code(session, self.notice)
                 self._recover(session)
+                for trial_id in self.rerun:
+                    session.reset_trial(trial_id)
+                    session.log_event("runner", "trial.rerun", f"trial {trial_id} reset to rerun")
                 scheduler = Scheduler(session, experiments)
                 if self.retry_failed:
                     retried = session.retry_trials(TrialStatus.FAILED, scheduler.study_ids())

@@ -142,23 +142,3 @@ def test_grad_summary_without_clipping_series() -> None:
     summary = grad_summary([1.0, 2.0, 3.0, math.nan], [])
     assert summary.median == 2.0 and summary.maximum == 3.0
     assert summary.p90 == pytest.approx(2.8) and summary.clipped_share is None
-
-
-def test_queue_rerun_resets_the_trial_for_the_next_run(tmp_path: Path) -> None:
-    """The app's rerun (shared `reset_for_rerun` with `tunebook trial rerun`): pending,
-    cleared, same hyperparameters and seeds, the runner claim given back, an event logged."""
-    from tunebook.core.execution.rerun import queue_rerun
-
-    path, trial_id, _ = make_session(tmp_path / "s.tunebook")
-    before = queue_rerun(path, trial_id)
-    assert before.status is TrialStatus.COMPLETED and before.best_value == 0.3
-    with Session.open(path, read_only=True) as session:
-        after = session.trial(trial_id)
-        detail = trial_detail(session, trial_id)
-        assert session.runner() is None
-        assert session.events()[-1].kind == "trial.rerun"
-    assert after.status is TrialStatus.PENDING and after.best_value is None
-    assert (after.params, after.init_seed, after.data_seed) == (
-        before.params, before.init_seed, before.data_seed
-    )
-    assert detail.checkpoints == () and len(detail.train_loss) == 0

@@ -251,7 +251,7 @@ async def test_rerun_resets_the_trial_and_starts_a_detached_runner(finished_tiny
             timeout=60,
             what="the runner to start",
         )
-        assert f"trial {before.id} reset to pending; starting a run" in notices(messages)
+        assert f"trial {before.id} is reset and trained again by a new run" in notices(messages)
         # the detached runner trains it again; the screen follows it to the end
         await wait_for(
             pilot,

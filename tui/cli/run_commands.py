@@ -35,6 +35,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--retry-failed", action="store_true", help="re-run failed trials first")
     run.add_argument(
+        "--rerun",
+        type=int,
+        action="append",
+        default=[],
+        metavar="TRIAL",
+        help="reset this trial to pending first, so it trains again from scratch with the "
+        "same hyperparameters and seeds (repeatable)",
+    )
+    run.add_argument(
         "--memory-limit",
         type=int,
         metavar="MB",
@@ -81,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         retry_failed=args.retry_failed,
+        rerun=args.rerun,
         memory_limit_mb=args.memory_limit,
         detached=args.detached_child,
         notice=print_notice,
@@ -190,6 +200,7 @@ def detach(args: argparse.Namespace) -> int:
         executor=args.executor,
         experiment=args.experiment,
         retry_failed=args.retry_failed,
+        rerun=tuple(args.rerun),
         memory_limit_mb=args.memory_limit,
         stall_timeout=args.stall_timeout,
     )

@@ -7,8 +7,6 @@ a running trial's curves grow as the runner writes."""
 from __future__ import annotations
 
 import math
-import time
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -49,9 +47,6 @@ TABS = (
     ("grad", "Grad norm"),
     ("checkpoints", "Checkpoints"),
 )
-#: Seconds a rerun waits for the app to see the rerun's brief runner claim end.
-CLAIM_SETTLE = 2.0
-
 
 def number(value: float | None, digits: int = 4) -> str:
     """A number for a person: `—` when missing, `nan`/`inf` as such, else `digits` figures."""
@@ -321,21 +316,21 @@ class TrialDetailScreen(SessionScreen):
 
         refusal = self.tunebook.write_refusal()
         if not refusal and self.tunebook.runner_alive:
-            refusal = "a runner is running on this session; stop it first (the monitor's s)"
+            refusal = "a runner is running on this session; stop it first (x on the run monitor)"
         if refusal:
             self.notify(f"cannot rerun: {safe_text(refusal)}", severity="warning", markup=False)
             return
         detail = self.detail
         if detail is None:
             return
-        path, trial_id = self.session_path, detail.trial_id
+        trial_id = detail.trial_id
         if not (detail.status.is_finished() or detail.last_step is not None):
-            self._rerun(path, trial_id)  # nothing to discard
+            self._rerun(trial_id)  # nothing to discard
             return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._rerun(path, trial_id)
+                self._rerun(trial_id)
 
         outcome = detail.status.value
         if detail.best_value is not None:
@@ -351,18 +346,7 @@ class TrialDetailScreen(SessionScreen):
             confirmed,
         )
 
-    @work(thread=True, exclusive=True, group="rerun", exit_on_error=False)
-    def _rerun(self, path: Path, trial_id: int) -> None:
-        from tunebook.core.execution.rerun import queue_rerun
-
-        queue_rerun(path, trial_id)
-        # The app may have seen the reset's brief runner claim: wait until its watcher
-        # has seen it end, or starting the run would be refused as already running.
-        deadline = time.monotonic() + CLAIM_SETTLE
-        while self.tunebook.runner_alive and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.app.call_from_thread(self._start_after_reset, trial_id)
-
-    def _start_after_reset(self, trial_id: int) -> None:
-        self.notify(f"trial {trial_id} reset to pending; starting a run")
-        self.tunebook.action_start_run()
+    def _rerun(self, trial_id: int) -> None:
+        """The detached runner resets the trial and trains it again (`run --rerun`)."""
+        if self.tunebook.start_run(rerun=(trial_id,)):
+            self.notify(f"trial {trial_id} is reset and trained again by a new run")
