@@ -28,6 +28,7 @@ from tunebook.sessions.report import (
 from tunebook.sessions.text import plural, safe_text
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
+from tunebook.tui.widgets.tables import refill
 
 #: The table's columns: (key, header). The counts are those `tunebook status` prints.
 COLUMNS = (
@@ -167,8 +168,7 @@ class ExperimentsScreen(SessionScreen):
     def on_mount(self) -> None:
         self.sub_title = "experiments and studies"
         table = self.query_one("#experiments", DataTable)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        refill(table, COLUMNS, [])
         table.focus()
         super().on_mount()
 
@@ -191,18 +191,18 @@ class ExperimentsScreen(SessionScreen):
         if data is None:
             return
         table = self.query_one("#experiments", DataTable)
-        row = table.cursor_row
-        table.clear()
+        first_paint = table.row_count == 0
+        table_rows = []
         for experiment in data["experiments"]:
-            table.add_row(*experiment_row(experiment), key=experiment_key(experiment["id"]))
+            table_rows.append((experiment_key(experiment["id"]), experiment_row(experiment)))
             best_id = best_study_id(experiment["studies"])
             for study in experiment["studies"]:
-                table.add_row(*study_row(study, study["id"] == best_id), key=study_key(study["id"]))
+                cells = study_row(study, study["id"] == best_id)
+                table_rows.append((study_key(study["id"]), cells))
+        refill(table, COLUMNS, table_rows)
         rows = self.rows()
-        if rows:
-            if row == 0 and len(rows) > 1 and rows[1][1] is not None:
-                row = 1  # first paint: on the first study
-            table.move_cursor(row=min(row, len(rows) - 1))
+        if first_paint and len(rows) > 1 and rows[1][1] is not None:
+            table.move_cursor(row=1)  # first paint: on the first study
         self._show_detail()
 
     def _highlighted(self) -> tuple[dict[str, Any], dict[str, Any] | None] | None:

@@ -15,6 +15,7 @@ from tunebook.core.session_map import SessionMap, Stage, StageAction, StageState
 from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
+from tunebook.tui.widgets.tables import refill
 
 STATE_STYLE = {
     StageState.DONE: ("✓ done", "green"),
@@ -48,6 +49,8 @@ def stage_detail(stage: Stage) -> Text:
     return text
 
 
+STAGE_COLUMNS = (("state", "state"), ("stage", "stage"), ("summary", "this session"))
+
 ACTION_LABELS = {
     StageAction.RUN: "start a run of the pending trials",
     StageAction.MONITOR: "watch the run",
@@ -80,15 +83,9 @@ class SessionMapScreen(SessionScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#stages", DataTable)
-        self._add_columns(table, summary_width=len("this session"))
+        refill(table, STAGE_COLUMNS, [], widths={"state": 13, "stage": 21})
         table.focus()
         super().on_mount()
-
-    @staticmethod
-    def _add_columns(table: DataTable, summary_width: int) -> None:
-        table.add_column("state", key="state", width=13)
-        table.add_column("stage", key="stage", width=21)
-        table.add_column("this session", key="summary", width=summary_width)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def reload(self) -> None:
@@ -114,23 +111,19 @@ class SessionMapScreen(SessionScreen):
         if computed is None:
             return
         table = self.query_one("#stages", DataTable)
-        row = table.cursor_row
-        # Columns are re-made with widths from the content: an auto-width column keeps a
-        # stale width after `clear()` when rows come back quickly.
-        table.clear(columns=True)
-        widest = max(len(safe_text(stage.summary)) for stage in computed.stages)
-        self._add_columns(table, summary_width=widest)
+        first_paint = table.row_count == 0
+        rows = []
         for stage in computed.stages:
             label, style = STATE_STYLE[stage.state]
-            table.add_row(
+            cells = (
                 Text(label, style=style),
                 Text(safe_text(stage.title)),
                 Text(safe_text(stage.summary), overflow="ellipsis", no_wrap=True),
-                key=stage.key,
             )
-        if row == 0 and computed.next is not None:  # first paint: start on the next step
-            row = computed.stages.index(computed.next)
-        table.move_cursor(row=min(row, len(computed.stages) - 1))
+            rows.append((stage.key, cells))
+        refill(table, STAGE_COLUMNS, rows, widths={"state": 13, "stage": 21})
+        if first_paint and computed.next is not None:  # start on the recommended step
+            table.move_cursor(row=computed.stages.index(computed.next))
         self._show_detail()
         self.refresh_bindings()
 

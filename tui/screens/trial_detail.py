@@ -24,6 +24,10 @@ from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.widgets.curve_chart import Curve, CurveChart, trial_color
 from tunebook.tui.widgets.histogram import HistogramChart
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
+from tunebook.tui.widgets.tables import refill
+
+HPARAM_COLUMNS = (("name", "hyperparameter"), ("value", "value"), ("role", "role"))
+CHECKPOINT_COLUMNS = (("kind", "kind"), ("step", "step"), ("value", "value"), ("size", "size"))
 
 ROLE_STYLE = {
     Role.SCIENTIFIC: "bold magenta",
@@ -208,13 +212,6 @@ class TrialDetailScreen(SessionScreen):
 
     def on_mount(self) -> None:
         self.sub_title = f"trial {self.trial_id}"
-        table = self.query_one("#hparams", DataTable)
-        table.add_column("hyperparameter", key="name")
-        table.add_column("value", key="value")
-        table.add_column("role", key="role")
-        checkpoints = self.query_one("#checkpoint-table", DataTable)
-        for column in ("kind", "step", "value", "size"):
-            checkpoints.add_column(column, key=column)
         super().on_mount()
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
@@ -251,30 +248,31 @@ class TrialDetailScreen(SessionScreen):
         self._fill_checkpoints(detail)
 
     def _fill_hparams(self, detail: TrialDetail) -> None:
-        table = self.query_one("#hparams", DataTable)
-        row = table.cursor_row
-        table.clear()
+        rows = []
         for hparam in detail.hparams:
             style = ROLE_STYLE[hparam.role]
-            table.add_row(
+            cells = (
                 Text(safe_text(hparam.name), style=style),
                 Text(safe_text(hparam_value(hparam.value))),
                 Text(hparam.role.value, style=style),
-                key=hparam.name,
             )
-        if detail.hparams:
-            table.move_cursor(row=min(row, len(detail.hparams) - 1))
+            rows.append((hparam.name, cells))
+        refill(self.query_one("#hparams", DataTable), HPARAM_COLUMNS, rows)
 
     def _fill_checkpoints(self, detail: TrialDetail) -> None:
-        table = self.query_one("#checkpoint-table", DataTable)
-        table.clear()
-        for checkpoint in detail.checkpoints:
-            table.add_row(
-                Text(checkpoint.kind.value),
-                Text(str(checkpoint.step), justify="right"),
-                Text(number(checkpoint.value), justify="right"),
-                Text(size(checkpoint.size), justify="right"),
+        rows = [
+            (
+                None,
+                (
+                    Text(checkpoint.kind.value),
+                    Text(str(checkpoint.step), justify="right"),
+                    Text(number(checkpoint.value), justify="right"),
+                    Text(size(checkpoint.size), justify="right"),
+                ),
             )
+            for checkpoint in detail.checkpoints
+        ]
+        refill(self.query_one("#checkpoint-table", DataTable), CHECKPOINT_COLUMNS, rows)
         note = self.query_one("#checkpoint-note", Static)
         if detail.checkpoints:
             note.update(
