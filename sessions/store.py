@@ -754,6 +754,17 @@ class Session:
             sql, params = sql + " AND t.study_id = ?", [*params, study_id]
         return {tid: _nan_if_none(v) for tid, v in self._fetch(sql, params)}
 
+    def latest_points(self, name: str) -> dict[int, tuple[int, float]]:
+        """The last `(step, value)` of series `name` of every trial that logged it, keyed by
+        trial id: one index seek per trial (the run monitor's "step" and "train loss")."""
+        rows = self._fetch(
+            "SELECT t.id, m.step, m.value FROM trials t CROSS JOIN metrics m "
+            "ON m.trial_id = t.id AND m.series = ?1 AND m.step = (SELECT MAX(step) "
+            "FROM metrics WHERE trial_id = t.id AND series = ?1)",
+            (name,),
+        )
+        return {tid: (step, _nan_if_none(value)) for tid, step, value in rows}
+
     def metric_count(self, trial_id: int | None = None) -> int:
         """How many metric values are stored (for one trial, or all)."""
         if trial_id is None:
