@@ -319,12 +319,12 @@ def format_duration(seconds: float | None) -> str:
     """`42s`, `3m05s`, `2h07m`, `—` when unknown."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 def format_step(row: TrialRow) -> str:

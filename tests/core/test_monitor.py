@@ -43,8 +43,17 @@ def live_session(path: Path) -> Path:
     with Session.create(path, "tabular", {}) as session:
         experiment = session.add_experiment("width", "Does width help?", design, 100)
         narrow, wide = (
-            session.add_study(experiment.id, f"width={w}", {}, "quasi-random", 3, 0, "error",
-                              "min", {"width": w, "optimizer": "adam"})
+            session.add_study(
+                experiment.id,
+                f"width={w}",
+                {},
+                "quasi-random",
+                3,
+                0,
+                "error",
+                "min",
+                {"width": w, "optimizer": "adam"},
+            )
             for w in (8, 16)
         )
         plan = [
@@ -67,8 +76,14 @@ def live_session(path: Path) -> Path:
                     values["validation/error"] = 0.5 - step / 1000
                 writer.add(step, values)
             if status.is_finished():
-                session.finish_trial(trial.id, status, best_step=100 if best else None,
-                                     best_value=best, error=error, writer=writer)
+                session.finish_trial(
+                    trial.id,
+                    status,
+                    best_step=100 if best else None,
+                    best_value=best,
+                    error=error,
+                    writer=writer,
+                )
             else:
                 writer.flush()
                 if status is TrialStatus.PENDING:
@@ -76,8 +91,9 @@ def live_session(path: Path) -> Path:
         # Known attempt times: each finished trial took 100 s, the running one 30 s so far.
         with session.transaction() as conn:
             conn.execute("UPDATE trials SET started_at = ?, finished_at = ?", (T0, T0 + 100))
-            conn.execute("UPDATE trials SET finished_at = NULL WHERE status IN "
-                         "('running', 'pending')")
+            conn.execute(
+                "UPDATE trials SET finished_at = NULL WHERE status IN ('running', 'pending')"
+            )
     return path
 
 
@@ -97,13 +113,18 @@ def test_rows_show_roles_steps_losses_and_problems(live: Path) -> None:
     by_status = {r.status: r for r in data.rows}
     done = by_status[TrialStatus.COMPLETED]
     assert (done.study, done.values, done.step, done.max_steps) == (
-        "width=8", (8, 0.01, None), 100, 100)
+        "width=8",
+        (8, 0.01, None),
+        100,
+        100,
+    )
     assert done.train_loss == pytest.approx(0.01) and done.best_value == 0.2
     assert done.elapsed == 100 and done.problem() == ""
     infeasible = by_status[TrialStatus.INFEASIBLE]
     assert infeasible.step == 40
     assert infeasible.problem() == (
-        f"trial {infeasible.trial_id} infeasible at step 40: training loss is nan at step 40")
+        f"trial {infeasible.trial_id} infeasible at step 40: training loss is nan at step 40"
+    )
     failed = by_status[TrialStatus.FAILED]
     assert failed.problem() == f"trial {failed.trial_id} failed: RuntimeError: boom"
     running = by_status[TrialStatus.RUNNING]
@@ -144,13 +165,19 @@ def test_design_columns_keep_order_and_roles() -> None:
     def experiment(design: dict) -> Experiment:
         return Experiment(1, "e", "", design, 10)
 
-    columns = design_columns([
-        experiment({"scientific": {"opt": ["a", "b"]}, "nuisance": {"lr": {}, "wd": {}}}),
-        experiment({"scientific": {"depth": [1]}, "nuisance": {"lr": {}, "opt": {}}}),
-        experiment({"fixed": {"lr": 0.1}}),
-    ])
+    columns = design_columns(
+        [
+            experiment({"scientific": {"opt": ["a", "b"]}, "nuisance": {"lr": {}, "wd": {}}}),
+            experiment({"scientific": {"depth": [1]}, "nuisance": {"lr": {}, "opt": {}}}),
+            experiment({"fixed": {"lr": 0.1}}),
+        ]
+    )
     assert [(c.name, c.role) for c in columns] == [
-        ("opt", "scientific"), ("depth", "scientific"), ("lr", "nuisance"), ("wd", "nuisance")]
+        ("opt", "scientific"),
+        ("depth", "scientific"),
+        ("lr", "nuisance"),
+        ("wd", "nuisance"),
+    ]
 
 
 def test_curves_of_selected_and_running_trials(live: Path) -> None:
@@ -202,7 +229,12 @@ def test_filter_by_status_or_study(live: Path) -> None:
 
 def test_formats() -> None:
     assert [format_value(v) for v in (None, True, 0.000031234, 3, "adam")] == [
-        "—", "true", "3.12e-05", "3", "adam"]
+        "—",
+        "true",
+        "3.12e-05",
+        "3",
+        "adam",
+    ]
     assert [format_duration(s) for s in (None, 42.4, 185, 7620)] == ["—", "42s", "3m05s", "2h07m"]
 
 
@@ -211,8 +243,9 @@ def test_reading_a_big_session_is_fast(tmp_path: Path) -> None:
     path = tmp_path / "big.tunebook"
     with Session.create(path, "tabular", {}) as session, session.transaction():
         experiment = session.add_experiment("big", "", {"scientific": {"depth": [2]}}, 1000)
-        study = session.add_study(experiment.id, "depth=2", {}, "quasi-random", 300, 0,
-                                  "error", "min", {"depth": 2})
+        study = session.add_study(
+            experiment.id, "depth=2", {}, "quasi-random", 300, 0, "error", "min", {"depth": 2}
+        )
         for _ in range(300):
             trial = session.add_trial(study.id, {}, 1, 2)
             writer = session.metrics_writer(trial.id, flush_every=10**9)
