@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunebook.sessions.records import Experiment, Series, Study, Trial, TrialStatus, now
-from tunebook.sessions.report import counts_with_planned
+from tunebook.sessions.report import RUNNER_STALE_AFTER, counts_with_planned
 from tunebook.sessions.store import Session
 
 TRAIN_LOSS = "train/loss"
@@ -172,7 +172,10 @@ def elapsed(trial: Trial, at: float) -> float | None:
 
 
 def estimate_eta(
-    durations: Sequence[float], running_elapsed: Sequence[float], waiting: int
+    durations: Sequence[float],
+    running_elapsed: Sequence[float],
+    waiting: int,
+    runner_alive: bool = True,
 ) -> float | None:
     """Seconds until the last trial finishes, or None when that cannot be told.
 
@@ -181,11 +184,12 @@ def estimate_eta(
     (the run's parallelism), the work left is D − elapsed (at least 0) for each running
     trial plus D for each of the `waiting` trials, spread over c workers:
     ETA = (Σ max(D − eᵢ, 0) + waiting × D) / c. It is 0 when nothing is left, and None
-    (unknown) when nothing runs (no run, so no rate) or no trial has finished yet.
+    (unknown) when no runner is alive or nothing runs (no run, so no rate: trials left
+    "running" by a killed runner do not count) or no trial has finished yet.
     """
     if not running_elapsed and waiting == 0:
         return 0.0
-    if not running_elapsed or not durations:
+    if not runner_alive or not running_elapsed or not durations:
         return None
     mean = sum(durations) / len(durations)
     left = sum(max(mean - e, 0.0) for e in running_elapsed) + waiting * mean
@@ -193,7 +197,7 @@ def estimate_eta(
 
 
 def monitor_data(session: Session, at: float | None = None) -> MonitorData:
-    """The monitor's table and progress of the whole session, in four queries."""
+    """The monitor's table and progress of the whole session, in five queries."""
     at = now() if at is None else at
     experiments = {e.id: e for e in session.experiments()}
     studies = {s.id: s for s in session.studies()}
@@ -237,7 +241,9 @@ def monitor_data(session: Session, at: float | None = None) -> MonitorData:
         for status, count in counts_with_planned(studies[study_id], counts).items():
             totals[status] += count
     waiting = totals[TrialStatus.PENDING.value]
-    eta = estimate_eta(durations, running_elapsed, waiting)
+    runner = session.runner()
+    alive = runner is not None and runner.is_alive(RUNNER_STALE_AFTER)
+    eta = estimate_eta(durations, running_elapsed, waiting, alive)
     return MonitorData(columns, tuple(rows), Progress(totals, eta), at)
 
 
@@ -312,11 +318,11 @@ def format_value(value: Any) -> str:
 
 def format_number(value: float | None) -> str:
     """A loss or objective value in a few characters, `—` when there is none."""
-    return "—" if value is None else f"{value:.4g}"
+    return "—" if value is None else f"{value:.3g}"
 
 
 def format_duration(seconds: float | None) -> str:
-    """`42s`, `3m05s`, `2h07m`, `—` when unknown."""
+    """`42s`, `3m05s`, `2h07m`, `3d04h`, `—` when unknown: at most 6 characters."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
     whole = round(seconds)
@@ -324,7 +330,9 @@ def format_duration(seconds: float | None) -> str:
         return f"{whole}s"
     if whole < 3600:
         return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
 def format_step(row: TrialRow) -> str:

@@ -15,6 +15,7 @@ from tunebook.core.monitor import (
     design_columns,
     estimate_eta,
     format_duration,
+    format_number,
     format_value,
     log_scale_fits,
     matches,
@@ -149,6 +150,10 @@ def test_progress_counts_agree_with_tunebook_status(live: Path, tmp_path: Path) 
         progress = monitor_data(session, at=T0 + 30).progress
     assert (progress.finished, progress.total, progress.running) == (3, 6, 1)
     assert progress.counts["pending"] == 2 and progress.fraction == 0.5
+    assert progress.eta_seconds is None  # no runner alive: a "running" row is stale
+    with Session.open(live) as session:
+        session.claim_runner(stale_after=30)  # this process, alive
+        progress = monitor_data(session, at=T0 + 30).progress
     # ETA: mean of the trained finished trials (100 s each; the failure is left out),
     # 70 s left of the running one plus 2 waiting × 100 s, over 1 running = 270 s.
     assert progress.eta_seconds == pytest.approx(270)
@@ -159,6 +164,7 @@ def test_eta_rule() -> None:
     assert estimate_eta([], [10.0], 4) is None  # nothing finished yet: no rate
     assert estimate_eta([60.0], [], 4) is None  # nothing running: no run
     assert estimate_eta([], [], 0) == 0.0  # nothing left
+    assert estimate_eta([60.0], [10.0], 4, runner_alive=False) is None
 
 
 def test_design_columns_keep_order_and_roles() -> None:
@@ -235,7 +241,9 @@ def test_formats() -> None:
         "3",
         "adam",
     ]
-    assert [format_duration(s) for s in (None, 42.4, 185, 7620)] == ["—", "42s", "3m05s", "2h07m"]
+    durations = (None, 42.4, 185, 7620, 3 * 86400 + 4 * 3600 + 59)
+    assert [format_duration(s) for s in durations] == ["—", "42s", "3m05s", "2h07m", "3d04h"]
+    assert [format_number(v) for v in (None, 0.33333, 1.23456e-5)] == ["—", "0.333", "1.23e-05"]
 
 
 def test_reading_a_big_session_is_fast(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ def screen_classes() -> list[type[Screen]]:
     from tunebook.tui.screens.confirm import ConfirmScreen
     from tunebook.tui.screens.help import HelpScreen
     from tunebook.tui.screens.home import HomeScreen
+    from tunebook.tui.screens.run_monitor import RunMonitorScreen
     from tunebook.tui.screens.session_map import SessionMapScreen
 
-    return [HomeScreen, SessionMapScreen, HelpScreen, ConfirmScreen]
+    return [HomeScreen, SessionMapScreen, HelpScreen, ConfirmScreen, RunMonitorScreen]
