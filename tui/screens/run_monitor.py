@@ -88,16 +88,37 @@ class RunMonitorScreen(SessionScreen):
     """Trials, progress and live curves of the open session's run."""
 
     BINDINGS = [
-        Binding("s", "start", "Start run", id="monitor.start",
-                tooltip="Start a detached runner on the pending trials"),
-        Binding("x", "stop", "Stop run", id="monitor.stop",
-                tooltip="Stop the runner gracefully (trials checkpoint and resume later)"),
-        Binding("enter", "trial", "Trial", id="monitor.trial",
-                tooltip="The highlighted trial in full"),
-        Binding("slash", "filter", "Filter", id="monitor.filter",
-                tooltip="Show only trials whose status or study matches a text"),
-        Binding("escape", "back", "Back", id="monitor.back",
-                tooltip="Back (clears the filter first); a run keeps running"),
+        Binding(
+            "s",
+            "start",
+            "Start run",
+            id="monitor.start",
+            tooltip="Start a detached runner on the pending trials",
+        ),
+        Binding(
+            "x",
+            "stop",
+            "Stop run",
+            id="monitor.stop",
+            tooltip="Stop the runner gracefully (trials checkpoint and resume later)",
+        ),
+        Binding(
+            "enter", "trial", "Trial", id="monitor.trial", tooltip="The highlighted trial in full"
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="monitor.filter",
+            tooltip="Show only trials whose status or study matches a text",
+        ),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="monitor.back",
+            tooltip="Back (clears the filter first); a run keeps running",
+        ),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
@@ -119,8 +140,9 @@ class RunMonitorScreen(SessionScreen):
             yield Static(id="monitor-counts", markup=False)
         with Horizontal(id="monitor-body"):
             with Vertical(id="monitor-trials"):
-                yield Input(placeholder="filter: a status (run, fail…) or study text",
-                            id="monitor-filter")
+                yield Input(
+                    placeholder="filter: a status (run, fail…) or study text", id="monitor-filter"
+                )
                 yield TrialTable(id="monitor-table")
                 yield Static(id="monitor-problem", markup=False)
             with Horizontal(id="monitor-charts"):

@@ -155,14 +155,18 @@ class TrialTable(DataTable):
             self.add_row(*cells[row.trial_id], key=str(row.trial_id))
 
     def _restore_cursor(self, selected: int | None, data: MonitorData) -> None:
-        """Back onto the trial that was selected; on the first paint, the first running one."""
+        """Back onto the trial that was selected; when it is not shown (first paint, or
+        filtered out), onto the first running trial, else the nearest row."""
         if not self._keys:
             return
-        if selected is None or str(selected) not in self._keys:
-            running = [str(i) for i in data.running_ids() if str(i) in self._keys]
-            target = running[0] if running and selected is None else None
-            row = self._keys.index(target) if target else min(self.cursor_row, len(self._keys) - 1)
-        else:
+        if selected is not None and str(selected) in self._keys:
             row = self._keys.index(str(selected))
+        else:
+            running = [str(i) for i in data.running_ids() if str(i) in self._keys]
+            row = (
+                self._keys.index(running[0])
+                if running
+                else min(self.cursor_row, len(self._keys) - 1)
+            )
         if row != self.cursor_row:
             self.move_cursor(row=max(0, row))
