@@ -88,11 +88,18 @@ def test_start_a_run_with_s_and_watch_it_finish(tmp_path: Path, sessions: list[P
             assert len(table.shown_ids) == 2
             assert [r.status for r in screen.data.rows] == [TrialStatus.COMPLETED] * 2
             assert all(r.step == 20 and r.best_value is not None for r in screen.data.rows)
-            assert counts_line(screen).startswith("2/2 finished")
-            # The charts draw the selected trial's curves (20 loss steps, 2 evaluations).
-            assert screen.curves and screen.curves[0].trial_id == table.selected_id
-            train = screen.query_one("#monitor-train", CurveChart).curves
-            assert len(train) == 1 and list(train[0].steps) == list(range(1, 21))
+            assert "100% 2/2 finished · no runner" in counts_line(screen)
+            # The charts draw the selected trial's curves (20 loss steps, 2 evaluations),
+            # once their throttled redraw came.
+            chart = screen.query_one("#monitor-train", CurveChart)
+            await wait_for(
+                pilot,
+                lambda: len(chart.curves) == 1 and len(chart.curves[0].steps) == 20,
+                10,
+                "the finished trial's curve",
+            )
+            assert screen.curves[0].trial_id == table.selected_id
+            assert list(chart.curves[0].steps) == list(range(1, 21))
             validation = screen.query_one("#monitor-validation", CurveChart).curves
             assert list(validation[0].steps) == [10, 20]
 

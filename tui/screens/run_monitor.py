@@ -12,13 +12,15 @@ screen or quitting the app leaves it running, and reopening the session shows it
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
 from tunebook.core.monitor import (
@@ -40,13 +42,30 @@ from tunebook.tui.widgets.trial_table import STATUS_STYLE, TrialTable
 
 #: Seconds the cursor must rest on a trial before its curves are read.
 CURVE_DELAY = 0.15
+#: At most one read of the file per this many seconds while a runner writes to it: the
+#: app must not take CPU from the trials (issue 9's benchmark: ≥ 0.97× trials/min).
+RELOAD_INTERVAL = 1.0
+#: The running trials' curves are read and redrawn at most this often (a chart redraw
+#: costs tens of milliseconds); moving the cursor redraws at once.
+CHART_INTERVAL = 3.0
+#: Cells in the progress bar drawn at the start of the progress line.
+BAR_CELLS = 12
+
+
+def progress_bar(fraction: float, cells: int = BAR_CELLS) -> Text:
+    """`━━━━━━━╺━━━━ 58%`: a text bar, cheap to redraw (no widget of its own)."""
+    filled = round(max(0.0, min(1.0, fraction)) * cells)
+    text = Text("━" * filled, style="bold green")
+    text.append("━" * (cells - filled), style="dim")
+    text.append(f" {fraction:4.0%} ")
+    return text
 
 
 def progress_text(data: MonitorData, runner_alive: bool, refusal: str) -> Text:
     """`12/40 finished · 26 pending · 2 running · 1 failed · ETA 3m05s · runner alive`,
     or after the counts why no run can start (read-only, a bad file)."""
     progress = data.progress
-    text = Text()
+    text = progress_bar(progress.fraction)
     text.append(f"{progress.finished}/{progress.total} finished", style="bold")
     for status in TrialStatus:
         count = progress.counts.get(status.value, 0)
@@ -131,13 +150,17 @@ class RunMonitorScreen(SessionScreen):
         #: The filter's text ("" shows every trial).
         self.filter_text = ""
         self._curve_timer: Timer | None = None
+        self._reload_timer: Timer | None = None
+        self._chart_timer: Timer | None = None
+        self._last_load = -RELOAD_INTERVAL
+        self._last_curves = -CHART_INTERVAL
+        self._action_state: tuple[bool, str] | None = None
+        self._lines: dict[str, Text] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield ReadOnlyBanner()
-        with Horizontal(id="monitor-progress"):
-            yield ProgressBar(id="monitor-bar", show_eta=False)
-            yield Static(id="monitor-counts", markup=False)
+        yield Static(id="monitor-counts", markup=False)
         with Horizontal(id="monitor-body"):
             with Vertical(id="monitor-trials"):
                 yield Input(
@@ -158,13 +181,38 @@ class RunMonitorScreen(SessionScreen):
     # -- reading ----------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Read the rows and the drawn trials' curves again (in a thread worker)."""
-        self._load(self.query_one(TrialTable).selected_id)
+        """Read the rows (and, every `CHART_INTERVAL`, the drawn trials' curves) again in a
+        thread worker, at most once per `RELOAD_INTERVAL`: later changes wait for the next."""
+        wait = self._last_load + RELOAD_INTERVAL - time.monotonic()
+        if wait > 0:
+            if self._reload_timer is None:
+                self._reload_timer = self.set_timer(wait, self._reload_now)
+            return
+        self._reload_now()
+
+    def _reload_now(self) -> None:
+        self._reload_timer = None
+        self._last_load = now = time.monotonic()
+        with_curves = now - self._last_curves >= CHART_INTERVAL
+        if with_curves:
+            self._last_curves = now
+        elif self._chart_timer is None:  # a trailing redraw, so the last change is drawn
+            wait = self._last_curves + CHART_INTERVAL - now
+            self._chart_timer = self.set_timer(wait, self._refresh_charts)
+        self._load(self.query_one(TrialTable).selected_id, with_curves)
+
+    def _refresh_charts(self) -> None:
+        self._chart_timer = None
+        self._last_curves = time.monotonic()
+        if self.data is not None:
+            self._load_curves(self.data, self.query_one(TrialTable).selected_id)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load(self, selected: int | None) -> None:
-        def read(session: Session) -> tuple[MonitorData, tuple[TrialCurves, ...]]:
+    def _load(self, selected: int | None, with_curves: bool) -> None:
+        def read(session: Session) -> tuple[MonitorData, tuple[TrialCurves, ...] | None]:
             data = monitor_data(session)
+            if not with_curves:
+                return data, None
             ids = curve_ids(data, selected)
             return data, trial_curves(session, ids, objective_metrics(data))
 
@@ -181,26 +229,40 @@ class RunMonitorScreen(SessionScreen):
 
     # -- showing ----------------------------------------------------------------------------
 
-    def _show(self, data: MonitorData, curves: tuple[TrialCurves, ...]) -> None:
+    def _show(self, data: MonitorData, curves: tuple[TrialCurves, ...] | None) -> None:
         self.data = data
         table = self.query_one(TrialTable)
         before = table.selected_id
         table.show(data, self.filter_text)
         self._show_progress()
-        if table.selected_id == before or table.selected_id in {c.trial_id for c in curves}:
-            self._show_curves(curves)
-        else:  # the cursor landed on another trial (first paint): draw its curves
+        if table.selected_id != before or (
+            curves is not None and table.selected_id not in {c.trial_id for c in curves}
+        ):  # the cursor landed on another trial (first paint): draw its curves
             self._load_curves(data, table.selected_id)
+        elif curves is not None:
+            self._show_curves(curves)
         self._show_problem()
-        self.refresh_bindings()
+        self._refresh_actions()
+
+    def _refresh_actions(self) -> None:
+        """Re-check which actions are available, only when what decides it changed (a
+        footer refresh rebuilds its keys: too costly for every read)."""
+        state = (self.tunebook.runner_alive, self.tunebook.write_refusal())
+        if state != self._action_state:
+            self._action_state = state
+            self.refresh_bindings()
+
+    def _set_line(self, widget_id: str, text: Text) -> None:
+        """Change a one-line widget's text without a layout pass, when it differs."""
+        if self._lines.get(widget_id) != text:
+            self._lines[widget_id] = text
+            self.query_one(f"#{widget_id}", Static).update(text, layout=False)
 
     def _show_progress(self) -> None:
         if self.data is None:
             return
-        progress = self.data.progress
-        self.query_one(ProgressBar).update(total=max(progress.total, 1), progress=progress.finished)
         text = progress_text(self.data, self.tunebook.runner_alive, self.tunebook.write_refusal())
-        self.query_one("#monitor-counts", Static).update(text)
+        self._set_line("monitor-counts", text)
 
     def _show_curves(self, curves: tuple[TrialCurves, ...]) -> None:
         self.curves = curves
@@ -221,12 +283,15 @@ class RunMonitorScreen(SessionScreen):
         line = row.problem() if row is not None else ""
         if not line and self.data is not None and not self.data.rows:
             line = "no trials yet: s starts a run of the pending trials"
-        problem.update(Text(safe_text(line), style="red" if row and row.error else "dim"))
-        problem.set_class(not line, "-empty")
+        self._set_line(
+            "monitor-problem", Text(safe_text(line), style="red" if row and row.error else "dim")
+        )
+        if problem.has_class("-empty") != (not line):
+            problem.set_class(not line, "-empty")
 
     def _runner_changed(self, _alive: bool) -> None:
         self._show_progress()
-        self.refresh_bindings()
+        self._refresh_actions()
 
     # -- events -----------------------------------------------------------------------------
 
