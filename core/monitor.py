@@ -247,6 +247,14 @@ def monitor_data(session: Session, at: float | None = None) -> MonitorData:
     return MonitorData(columns, tuple(rows), Progress(totals, eta), at)
 
 
+def default_selection(data: MonitorData) -> int | None:
+    """The trial the monitor's cursor starts on: the first running one, else the first."""
+    running = data.running_ids()
+    if running:
+        return running[0]
+    return data.rows[0].trial_id if data.rows else None
+
+
 def curve_ids(data: MonitorData, selected: int | None, limit: int = MAX_CURVES) -> tuple[int, ...]:
     """The trials whose curves are drawn: the selected one first, then the running ones
     (at most `limit` in all)."""

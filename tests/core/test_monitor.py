@@ -12,6 +12,7 @@ from tests.filled_session import fill_session
 from tunebook.core.monitor import (
     HParamColumn,
     curve_ids,
+    default_selection,
     design_columns,
     estimate_eta,
     format_duration,
@@ -194,6 +195,7 @@ def test_curves_of_selected_and_running_trials(live: Path) -> None:
         assert curve_ids(data, running) == (running,)
         assert curve_ids(data, None) == (running,)
         assert curve_ids(data, 999) == (running,)  # a selection that no longer exists
+        assert default_selection(data) == running
         metrics = {r.trial_id: r.objective_metric for r in data.rows}
         curves = trial_curves(session, [1, running], metrics)
     first = curves[0]

@@ -27,6 +27,7 @@ from tunebook.core.monitor import (
     MonitorData,
     TrialCurves,
     curve_ids,
+    default_selection,
     format_duration,
     log_scale_fits,
     monitor_data,
@@ -213,7 +214,7 @@ class RunMonitorScreen(SessionScreen):
             data = monitor_data(session)
             if not with_curves:
                 return data, None
-            ids = curve_ids(data, selected)
+            ids = curve_ids(data, default_selection(data) if selected is None else selected)
             return data, trial_curves(session, ids, objective_metrics(data))
 
         data, curves = self.read(read)
@@ -235,9 +236,9 @@ class RunMonitorScreen(SessionScreen):
         before = table.selected_id
         table.show(data, self.filter_text)
         self._show_progress()
-        if table.selected_id != before or (
+        if (curves is None and table.selected_id != before) or (
             curves is not None and table.selected_id not in {c.trial_id for c in curves}
-        ):  # the cursor landed on another trial (first paint): draw its curves
+        ):  # the cursor landed on a trial not drawn (e.g. filtered out): draw its curves
             self._load_curves(data, table.selected_id)
         elif curves is not None:
             self._show_curves(curves)
