@@ -62,6 +62,9 @@ class TrialRow:
     elapsed: float | None
     #: The failure's error, the infeasible trial's reason, or why a pending trial stopped.
     error: str
+    #: When the trial finished (None while it has not): with `status`, what tells a later
+    #: read that this row cannot have changed.
+    finished_at: float | None = None
 
     def problem(self) -> str:
         """One line on what went wrong: a failed trial's error, an infeasible trial's step
@@ -196,55 +199,93 @@ def estimate_eta(
     return left / len(running_elapsed)
 
 
-def monitor_data(session: Session, at: float | None = None) -> MonitorData:
-    """The monitor's table and progress of the whole session, in five queries."""
+def monitor_data(
+    session: Session, at: float | None = None, previous: MonitorData | None = None
+) -> MonitorData:
+    """The monitor's table and progress of the whole session.
+
+    With `previous` (the last read), the rows of trials that were finished then and still
+    are (same status, same finish time) are kept as they were, and only the others are
+    read again: a read during a run costs a scan of two columns plus the running and
+    pending trials, not a decode of every trial.
+    """
     at = now() if at is None else at
     experiments = {e.id: e for e in session.experiments()}
     studies = {s.id: s for s in session.studies()}
-    trials = session.trials()
-    latest = session.latest_points(TRAIN_LOSS)
     columns = design_columns(experiments.values())
-    rows = []
+    kept: dict[int, TrialRow] = {}
+    if previous is not None and previous.columns == columns:
+        marks = session.trial_marks()
+        for row in previous.rows:
+            if row.status.is_finished() and marks.get(row.trial_id) == (
+                row.status.value,
+                row.finished_at,
+            ):
+                kept[row.trial_id] = row
+        changed = [tid for tid in marks if tid not in kept]
+        trials = session.trials_by_id(changed)
+        latest = session.latest_points(TRAIN_LOSS, changed)
+    else:
+        trials = session.trials()
+        latest = session.latest_points(TRAIN_LOSS)
+    fresh = {
+        t.id: trial_row(t, studies[t.study_id], experiments, columns, latest.get(t.id), at)
+        for t in trials
+    }
+    rows = sorted([*kept.values(), *fresh.values()], key=lambda r: r.trial_id)
+    return MonitorData(columns, tuple(rows), session_progress(session, studies, rows), at)
+
+
+def trial_row(
+    trial: Trial,
+    study: Study,
+    experiments: Mapping[int, Experiment],
+    columns: Sequence[HParamColumn],
+    point: tuple[int, float] | None,
+    at: float,
+) -> TrialRow:
+    """One trial's row; `point` is its latest training-loss `(step, value)`."""
+    experiment = experiments.get(study.experiment_id)
+    return TrialRow(
+        trial_id=trial.id,
+        study_id=study.id,
+        study=study.name,
+        number=trial.number,
+        values=tuple(trial_value(trial, study, c.name) for c in columns),
+        status=trial.status,
+        step=None if point is None else point[0],
+        max_steps=experiment.max_train_steps if experiment else 0,
+        train_loss=None if point is None else _finite(point[1]),
+        best_value=_finite(trial.best_value),
+        objective_metric=study.objective_metric,
+        objective_mode=study.objective_mode,
+        elapsed=elapsed(trial, at),
+        error=trial.error,
+        finished_at=trial.finished_at,
+    )
+
+
+def session_progress(
+    session: Session, studies: Mapping[int, Study], rows: Sequence[TrialRow]
+) -> Progress:
+    """Counts per status as `tunebook status` has them, and the ETA (`estimate_eta`)."""
     by_study: dict[int, dict[str, int]] = {study_id: {} for study_id in studies}
     durations, running_elapsed = [], []
-    for trial in trials:
-        study = studies[trial.study_id]
-        experiment = experiments.get(study.experiment_id)
-        counts = by_study[study.id]
-        counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
-        point = latest.get(trial.id)
-        seconds = elapsed(trial, at)
-        if trial.status is TrialStatus.RUNNING and seconds is not None:
-            running_elapsed.append(seconds)
-        elif trial.status in (TrialStatus.COMPLETED, TrialStatus.INFEASIBLE) and seconds:
-            durations.append(seconds)
-        rows.append(
-            TrialRow(
-                trial_id=trial.id,
-                study_id=study.id,
-                study=study.name,
-                number=trial.number,
-                values=tuple(trial_value(trial, study, c.name) for c in columns),
-                status=trial.status,
-                step=None if point is None else point[0],
-                max_steps=experiment.max_train_steps if experiment else 0,
-                train_loss=None if point is None else _finite(point[1]),
-                best_value=_finite(trial.best_value),
-                objective_metric=study.objective_metric,
-                objective_mode=study.objective_mode,
-                elapsed=seconds,
-                error=trial.error,
-            )
-        )
+    for row in rows:
+        counts = by_study[row.study_id]
+        counts[row.status.value] = counts.get(row.status.value, 0) + 1
+        if row.status is TrialStatus.RUNNING and row.elapsed is not None:
+            running_elapsed.append(row.elapsed)
+        elif row.status in (TrialStatus.COMPLETED, TrialStatus.INFEASIBLE) and row.elapsed:
+            durations.append(row.elapsed)
     totals = {s.value: 0 for s in TrialStatus}
     for study_id, counts in by_study.items():
         for status, count in counts_with_planned(studies[study_id], counts).items():
             totals[status] += count
-    waiting = totals[TrialStatus.PENDING.value]
     runner = session.runner()
     alive = runner is not None and runner.is_alive(RUNNER_STALE_AFTER)
-    eta = estimate_eta(durations, running_elapsed, waiting, alive)
-    return MonitorData(columns, tuple(rows), Progress(totals, eta), at)
+    waiting = totals[TrialStatus.PENDING.value]
+    return Progress(totals, estimate_eta(durations, running_elapsed, waiting, alive))
 
 
 def default_selection(data: MonitorData) -> int | None:

@@ -268,3 +268,21 @@ def test_reading_a_big_session_is_fast(tmp_path: Path) -> None:
         seconds = time.perf_counter() - started
     assert {r.step for r in data.rows} == {1000}
     assert seconds < 0.1, f"{seconds:.3f} s"
+
+
+def test_a_read_after_a_read_reads_only_what_can_have_changed(live: Path) -> None:
+    with Session.open(live) as session:
+        first = monitor_data(session, at=T0 + 30)
+        running = first.running_ids()[0]
+        writer = session.metrics_writer(running)
+        writer.add(60, {"train/loss": 0.5})
+        writer.flush()
+        session.reset_trial(3)  # a finished trial back to pending (retry)
+        added = session.add_trial(2, {"learning_rate": 0.1, "dropout": 0.2}, 1, 2)
+        second = monitor_data(session, at=T0 + 40, previous=first)
+        fresh = monitor_data(session, at=T0 + 40)
+    assert second == fresh  # the same as a full read
+    assert second.row(1) is first.row(1)  # finished and unchanged: kept, not decoded again
+    assert (second.row(running).step, second.row(running).train_loss) == (60, 0.5)
+    assert second.row(3).status is TrialStatus.PENDING and second.row(3).step is None
+    assert second.row(added.id) is not None and second.progress.counts["pending"] == 3

@@ -56,7 +56,8 @@ BAR_CELLS = 12
 def progress_bar(fraction: float, cells: int = BAR_CELLS) -> Text:
     """`━━━━━━━╺━━━━ 58%`: a text bar, cheap to redraw (no widget of its own)."""
     filled = round(max(0.0, min(1.0, fraction)) * cells)
-    text = Text("━" * filled, style="bold green")
+    text = Text()
+    text.append("━" * filled, style="bold green")
     text.append("━" * (cells - filled), style="dim")
     text.append(f" {fraction:4.0%} ")
     return text
@@ -200,7 +201,7 @@ class RunMonitorScreen(SessionScreen):
         elif self._chart_timer is None:  # a trailing redraw, so the last change is drawn
             wait = self._last_curves + CHART_INTERVAL - now
             self._chart_timer = self.set_timer(wait, self._refresh_charts)
-        self._load(self.query_one(TrialTable).selected_id, with_curves)
+        self._load(self.query_one(TrialTable).selected_id, with_curves, self.data)
 
     def _refresh_charts(self) -> None:
         self._chart_timer = None
@@ -209,9 +210,9 @@ class RunMonitorScreen(SessionScreen):
             self._load_curves(self.data, self.query_one(TrialTable).selected_id)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load(self, selected: int | None, with_curves: bool) -> None:
+    def _load(self, selected: int | None, with_curves: bool, previous: MonitorData | None) -> None:
         def read(session: Session) -> tuple[MonitorData, tuple[TrialCurves, ...] | None]:
-            data = monitor_data(session)
+            data = monitor_data(session, previous=previous)
             if not with_curves:
                 return data, None
             ids = curve_ids(data, default_selection(data) if selected is None else selected)
@@ -284,8 +285,9 @@ class RunMonitorScreen(SessionScreen):
         line = row.problem() if row is not None else ""
         if not line and self.data is not None and not self.data.rows:
             line = "no trials yet: s starts a run of the pending trials"
+        style = "red" if row and row.error else "dim"
         self._set_line(
-            "monitor-problem", Text(safe_text(line), style="red" if row and row.error else "dim")
+            "monitor-problem", Text(safe_text(line), style=style, no_wrap=True, overflow="ellipsis")
         )
         if problem.has_class("-empty") != (not line):
             problem.set_class(not line, "-empty")

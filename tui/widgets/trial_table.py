@@ -89,6 +89,7 @@ class TrialTable(DataTable):
         self._columns: tuple[HParamColumn, ...] | None = None
         self._keys: tuple[str, ...] = ()
         self._cells: dict[int, tuple[Text, ...]] = {}
+        self._rows: dict[int, TrialRow] = {}
         self._column_keys: tuple[str, ...] = ()
 
     @property
@@ -109,22 +110,26 @@ class TrialTable(DataTable):
             self._set_columns(data)
         rows = [r for r in data.rows if matches(r, filter_text)]
         keys = tuple(str(r.trial_id) for r in rows)
-        cells = {r.trial_id: row_cells(r) for r in rows}
+        cells = {}
+        for row in rows:  # cells only for rows that changed: a read keeps finished rows
+            old = self._rows.get(row.trial_id)
+            same = old is row or old == row
+            cells[row.trial_id] = self._cells[row.trial_id] if same else row_cells(row)
         if keys[: len(self._keys)] == self._keys and self._keys:
             self._update(rows[len(self._keys) :], cells)
         else:
             self.clear()
-            self._cells = {}
             for row in rows:
                 self.add_row(*cells[row.trial_id], key=str(row.trial_id))
         self._keys, self._cells = keys, cells
+        self._rows = {row.trial_id: row for row in rows}
         self._restore_cursor(selected, data)
 
     def _set_columns(self, data: MonitorData) -> None:
         """Columns for `data`: each hyperparameter and the study as wide as their values
         need (within bounds), so that the table fits 80 columns in the common case."""
         self.clear(columns=True)
-        self._keys, self._cells = (), {}
+        self._keys, self._cells, self._rows = (), {}, {}
         keys = []
         study_width = fitted_width([r.study for r in data.rows], "study", 6, 14)
         for key, label, width in LEADING:
@@ -146,7 +151,7 @@ class TrialTable(DataTable):
         """Change the cells that differ, then append the new trials' rows."""
         for trial_id, old in self._cells.items():
             new = cells[trial_id]
-            if new == old:
+            if new is old or new == old:
                 continue
             for column_key, before, after in zip(self._column_keys, old, new):
                 if before != after:
