@@ -9,7 +9,8 @@ phases of `--phase` seconds, `--rounds` times each:
 
 - detached: nothing watches the file;
 - attached: the app (a separate process, headless at 80×24, the same code as `tunebook
-  PATH`) opens the session, shows the monitor, and presses ↓ (or ↑) every 50-150 ms.
+  PATH`) opens the session and shows the monitor; for the first third of the phase it
+  presses ↓ (or ↑) every 50-150 ms ("scrolling"), then it only watches ("watching").
 
 Measured:
 - `open_s`: app start → the first frame of the monitor with its rows and curves (median of
@@ -18,8 +19,9 @@ Measured:
   key enters through the driver's queue like a terminal's, and a frame is the app's
   `_display` of a compositor update (headless: rendered, not written to a terminal);
 - the runner's trials/min in each phase, as trial-equivalents trained inside the window
-  (each trial counts the fraction of its start→finish that falls in it), and their ratio
-  `attached_ratio` (medians);
+  (each trial counts the fraction of its start→finish that falls in it): `attached_ratio`
+  is watching vs detached, `scrolling_ratio` scrolling vs detached (medians), with the
+  app's CPU while watching (`app_cpu_watching_pct`, % of one core);
 - the app's resident memory at the end of each attached phase (`rss_mb`, peak `hwm_mb`).
 
 Goals: key median < 50 ms and p95 < 150 ms, open < 1 s, ratio ≥ 0.97, RSS < 300 MB.
@@ -45,6 +47,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+#: The share of an attached phase spent pressing keys; the rest the app only watches.
+KEY_SHARE = 1 / 3
 GOALS = {"key_ms_median": 50, "key_ms_p95": 150, "open_s": 1.0, "ratio": 0.97, "rss_mb": 300}
 
 
@@ -177,7 +181,7 @@ def child(path: Path, seconds: float, spawned: float) -> None:
             screen = app.screen
             table = screen.query_one(TrialTable)
             latencies = []
-            deadline = time.monotonic() + seconds
+            deadline = time.monotonic() + seconds * KEY_SHARE
             direction = 1
             while time.monotonic() < deadline:
                 await asyncio.sleep(random.uniform(0.05, 0.15))
@@ -195,6 +199,10 @@ def child(path: Path, seconds: float, spawned: float) -> None:
                         latencies.append(hit - pressed)
                         break
                     await asyncio.sleep(0.001)
+            cpu = time.process_time()
+            print(json.dumps({"keys_done": True}), flush=True)
+            await asyncio.sleep(seconds * (1 - KEY_SHARE))  # watching only
+            watch_cpu = (time.process_time() - cpu) / (seconds * (1 - KEY_SHARE))
             await pilot.pause()
         status = Path("/proc/self/status").read_text()
         memory = {
@@ -208,6 +216,7 @@ def child(path: Path, seconds: float, spawned: float) -> None:
                     "latencies": latencies,
                     "rss_mb": memory["VmRSS"] / 1024,
                     "hwm_mb": memory["VmHWM"] / 1024,
+                    "watch_cpu": watch_cpu,
                 }
             ),
             flush=True,
@@ -241,10 +250,12 @@ def attached_phase(path: Path, seconds: float, env: dict[str, str]) -> dict:
             f"the app did not start: {process.stderr.read() if process.stderr else ''}"
         )
     start = time.time()
+    json.loads(process.stdout.readline() or "{}")  # keys done: watching from here
+    middle = time.time()
     result = json.loads(process.stdout.readline() or "{}")
     end = time.time()
     process.wait(30)
-    return {**ready, **result, "window": (start, end)}
+    return {**ready, **result, "scrolling": (start, middle), "watching": (middle, end)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -283,8 +294,12 @@ def main() -> None:
     write_session(path, args.trials, args.steps, args.run_steps)
     write_s = time.perf_counter() - started
     start_runner(path, RunRequest(workers=2))
-    rates: dict[str, list[float]] = {"detached": [], "attached": []}
-    opens, opens_process, latencies, rss, hwm = [], [], [], [], []
+    rates: dict[str, list[float]] = {"detached": [], "attached": [], "scrolling": []}
+    opens, opens_process, latencies, rss, hwm, cpu = [], [], [], [], [], []
+
+    def rate(window: tuple[float, float]) -> float:
+        return trial_equivalents(path, *window) / (window[1] - window[0]) * 60
+
     try:
         time.sleep(args.warmup)
         for round_index in range(args.rounds):
@@ -293,17 +308,20 @@ def main() -> None:
                 if kind == "detached":
                     start = time.time()
                     time.sleep(args.phase)
-                    end = time.time()
+                    window = (start, time.time())
+                    time.sleep(2)  # let the window's last trials finish before counting
+                    rates["detached"].append(rate(window))
                 else:
                     result = attached_phase(path, args.phase, env)
-                    start, end = result["window"]
                     opens.append(result["open_s"])
                     opens_process.append(result["open_process_s"])
                     latencies += result["latencies"]
                     rss.append(result["rss_mb"])
                     hwm.append(result["hwm_mb"])
-                time.sleep(2)  # let the last trials of the window finish before counting
-                rates[kind].append(trial_equivalents(path, start, end) / (end - start) * 60)
+                    cpu.append(result["watch_cpu"])
+                    time.sleep(2)
+                    rates["attached"].append(rate(result["watching"]))
+                    rates["scrolling"].append(rate(result["scrolling"]))
     finally:
         stop_runner(path, timeout=120)
     detached = statistics.median(rates["detached"])
@@ -322,6 +340,11 @@ def main() -> None:
         "trials_per_min_detached": [round(r, 1) for r in rates["detached"]],
         "trials_per_min_attached": [round(r, 1) for r in rates["attached"]],
         "attached_ratio": round(attached / detached, 3) if detached else None,
+        "trials_per_min_scrolling": [round(r, 1) for r in rates["scrolling"]],
+        "scrolling_ratio": round(statistics.median(rates["scrolling"]) / detached, 3)
+        if detached
+        else None,
+        "app_cpu_watching_pct": round(100 * statistics.median(cpu), 1),
         "rss_mb": round(max(rss), 1),
         "hwm_mb": round(max(hwm), 1),
         "goals": GOALS,

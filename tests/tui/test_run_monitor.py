@@ -1,6 +1,7 @@
 """The run monitor, driven through the real app (`App.run_test`) on real session files:
-a run started with `s` that finishes, a run stopped with `x`, the table's filter and
-cursor, the layout at 80×24 and 120×40, and a read-only session."""
+a run started with `s` that finishes; a run that outlives the app, is found again by a new
+one and stopped with `x`; the table's filter and cursor; the layout at 80×24 and 120×40;
+a read-only session."""
 
 from __future__ import annotations
 
@@ -111,17 +112,27 @@ def test_start_a_run_with_s_and_watch_it_finish(tmp_path: Path, sessions: list[P
         assert status_data(session)["trials"]["completed"] == 2
 
 
-def test_stop_a_run_with_x_and_confirm(tmp_path: Path, sessions: list[Path]) -> None:
+def test_quit_leaves_the_run_reopen_reattaches_and_x_stops_it(
+    tmp_path: Path, sessions: list[Path]
+) -> None:
     spec = spec_text(steps=400, trials=2, fixed={"sleep_ms": 10}, checkpoint_every=20)
     path = new_session(tmp_path, spec)
     sessions.append(path)
-    messages: list[Message] = []
+    first: list[Message] = []
+    second: list[Message] = []
 
-    async def scenario() -> None:
+    async def start_and_quit() -> None:
         app = TunebookApp(path, run_workers=2)
-        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
-            screen = await open_monitor(pilot, app)
+        async with app.run_test(size=(80, 24), message_hook=first.append) as pilot:
+            await open_monitor(pilot, app)
             await pilot.press("s")
+            await wait_for(pilot, lambda: app.runner_alive, 30, "the runner")
+            await pilot.press("q")
+
+    async def reopen_and_stop() -> None:
+        app = TunebookApp(path)
+        async with app.run_test(size=(80, 24), message_hook=second.append) as pilot:
+            screen = await open_monitor(pilot, app)
             await wait_for(
                 pilot,
                 lambda: (
@@ -132,13 +143,14 @@ def test_stop_a_run_with_x_and_confirm(tmp_path: Path, sessions: list[Path]) -> 
                 "a running trial past its first checkpoint",
             )
             assert app.runner_alive and screen.check_action("stop", ()) is True
+            assert screen.check_action("start", ()) is None
             assert "runner alive" in counts_line(screen)
             await pilot.press("x")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "confirm")
             await pilot.press("y")
             await wait_for(
                 pilot,
-                lambda: any(isinstance(m, RunnerStopped) for m in messages),
+                lambda: any(isinstance(m, RunnerStopped) for m in second),
                 120,
                 "RunnerStopped",
             )
@@ -154,9 +166,12 @@ def test_stop_a_run_with_x_and_confirm(tmp_path: Path, sessions: list[Path]) -> 
             )
             assert screen.check_action("start", ()) is True  # it can be started again
 
-    asyncio.run(scenario())
-    started = next(m for m in messages if isinstance(m, RunnerStarted))
-    stopped = next(m for m in messages if isinstance(m, RunnerStopped))
+    asyncio.run(start_and_quit())
+    started = next(m for m in first if isinstance(m, RunnerStarted))
+    runner = live_runner(path)
+    assert runner is not None and runner.pid == started.pid  # quitting left it running
+    asyncio.run(reopen_and_stop())
+    stopped = next(m for m in second if isinstance(m, RunnerStopped))
     assert stopped.pid == started.pid
     assert live_runner(path) is None
     assert set(statuses(path)) <= {TrialStatus.PENDING, TrialStatus.COMPLETED}
