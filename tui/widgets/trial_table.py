@@ -9,10 +9,14 @@ same trial across updates.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.style import Style
 from rich.text import Text
 from textual.color import Color
+from textual.geometry import Size
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from tunebook.core.monitor import (
     HParamColumn,
@@ -146,6 +150,17 @@ class TrialTable(DataTable):
             keys.append(self.add_column(label, key=key, width=width).value)
         self._columns = data.columns
         self._column_keys = tuple(keys)
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """The scrollable size, without measuring cells: every column here has a fixed
+        width and every row one line, while DataTable's own version measures each new cell
+        (0.2 s for 2,000 rows, most of the time to a painted monitor). Overrides a private
+        method of Textual's DataTable (textual 8)."""
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        header = self.header_height if self.show_header else 0
+        self.virtual_size = Size(
+            width + self._row_label_column_width, self._total_row_height + header
+        )
 
     def _update(self, added: list[TrialRow], cells: dict[int, tuple[Text, ...]]) -> None:
         """Change the cells that differ, then append the new trials' rows."""
