@@ -219,6 +219,12 @@ def _counts_with_planned(study: Study, counts: dict[str, int]) -> dict[str, int]
     return full
 
 
+def counts_with_planned(study: Study, counts: dict[str, int]) -> dict[str, int]:
+    """Public name of the status counting (planned trials as pending), so the app's run
+    monitor and `tunebook status` count alike."""
+    return _counts_with_planned(study, counts)
+
+
 def data_notes(facts: WorkloadFacts | None) -> tuple[str, ...]:
     """The likely mistakes `new` noted about the data (none for files from before v2)."""
     return () if facts is None else facts.notes

@@ -754,6 +754,40 @@ class Session:
             sql, params = sql + " AND t.study_id = ?", [*params, study_id]
         return {tid: _nan_if_none(v) for tid, v in self._fetch(sql, params)}
 
+    def latest_points(
+        self, name: str, trial_ids: Iterable[int] | None = None
+    ) -> dict[int, tuple[int, float]]:
+        """The last `(step, value)` of series `name` of every trial (or of `trial_ids`)
+        that logged it, keyed by trial id: one index seek per trial (the run monitor's
+        "step" and "train loss")."""
+        sql = (
+            "SELECT t.id, m.step, m.value FROM trials t CROSS JOIN metrics m "
+            "ON m.trial_id = t.id AND m.series = ? AND m.step = (SELECT MAX(step) "
+            "FROM metrics WHERE trial_id = t.id AND series = m.series)"
+        )
+        out: dict[int, tuple[int, float]] = {}
+        for chunk in _id_chunks(trial_ids):
+            where = "" if chunk is None else f" WHERE t.id IN ({', '.join('?' * len(chunk))})"
+            for tid, step, value in self._fetch(sql + where, [name, *(chunk or [])]):
+                out[tid] = (step, _nan_if_none(value))
+        return out
+
+    def trial_marks(self) -> dict[int, tuple[str, float | None]]:
+        """Every trial's `(status, finished_at)`, keyed by id, without decoding any JSON:
+        what a reader compares to learn which trials changed since its last look."""
+        rows = self._fetch("SELECT id, status, finished_at FROM trials")
+        return {tid: (status, finished) for tid, status, finished in rows}
+
+    def trials_by_id(self, trial_ids: Iterable[int]) -> list[Trial]:
+        """The trials with these ids (those that exist), in id order."""
+        found: list[Trial] = []
+        for chunk in _id_chunks(trial_ids):
+            marks = ", ".join("?" * len(chunk or []))
+            found += [
+                _trial(r) for r in self._rows(f"SELECT * FROM trials WHERE id IN ({marks})", chunk)
+            ]
+        return sorted(found, key=lambda t: t.id)
+
     def metric_count(self, trial_id: int | None = None) -> int:
         """How many metric values are stored (for one trial, or all)."""
         if trial_id is None:
@@ -955,6 +989,17 @@ class Session:
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file ('ok' when sound)."""
         return self.db.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _id_chunks(ids: Iterable[int] | None, size: int = 500) -> Iterator[list[int] | None]:
+    """`ids` in lists of at most `size` (SQLite bounds a statement's parameters); one None
+    for "all" when `ids` is None, nothing for no ids."""
+    if ids is None:
+        yield None
+        return
+    wanted = list(ids)
+    for start in range(0, len(wanted), size):
+        yield wanted[start : start + size]
 
 
 def _remove_stale_partials(path: Path) -> None:

@@ -49,7 +49,9 @@ class SessionScreen(TunebookScreen):
         self.reload()
 
     def _data_changed(self, _version: int) -> None:
-        if self.is_current:
+        # `is_current` is also true for the screen right under the top one (Textual counts
+        # it as possibly visible): only the top screen reloads; the others on resume.
+        if self.app.screen is self:
             self.reload()
         else:
             self._stale = True

@@ -100,10 +100,22 @@ class CurveChart(PlotextPlot):
         """What the chart draws now."""
         return self._curves
 
-    def show(self, curves: Sequence[Curve], empty_text: str = "no points yet") -> None:
-        """Draw `curves` instead of what was there (`empty_text` when none has a point)."""
-        self._curves = tuple(curves)
-        self._empty_text = empty_text
+    def show(
+        self,
+        curves: Sequence[Curve],
+        empty_text: str = "no points yet",
+        *,
+        log_y: bool | None = None,
+        title: str | None = None,
+    ) -> None:
+        """Draw `curves` instead of what was there (`empty_text` when none has a point);
+        `log_y` and `title`, when given, replace the chart's scale and title. Nothing is
+        redrawn when all of that is what the chart draws already."""
+        state = (tuple(curves), empty_text, self._log_y if log_y is None else log_y,
+                 self._title if title is None else title)
+        if state == (self._curves, self._empty_text, self._log_y, self._title):
+            return
+        self._curves, self._empty_text, self._log_y, self._title = state
         self.replot()
 
     def on_mount(self) -> None:
