@@ -155,3 +155,22 @@ class TestTrialDetail:
 
         app = TunebookApp(path)
         assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+class TestRunMonitor:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_finished_trials_of_every_outcome(self, snap_compare, size: tuple[int, int]) -> None:
+        fill_session(Path("filled.tunebook"))
+
+        async def run_before(pilot: Pilot) -> None:
+            await settle(pilot, lambda: map_ready(pilot))
+            await pilot.press("m")
+            await settle(
+                pilot,
+                lambda: screen_named(pilot, "RunMonitorScreen")
+                and pilot.app.screen.query_one("TrialTable").row_count > 0,
+            )
+            await pilot.pause(0.3)  # the charts draw at their final size
+
+        app = TunebookApp(Path("filled.tunebook"))
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
