@@ -126,7 +126,11 @@ def test_quit_leaves_the_run_reopen_reattaches_and_x_stops_it(
         async with app.run_test(size=(80, 24), message_hook=first.append) as pilot:
             await open_monitor(pilot, app)
             await pilot.press("s")
-            await wait_for(pilot, lambda: app.runner_alive, 30, "the runner")
+            # The watcher may see the runner before the start worker reports it: wait for
+            # the report, which comes once the runner has claimed the file.
+            await wait_for(
+                pilot, lambda: any(isinstance(m, RunnerStarted) for m in first), 30, "the runner"
+            )
             await pilot.press("q")
 
     async def reopen_and_stop() -> None:

@@ -36,6 +36,9 @@ class SessionScreen(TunebookScreen):
     """A screen showing the open session: `reload()` runs on mount and whenever the file
     changes (`TunebookApp.data_version`); subclasses read in thread workers via `read`."""
 
+    #: The file changed while another screen was on top: reload when this one resumes.
+    _stale = False
+
     @property
     def session_path(self) -> Path:
         """The open session's file."""
@@ -57,7 +60,7 @@ class SessionScreen(TunebookScreen):
             self._stale = True
 
     def on_screen_resume(self) -> None:
-        if getattr(self, "_stale", False):
+        if self._stale:
             self._stale = False
             self.reload()
 
