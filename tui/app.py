@@ -149,9 +149,10 @@ class TunebookApp(App[None]):
         self._watch_stop = threading.Event()
         self._watch_session(path, self._watch_stop)
         self.push_screen(SessionMapScreen())
-        if self._start_run_on_open:
+        if self._start_run_on_open:  # `tunebook demo`: start its run and watch it
             self._start_run_on_open = False
-            self.action_start_run()
+            if self.start_run():
+                self.show_monitor()
 
     def close_session(self) -> None:
         """Stop watching the session (back on Home); a runner keeps running."""

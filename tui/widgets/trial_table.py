@@ -61,10 +61,11 @@ def fitted_width(values: list[str], name: str, low: int, high: int) -> int:
 
 
 def swatch(trial_id: int) -> Text:
-    """`■ 12`: the trial's id behind a square in its chart colour."""
+    """The trial's id behind a block of its chart colour: a space with that background, not
+    a glyph like ■, whose width terminals disagree on (East Asian "ambiguous" width)."""
     red, green, blue = trial_color(trial_id)
-    text = Text("■ ", style=Style(color=Color(red, green, blue).rich_color))
-    text.append(str(trial_id))
+    text = Text(" ", style=Style(bgcolor=Color(red, green, blue).rich_color))
+    text.append(f" {trial_id}")
     return text
 
 
@@ -140,11 +141,13 @@ class TrialTable(DataTable):
             width = study_width if key == "study" else width
             keys.append(self.add_column(label, key=key, width=width).value)
         for index, column in enumerate(data.columns):
-            label = Text(safe_text(column.name), no_wrap=True, overflow="ellipsis")
-            if column.role == "scientific":
-                label.stylize("bold")
             values = [format_value(r.values[index]) for r in data.rows]
             width = fitted_width(values, column.name, 4, VALUE_WIDTH)
+            label = Text(safe_text(column.name), no_wrap=True, overflow="ellipsis")
+            label.truncate(width - 1, overflow="ellipsis")  # keep the separating space
+            label.append(" ")
+            if column.role == "scientific":
+                label.stylize("bold")
             keys.append(self.add_column(label, key=f"hp:{column.name}", width=width).value)
         for key, label, width in TRAILING:
             keys.append(self.add_column(label, key=key, width=width).value)
