@@ -3,17 +3,16 @@ session file, waiting on its state, and the notifications it posted."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
 
+from tests.tui.pilot import wait_for
 from tunebook.tui.app import TunebookApp
 
 
@@ -23,18 +22,6 @@ def private_user_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNEBOOK_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("TUNEBOOK_CONFIG_DIR", str(tmp_path / "config"))
 
-
-async def wait_for(
-    pilot: Pilot, predicate: Callable[[], Any], timeout: float = 10.0, what: str = ""
-) -> Any:
-    """Let the app run until `predicate()` is truthy (returned), or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or predicate}")
 
 
 def notices(messages: list[Message]) -> list[str]:

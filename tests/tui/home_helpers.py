@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from textual.app import App
-from textual.pilot import Pilot
 
 
 def pilot_test(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
@@ -33,15 +32,6 @@ def isolate_user_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     return state, config
 
-
-async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    """Pause the pilot until `predicate()` is true; fail the test after `timeout` seconds."""
-    steps = int(timeout / 0.02)
-    for _ in range(steps):
-        if predicate():
-            return
-        await pilot.pause(0.02)
-    assert predicate(), f"timed out after {timeout} s waiting for {predicate}"
 
 
 def notifications(app: App) -> list[str]:

@@ -6,31 +6,16 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from textual.pilot import Pilot
 
+from tests.tui.pilot import wait_for
 from tunebook.sessions import Session
 from tunebook.sessions.records import process_exists
 from tunebook.tui.app import TunebookApp
 from tunebook.tui.screens.run_monitor import RunMonitorScreen
 from tunebook.tui.screens.session_map import SessionMapScreen
-
-
-async def wait_for(
-    pilot: Pilot, condition: Callable[[], Any], timeout: float = 10, what: str = "a condition"
-) -> Any:
-    """Let the app run until `condition()` is truthy (returned), or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 async def open_monitor(pilot: Pilot, app: TunebookApp) -> RunMonitorScreen:

@@ -17,7 +17,8 @@ import pytest
 
 from tests.core.test_session_map import pending_session
 from tests.filled_session import fill_session
-from tests.tui.home_helpers import error_notifications, isolate_user_dirs, pilot_test, wait_for
+from tests.tui.home_helpers import error_notifications, isolate_user_dirs, pilot_test
+from tests.tui.pilot import wait_for
 from tunebook.sessions import Session, TrialStatus
 from tunebook.tui.app import TunebookApp
 from tunebook.tui.cli import main

@@ -13,8 +13,8 @@ from tests.tui.detail_helpers import (  # noqa: F401 - private_user_files is an 
     notices,
     private_user_files,
     session_app,
-    wait_for,
 )
+from tests.tui.pilot import wait_for
 from tunebook.sessions import Session, TrialStatus
 from tunebook.sessions.report import best_label, best_study_id, chosen_by, status_data
 from tunebook.tui.screens.experiments import ExperimentsScreen, experiment_key, study_key

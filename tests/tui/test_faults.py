@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.filled_session import fill_session
-from tests.tui.test_session_map_screen import cells, wait_for
+from tests.tui.pilot import wait_for
+from tests.tui.test_session_map_screen import cells
 from tunebook.tui.app import TunebookApp
 from tunebook.tui.screens.session_map import SessionMapScreen
 

@@ -15,8 +15,8 @@ from tests.tui.home_helpers import (
     isolate_user_dirs,
     notifications,
     pilot_test,
-    wait_for,
 )
+from tests.tui.pilot import wait_for
 from tunebook.tui.app import TunebookApp
 from tunebook.tui.recent import load_recent, remember
 from tunebook.tui.screens.home import HomeScreen, short_folder

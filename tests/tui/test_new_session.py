@@ -13,8 +13,8 @@ from tests.tui.home_helpers import (
     isolate_user_dirs,
     notifications,
     pilot_test,
-    wait_for,
 )
+from tests.tui.pilot import wait_for
 from tunebook.sessions import Session, TunebookError
 from tunebook.tui.app import TunebookApp
 from tunebook.tui.cli import main

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.filled_session import fill_session
-from tests.tui.home_helpers import isolate_user_dirs, notifications, pilot_test, wait_for
+from tests.tui.home_helpers import isolate_user_dirs, notifications, pilot_test
+from tests.tui.pilot import wait_for
 from tunebook.sessions import BadInput
 from tunebook.tui.keymap import check_binding_ids, keymap_path, load_keymap
 from tunebook.tui.recent import (

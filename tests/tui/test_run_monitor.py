@@ -15,7 +15,8 @@ from textual.message import Message
 
 from tests.core.test_monitor import live_session
 from tests.execution.conftest import new_session, spec_text
-from tests.tui.monitor_helpers import kill_runner, open_monitor, wait_for
+from tests.tui.monitor_helpers import kill_runner, open_monitor
+from tests.tui.pilot import wait_for
 from tunebook.core.execution.control import live_runner
 from tunebook.sessions import Session, TrialStatus
 from tunebook.sessions.report import status_data

@@ -3,17 +3,15 @@ real session files."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from tests.core.test_session_map import pending_session
 from tests.filled_session import fill_session
+from tests.tui.pilot import wait_for
 from tunebook.tui.app import TunebookApp
 from tunebook.tui.commands import screen_commands
 from tunebook.tui.messages import SessionOpened
@@ -27,14 +25,6 @@ def private_user_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNEBOOK_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("TUNEBOOK_CONFIG_DIR", str(tmp_path / "config"))
 
-
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10) -> None:
-    """Let the app run until `condition` holds (workers report through the event loop)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 def cells(app: TunebookApp) -> list[list[str]]:

@@ -18,8 +18,8 @@ from tests.tui.detail_helpers import (  # noqa: F401 - private_user_files is an 
     notices,
     private_user_files,
     session_app,
-    wait_for,
 )
+from tests.tui.pilot import wait_for
 from tunebook.core.execution.control import live_runner, stop_runner
 from tunebook.core.experiments import add_experiment_from_spec
 from tunebook.core.trial_detail import trial_detail
