@@ -1,0 +1,58 @@
+"""Names, goals and errors from a session file are data on every screen: escape sequences
+and bidi controls are shown escaped, `[markup]` is shown as typed, never interpreted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tui.pilot import wait_for
+from tunebook.sessions import Session, TrialStatus
+from tunebook.tui.app import TunebookApp
+
+HOSTILE = "[bold red]x[/] \x1b[2J\u202eZ"
+SHOWN = "[bold red]x[/] \\x1b[2J\\u202eZ"  # what safe_text turns it into
+
+
+@pytest.fixture(autouse=True)
+def private_user_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNEBOOK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("TUNEBOOK_CONFIG_DIR", str(tmp_path / "config"))
+
+
+def hostile_session(path: Path) -> tuple[Path, int]:
+    """An experiment, a study and a failed trial whose texts are all hostile."""
+    with Session.create(path, "tabular", {}) as session:
+        experiment = session.add_experiment(HOSTILE, f"goal {HOSTILE}", {"fixed": {}}, 10)
+        study = session.add_study(experiment.id, HOSTILE, {}, "quasi-random", 1, 0, "error", "min")
+        trial = session.add_trial(study.id, {"learning_rate": 0.1}, 1, 2)
+        session.start_trial(trial.id)
+        session.finish_trial(trial.id, TrialStatus.FAILED, error=f"boom {HOSTILE}")
+    return path, trial.id
+
+
+
+async def test_every_screen_shows_hostile_text_as_data(tmp_path: Path) -> None:
+    path, trial_id = hostile_session(tmp_path / "s.tunebook")
+    app = TunebookApp(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "stage_map", None) is not None)
+        await pilot.pause(0.2)
+        for show in (
+            lambda: None,
+            app.show_experiments,
+            app.show_monitor,
+            lambda: app.show_trial(trial_id),
+        ):
+            show()
+            name = type(app.screen).__name__
+            shown = await wait_for(  # the screen reads in a worker, then paints
+                pilot, lambda: SHOWN in drawn(app) and drawn(app), what=f"{name} to draw it"
+            )
+            assert "\x1b" not in shown and "\u202e" not in shown, name
+
+
+def drawn(app: TunebookApp) -> str:
+    """The screen as a person sees it: the screenshot's text with spaces as spaces."""
+    return app.export_screenshot().replace("&#160;", " ")
