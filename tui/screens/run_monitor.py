@@ -156,7 +156,7 @@ class RunMonitorScreen(SessionScreen):
         self._chart_timer: Timer | None = None
         self._last_load = -RELOAD_INTERVAL
         self._last_curves = -CHART_INTERVAL
-        self._action_state: tuple[bool, str] | None = None
+        self._action_state: tuple[bool, str, bool] | None = None
         self._lines: dict[str, Text] = {}
 
     def compose(self) -> ComposeResult:
@@ -249,7 +249,7 @@ class RunMonitorScreen(SessionScreen):
     def _refresh_actions(self) -> None:
         """Re-check which actions are available, only when what decides it changed (a
         footer refresh rebuilds its keys: too costly for every read)."""
-        state = (self.tunebook.runner_alive, self.tunebook.write_refusal())
+        state = (self.tunebook.runner_alive, self.tunebook.write_refusal(), self._all_finished())
         if state != self._action_state:
             self._action_state = state
             self.refresh_bindings()
@@ -358,9 +358,16 @@ class RunMonitorScreen(SessionScreen):
             return
         self.dismiss()
 
+    def _all_finished(self) -> bool:
+        """Every planned trial has finished: a run would have nothing to do."""
+        progress = self.data.progress if self.data is not None else None
+        return progress is not None and progress.total > 0 and progress.finished >= progress.total
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "start" and (self.tunebook.write_refusal() or self.tunebook.runner_alive):
-            return None  # dimmed: the reason is in the progress line
+        if action == "start" and (
+            self.tunebook.write_refusal() or self.tunebook.runner_alive or self._all_finished()
+        ):
+            return None  # dimmed: the reason is in the progress line (or all is finished)
         if action == "stop" and not self.tunebook.runner_alive:
             return None
         return True

@@ -64,7 +64,8 @@ def swatch(trial_id: int) -> Text:
     """The trial's id behind a block of its chart colour: a space with that background, not
     a glyph like ■, whose width terminals disagree on (East Asian "ambiguous" width)."""
     red, green, blue = trial_color(trial_id)
-    text = Text(" ", style=Style(bgcolor=Color(red, green, blue).rich_color))
+    text = Text()
+    text.append(" ", style=Style(bgcolor=Color(red, green, blue).rich_color))
     text.append(f" {trial_id}")
     return text
 
