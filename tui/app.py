@@ -19,6 +19,7 @@ from typing import TypeVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
@@ -285,6 +286,19 @@ class TunebookApp(App[None]):
         pid = result.runner.pid if result.runner else None
         self.post_message(RunnerStopped(pid, result.seconds))
         self.call_from_thread(self.notify, f"runner stopped in {result.seconds:.1f} s")
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's notification, never read as markup: messages carry paths, names and
+        errors from files and users (`[fixed]` in a message is shown, not applied)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # -- faults ---------------------------------------------------------------------------
 

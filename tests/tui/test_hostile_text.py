@@ -56,3 +56,17 @@ async def test_every_screen_shows_hostile_text_as_data(tmp_path: Path) -> None:
 def drawn(app: TunebookApp) -> str:
     """The screen as a person sees it: the screenshot's text with spaces as spaces."""
     return app.export_screenshot().replace("&#160;", " ")
+
+
+async def test_notifications_show_markup_as_typed(tmp_path: Path) -> None:
+    path, _ = hostile_session(tmp_path / "s.tunebook")
+    app = TunebookApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "stage_map", None) is not None)
+        app.screen.notify(f"copied: {SHOWN}")  # screens notify through the app
+        notes = await wait_for(
+            pilot,
+            lambda: [n for n in app._notifications if SHOWN in n.message],
+            what="the notification",
+        )
+        assert not any(n.markup for n in notes)  # shown as typed, not applied
