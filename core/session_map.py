@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from tunebook.sessions import Decision, DecisionKind, ExperimentStatus, Session, TrialStatus
-from tunebook.sessions.report import RUNNER_STALE_AFTER
+from tunebook.sessions.report import RUNNER_STALE_AFTER, counts_with_planned
 from tunebook.sessions.text import plural
 
 
@@ -215,17 +215,15 @@ def _experiment_stages(
     stages = []
     for experiment in experiments:
         counts = {s.value: 0 for s in TrialStatus}
-        budget = 0
         for summary in summaries:
-            if summary.study.experiment_id != experiment.id:
-                continue
-            budget += summary.study.budget
-            for status, count in summary.counts.items():
-                counts[status] += count
-        finished = counts["completed"] + counts["infeasible"] + counts["failed"]
-        unfinished = max(budget - finished, 0)
+            if summary.study.experiment_id == experiment.id:
+                for status, count in counts_with_planned(summary.study, summary.counts).items():
+                    counts[status] += count
+        total = sum(counts.values())
+        finished = sum(counts[s.value] for s in TrialStatus if s.is_finished())
+        unfinished = total - finished
         summary_text = (
-            f"{finished}/{budget} trials finished: {counts['completed']} completed, "
+            f"{finished}/{total} trials finished: {counts['completed']} completed, "
             f"{counts['infeasible']} infeasible, {counts['failed']} failed"
         )
         name = shlex.quote(experiment.name)

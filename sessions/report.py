@@ -110,7 +110,7 @@ def status_data(session: Session) -> dict[str, Any]:
         studies = []
         for summary in (s for s in summaries if s.study.experiment_id == experiment.id):
             study_id = summary.study.id
-            counts = _counts_with_planned(summary.study, summary.counts)
+            counts = counts_with_planned(summary.study, summary.counts)
             for status, count in counts.items():
                 totals[status] += count
             studies.append(
@@ -211,18 +211,13 @@ def _mark_within_one_example(studies: list[dict[str, Any]], facts: WorkloadFacts
             )
 
 
-def _counts_with_planned(study: Study, counts: dict[str, int]) -> dict[str, int]:
+def counts_with_planned(study: Study, counts: dict[str, int]) -> dict[str, int]:
     """Trials per status, the study's planned trials not yet created counted as pending,
-    so a study's total is its budget from the start and does not grow during a run."""
+    so a study's total is its budget from the start and does not grow during a run (the
+    one counting `status`, the session map and the run monitor share)."""
     full = {s.value: counts.get(s.value, 0) for s in TrialStatus}
     full[TrialStatus.PENDING.value] += max(0, study.budget - sum(full.values()))
     return full
-
-
-def counts_with_planned(study: Study, counts: dict[str, int]) -> dict[str, int]:
-    """Public name of the status counting (planned trials as pending), so the app's run
-    monitor and `tunebook status` count alike."""
-    return _counts_with_planned(study, counts)
 
 
 def data_notes(facts: WorkloadFacts | None) -> tuple[str, ...]:

@@ -84,7 +84,7 @@ def start_runner(
     """
     from tunebook.core.workload_source import announce_foreign_code, session_workload_source
 
-    with Session.open(path) as session:
+    with Session.open(path, read_only=True) as session:  # the runner is the writer
         runner = session.runner()
         if runner is not None and runner.is_alive(RUNNER_STALE_AFTER):
             raise BadInput(
