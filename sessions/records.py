@@ -41,20 +41,22 @@ class ExperimentStatus(str, Enum):
 
 
 class DecisionKind(str, Enum):
-    """The project-start decisions of PB-1 … PB-4 and PB-19."""
+    """The project-start decisions of PB-1 … PB-4, PB-19 and PB-30, in the playbook's order."""
 
     MODEL = "model"
     OPTIMIZER = "optimizer"
     BATCH_SIZE = "batch_size"
     INITIAL_CONFIG = "initial_config"
     MAX_TRAIN_STEPS = "max_train_steps"
+    STABILITY = "stability"
 
 
 class ProbeKind(str, Enum):
     """Measuring runs that inform a decision."""
 
     BATCH_SIZE = "batch_size"
-    LEARNING_RATE = "lr"
+    INITIAL_CONFIG = "initial_config"
+    LEARNING_RATE = "lr"  # the training-length sweep (PB-19)
     STABILITY = "stability"
     WARMUP = "warmup"
     SEED_VARIANCE = "seed_variance"
@@ -105,13 +107,34 @@ class Decision:
 
 @dataclass(frozen=True)
 class Probe:
-    """A measuring run (batch-size probe, LR sweep, …) with its raw results."""
+    """A measuring run (batch-size probe, LR sweep, …) with its raw results.
+
+    `results` holds `status` (running, stopped, completed, failed), `points` (one measured
+    unit per key, e.g. one batch size: written once each, so a resumed probe never repeats
+    one), and once completed the `summary` with the recommendation and its evidence.
+    """
 
     id: int
     kind: ProbeKind
     config: dict[str, Any]
     results: dict[str, Any]
     created_at: float = 0.0
+
+    @property
+    def status(self) -> str:
+        """running, stopped, completed or failed ("running" may belong to a dead runner)."""
+        return str(self.results.get("status", "completed"))
+
+    @property
+    def points(self) -> dict[str, Any]:
+        """The measured units by key, in the order they were first measured."""
+        points = self.results.get("points", {})
+        return dict(sorted(points.items(), key=lambda item: item[1].get("index", 0)))
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The recommendation and its evidence; empty until the probe completed."""
+        return dict(self.results.get("summary", {}))
 
 
 @dataclass(frozen=True)

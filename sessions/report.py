@@ -502,8 +502,7 @@ def _markdown(session: Session) -> str:
         if experiment["failures"]:
             lines += ["", "Failed trials, grouped by error:", ""]
             lines += [
-                f"- {_cell(FailureGroup.from_dict(f).line())}"
-                for f in experiment["failures"]
+                f"- {_cell(FailureGroup.from_dict(f).line())}" for f in experiment["failures"]
             ]
         lines.append("")
     return "\n".join(lines) + "\n"

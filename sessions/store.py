@@ -343,6 +343,44 @@ class Session:
         )
         return self.probes(probe_id=probe_id)[0]
 
+    def update_probe(self, probe_id: int, **changes: Any) -> Probe:
+        """Set top-level keys of a probe's results (its status, error, summary)."""
+        with self.transaction():
+            results = self.probe(probe_id).results
+            results.update(changes)
+            self._set_probe_results(probe_id, results)
+        return self.probe(probe_id)
+
+    def add_probe_point(self, probe_id: int, key: str, point: Mapping[str, Any]) -> Probe:
+        """Store one measured unit of a probe under `key`; a key already stored is replaced,
+        never repeated, so a probe resumed after a crash holds each measurement once."""
+        with self.transaction():
+            results = self.probe(probe_id).results
+            points = dict(results.get("points", {}))
+            index = points[key]["index"] if key in points else len(points)
+            points[key] = {**point, "index": index}
+            results["points"] = points
+            self._set_probe_results(probe_id, results)
+        return self.probe(probe_id)
+
+    def _set_probe_results(self, probe_id: int, results: Mapping[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE probes SET results = ? WHERE id = ?", (_dump(dict(results)), probe_id)
+            )
+
+    def probe(self, probe_id: int) -> Probe:
+        """The probe with this id; BadInput when there is none."""
+        found = self.probes(probe_id=probe_id)
+        if not found:
+            raise BadInput(f"session '{self.path}' has no probe {probe_id}")
+        return found[0]
+
+    def latest_probe(self, kind: ProbeKind) -> Probe | None:
+        """The newest probe of `kind`, or None."""
+        found = self.probes(kind)
+        return found[-1] if found else None
+
     def probes(self, kind: ProbeKind | None = None, probe_id: int | None = None) -> list[Probe]:
         """Stored probes, oldest first, optionally of one kind."""
         sql, params = "SELECT * FROM probes WHERE 1=1", []

@@ -138,5 +138,3 @@ class SessionWatcher:
             on_change(change)
             if change.problem:
                 return
-
-

@@ -88,8 +88,7 @@ def start_runner(
         runner = session.runner()
         if runner is not None and runner.is_alive(RUNNER_STALE_AFTER):
             raise BadInput(
-                f"session '{path}' is already being run by process {runner.pid} on "
-                f"{runner.host}"
+                f"session '{path}' is already being run by process {runner.pid} on {runner.host}"
             )
         session_workload_source(session).check()
         announce_foreign_code(session, notice)

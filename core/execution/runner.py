@@ -19,22 +19,18 @@ seconds (a no-progress watchdog, default `STALL_TIMEOUT`) has its worker killed 
 from __future__ import annotations
 
 import contextlib
-import gc
-import multiprocessing
 import os
-import queue
-import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from tunebook.core.execution.lifecycle import Heartbeat, signals_stop
+from tunebook.core.execution.pool import Worker, WorkerPool
 from tunebook.core.execution.reporting import SessionReporter
 from tunebook.core.execution.scheduler import Scheduler
 from tunebook.core.execution.trial_task import TrialOutcome, TrialTask, run_trial_task
-from tunebook.core.execution.worker import worker_main
 from tunebook.core.workload_source import announce_foreign_code, session_workload_source
 from tunebook.sessions import (
     BadInput,
@@ -48,13 +44,11 @@ from tunebook.sessions import (
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 EXECUTORS = ("inline", "process")
-HEARTBEAT_EVERY = 2.0  # seconds
 POLL_EVERY = 0.2  # seconds between checks of the workers when no message arrives
 STALL_TIMEOUT = 600.0  # default seconds a trial may report nothing before it is failed
 STOP_GRACE = 10.0  # seconds running trials get to checkpoint after a stop request
 #: SQLite's words for a full disk (ENOSPC) and a write the OS refused (EFBIG, EIO).
 STORAGE_PROBLEMS = ("database or disk is full", "disk I/O error")
-DEATH_GRACE = 2.0  # seconds a dead worker's pipe gets to report its end (EOF) by itself
 
 
 @dataclass(frozen=True)
@@ -84,23 +78,6 @@ class RunResult:
 
 
 ProgressCallback = Callable[[RunProgress], None]
-
-
-class _Heartbeat(threading.Thread):
-    """Refreshes the runner row every few seconds from its own connection."""
-
-    def __init__(self, path: os.PathLike[str] | str) -> None:
-        super().__init__(name="tunebook-heartbeat", daemon=True)
-        self.path = path
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        """Beat until done. A beat that fails (a full disk) is skipped, never printed: the
-        runner's own next write meets the same error and reports it in one sentence."""
-        with contextlib.suppress(sqlite3.Error, TunebookError), Session.open(self.path) as session:
-            while not self.done.wait(HEARTBEAT_EVERY):
-                with contextlib.suppress(sqlite3.Error, TunebookError):
-                    session.heartbeat()
 
 
 class Runner:
@@ -184,9 +161,9 @@ class Runner:
                 session.trial(trial_id)  # an unknown id is one sentence, before any change
             session_workload_source(session).check()  # a moved data file: before any trial
             session.claim_runner(RUNNER_STALE_AFTER, self.detached, command=self._describe())
-            heartbeat = _Heartbeat(self.path)
+            heartbeat = Heartbeat(self.path)
             heartbeat.start()
-            signals = _signals_stop(self.stop)
+            signals = signals_stop(self.stop)
             try:
                 announce_foreign_code(session, self.notice)
                 self._recover(session)
@@ -276,7 +253,7 @@ class Runner:
     def _run_processes(self, session: Session, scheduler: Scheduler) -> None:
         if self.stop.is_set() or scheduler.next_trial(busy=()) is None:
             return  # nothing to run: spare the workers' start-up (spawn + torch import)
-        pool = _WorkerPool(self.workers, self.memory_limit_mb)
+        pool = WorkerPool(self.workers, self.memory_limit_mb)
         reporters: dict[int, SessionReporter] = {}
         stop_requested: float | None = None
         try:
@@ -307,7 +284,7 @@ class Runner:
                         reporters[trial_id].replay(payload)
                     elif kind == "outcome":
                         record_outcome(session, reporters.pop(trial_id), payload)
-                        worker.trial_id = None
+                        worker.task_id = None
                         self._progress(session, scheduler)
                 for worker in pool.dead_without_eof():
                     self._worker_died(session, scheduler, reporters, pool, worker)
@@ -336,11 +313,11 @@ class Runner:
         session: Session,
         scheduler: Scheduler,
         reporters: dict[int, SessionReporter],
-        pool: _WorkerPool,
-        worker: _Worker,
+        pool: WorkerPool,
+        worker: Worker,
     ) -> None:
         """End the trial of a worker that died (`failed`, with its exit code); replace it."""
-        trial_id = worker.trial_id
+        trial_id = worker.task_id
         exit_code = pool.kill(worker)
         if trial_id is None:
             return
@@ -409,181 +386,3 @@ def record_outcome(session: Session, reporter: SessionReporter, outcome: TrialOu
     data = {"traceback": outcome.details} if outcome.details else {}
     message = f"trial {outcome.trial_id} {outcome.status.value}"
     session.log_event("runner", f"trial.{outcome.status.value}", message, data)
-
-
-class _Worker:
-    """One worker process, the queue of its tasks, and the runner thread that reads its own
-    result pipe into the pool's inbox; `None` follows its last message once the pipe closes
-    (the process exited or died, perhaps half-way through a message)."""
-
-    def __init__(self, pool: _WorkerPool) -> None:
-        self.tasks: Any = pool.context.Queue()
-        self.tasks.cancel_join_thread()  # a task for a worker that died must not block exit
-        results, sender = pool.context.Pipe(duplex=False)
-        self.process: Any = pool.context.Process(
-            target=worker_main,
-            args=(self.tasks, sender, pool.stop, pool.threads, pool.memory_limit_mb, os.getpid()),
-            daemon=True,
-        )
-        with _sigint_ignored():
-            self.process.start()
-        sender.close()  # the worker holds the only write end: its death closes the pipe
-        self.results = results
-        self.trial_id: int | None = None
-        self.reported_at: float | None = None  # when its trial last reported (monotonic)
-        self.dead_since: float | None = None
-        self.retired = False
-        self.reader = threading.Thread(
-            target=self._read, args=(pool.inbox,), name="tunebook-results", daemon=True
-        )
-        self.reader.start()
-
-    def _read(self, inbox: queue.Queue[tuple[_Worker, Any]]) -> None:
-        try:
-            while True:
-                inbox.put((self, self.results.recv()))
-        except (EOFError, OSError):  # closed, or cut off mid-message: either way, the end
-            inbox.put((self, None))
-
-
-class _WorkerPool:
-    """N spawned worker processes, each with its own task queue and its own result pipe."""
-
-    def __init__(self, size: int, memory_limit_mb: int | None) -> None:
-        self.context = multiprocessing.get_context("spawn")
-        self.stop: Any = self.context.Event()
-        self.threads = max(1, (os.cpu_count() or 1) // size)
-        self.memory_limit_mb = memory_limit_mb
-        self.inbox: queue.Queue[tuple[_Worker, Any]] = queue.Queue()
-        self.workers = [_Worker(self) for _ in range(size)]
-
-    def idle(self) -> list[_Worker]:
-        """Workers with no trial assigned."""
-        return [w for w in self.workers if w.trial_id is None]
-
-    def busy(self) -> list[tuple[_Worker, int]]:
-        """(worker, trial id) for each worker running a trial."""
-        return [(w, w.trial_id) for w in self.workers if w.trial_id is not None]
-
-    def submit(self, worker: _Worker, task: TrialTask) -> None:
-        """Send a task to an idle worker."""
-        worker.trial_id = task.trial_id
-        worker.reported_at = None  # the stall clock starts when the worker takes the task
-        worker.tasks.put(task)
-
-    def messages(self, timeout: float) -> list[tuple[_Worker, Any]]:
-        """Wait up to `timeout` for one message, then take every other one already there;
-        messages of workers already replaced are dropped."""
-        out = []
-        try:
-            out.append(self.inbox.get(timeout=timeout))
-            while True:
-                out.append(self.inbox.get_nowait())
-        except queue.Empty:
-            pass
-        now = time.monotonic()
-        for worker, _ in out:
-            worker.reported_at = now
-        return [(worker, message) for worker, message in out if not worker.retired]
-
-    def dead_without_eof(self) -> list[_Worker]:
-        """Workers dead for `DEATH_GRACE` s whose pipe still has not closed (a child process
-        of theirs may hold it open): the runner must not wait for it."""
-        now = time.monotonic()
-        dead = []
-        for worker in self.workers:
-            if worker.process.is_alive():
-                continue
-            if worker.dead_since is None:
-                worker.dead_since = now
-            elif now - worker.dead_since > DEATH_GRACE:
-                dead.append(worker)
-        return dead
-
-    def stalled(self, timeout: float) -> list[tuple[_Worker, int]]:
-        """(worker, trial id) for each trial that has reported nothing for `timeout` s."""
-        now = time.monotonic()
-        return [
-            (w, trial_id)
-            for w, trial_id in self.busy()
-            if w.reported_at is not None and now - w.reported_at > timeout
-        ]
-
-    def kill(self, worker: _Worker) -> int | None:
-        """SIGKILL a worker (if still alive) and, unless the pool is stopping, put a fresh
-        one in its place. Returns the worker's exit code."""
-        worker.retired = True
-        if worker.process.is_alive():
-            worker.process.kill()
-        worker.process.join(5)
-        index = self.workers.index(worker)
-        if self.stop.is_set():
-            del self.workers[index]
-        else:
-            self.workers[index] = _Worker(self)
-        return worker.process.exitcode
-
-    def close(self) -> None:
-        """Ask running trials to stop and every worker to exit; wait briefly, then terminate
-        stragglers (after an error, workers must not train on for nobody)."""
-        self.stop.set()
-        for worker in self.workers:
-            if worker.process.is_alive():
-                worker.tasks.put(None)
-        deadline = time.monotonic() + 10
-        for worker in self.workers:
-            worker.process.join(max(0.1, deadline - time.monotonic()))
-            if worker.process.is_alive():
-                worker.process.terminate()
-                worker.process.join(1)
-        # Free the queues' and the event's named semaphores now, while the interpreter is
-        # whole: their finalizers unlink them and tell multiprocessing's resource tracker.
-        # Left to interpreter teardown (an exception's traceback keeps the pool alive that
-        # long), a finalizer can unlink without telling it, and the tracker then prints
-        # "leaked semaphore" warnings after tunebook's own one-sentence error.
-        for worker in self.workers:
-            worker.tasks.close()
-            del worker.tasks
-        del self.stop
-        gc.collect()
-
-
-class _signals_stop:
-    """While active, SIGINT and SIGTERM set `stop` (a graceful stop) and are remembered in
-    `received`; a second SIGINT raises KeyboardInterrupt. Only in the main thread, where
-    handlers can be installed."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-        self.previous: dict[int, Any] = {}
-        self.received: int | None = None
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if signum == signal.SIGINT and self.stop.is_set():
-            raise KeyboardInterrupt
-        self.received = self.received or signum
-        self.stop.set()
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self.previous[signum] = signal.signal(signum, self._handle)
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Start children with SIGINT ignored (they inherit it): a terminal's Ctrl-C goes to
-    the whole process group, and must not kill a worker still starting up (its trial would
-    end `failed` instead of going back to pending). Only the main thread can do this."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

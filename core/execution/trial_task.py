@@ -39,6 +39,37 @@ class TrialTask:
     resume_state: bytes | None = None
     threads: int = 1
 
+    @property
+    def task_id(self) -> int:
+        """What the worker pool tracks the task by."""
+        return self.trial_id
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    """One measurement of a project-start probe (a batch size, a learning rate), run by a
+    worker like a trial: `function` names a module-level function `f(payload, stop)` that
+    returns a JSON-able dict and never raises for the measurement's own failure."""
+
+    key: str
+    function: str  # "package.module:function"
+    payload: dict[str, Any]
+    threads: int = 1
+
+    @property
+    def task_id(self) -> str:
+        """What the worker pool tracks the task by."""
+        return self.key
+
+    def run(self, stop: Any) -> dict[str, Any]:
+        """Import the function and measure; `stop` (an Event) asks it to stop early, when it
+        returns `{"stopped": True}` (the unit is measured again on the next run)."""
+        import importlib
+
+        module, name = self.function.split(":")
+        function = getattr(importlib.import_module(module), name)
+        return dict(function({**self.payload, "threads": self.threads}, stop))
+
 
 @dataclass(frozen=True)
 class TrialOutcome:

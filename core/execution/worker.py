@@ -1,4 +1,4 @@
-"""The worker process: takes trial tasks, trains them, streams their numbers back.
+"""The worker process: takes trial tasks (or probe units), runs them, streams the numbers back.
 
 Workers are started with the `spawn` method (a fresh interpreter: no inherited locks or
 SQLite handles) and never open the session file; the runner writes everything. A worker
@@ -16,7 +16,7 @@ import signal
 from typing import Any
 
 from tunebook.core.execution.reporting import PipeReporter
-from tunebook.core.execution.trial_task import TrialTask, run_trial_task
+from tunebook.core.execution.trial_task import TrialTask, UnitTask, run_trial_task
 
 
 def address_space_bytes() -> int:
@@ -63,12 +63,15 @@ def worker_main(
     try:
         while os.getppid() == parent:
             try:
-                task: TrialTask | None = tasks.get(timeout=1.0)
+                task: TrialTask | UnitTask | None = tasks.get(timeout=1.0)
             except queue.Empty:
                 continue
             if task is None:
                 return
-            results.send(("started", task.trial_id, None))
+            results.send(("started", task.task_id, None))
+            if isinstance(task, UnitTask):
+                results.send(("outcome", task.key, task.run(stop)))
+                continue
             reporter = PipeReporter(task.trial_id, results, stop, parent)
             outcome = run_trial_task(task, reporter)
             reporter.send()

@@ -1,0 +1,177 @@
+"""The runner's worker processes: spawned, each with its own task queue and result pipe.
+
+A worker takes trial tasks (a study's trials) or unit tasks (one measurement of a project-start
+probe) and streams what they report back to the runner, the session file's only writer. A
+worker that dies, even half-way through a message, only closes its own pipe; the pool
+notices, and replaces it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from tunebook.core.execution.trial_task import TrialTask, UnitTask
+from tunebook.core.execution.worker import worker_main
+
+DEATH_GRACE = 2.0  # seconds a dead worker's pipe gets to report its end (EOF) by itself
+
+
+class Worker:
+    """One worker process, the queue of its tasks, and the runner thread that reads its own
+    result pipe into the pool's inbox; `None` follows its last message once the pipe closes
+    (the process exited or died, perhaps half-way through a message)."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.tasks: Any = pool.context.Queue()
+        self.tasks.cancel_join_thread()  # a task for a worker that died must not block exit
+        results, sender = pool.context.Pipe(duplex=False)
+        self.process: Any = pool.context.Process(
+            target=worker_main,
+            args=(self.tasks, sender, pool.stop, pool.threads, pool.memory_limit_mb, os.getpid()),
+            daemon=True,
+        )
+        with _sigint_ignored():
+            self.process.start()
+        sender.close()  # the worker holds the only write end: its death closes the pipe
+        self.results = results
+        self.task_id: Any = None  # the task it runs (a trial id, a probe unit's key)
+        self.reported_at: float | None = None  # when its trial last reported (monotonic)
+        self.dead_since: float | None = None
+        self.retired = False
+        self.reader = threading.Thread(
+            target=self._read, args=(pool.inbox,), name="tunebook-results", daemon=True
+        )
+        self.reader.start()
+
+    def _read(self, inbox: queue.Queue[tuple[Worker, Any]]) -> None:
+        try:
+            while True:
+                inbox.put((self, self.results.recv()))
+        except (EOFError, OSError):  # closed, or cut off mid-message: either way, the end
+            inbox.put((self, None))
+
+
+class WorkerPool:
+    """N spawned worker processes, each with its own task queue and its own result pipe."""
+
+    def __init__(self, size: int, memory_limit_mb: int | None) -> None:
+        self.context = multiprocessing.get_context("spawn")
+        self.stop: Any = self.context.Event()
+        self.threads = max(1, (os.cpu_count() or 1) // size)
+        self.memory_limit_mb = memory_limit_mb
+        self.inbox: queue.Queue[tuple[Worker, Any]] = queue.Queue()
+        self.workers = [Worker(self) for _ in range(size)]
+
+    def idle(self) -> list[Worker]:
+        """Workers with no task assigned."""
+        return [w for w in self.workers if w.task_id is None]
+
+    def busy(self) -> list[tuple[Worker, int]]:
+        """(worker, task id) for each worker running a task."""
+        return [(w, w.task_id) for w in self.workers if w.task_id is not None]
+
+    def submit(self, worker: Worker, task: TrialTask | UnitTask) -> None:
+        """Send a task to an idle worker."""
+        worker.task_id = task.task_id
+        worker.reported_at = None  # the stall clock starts when the worker takes the task
+        worker.tasks.put(task)
+
+    def messages(self, timeout: float) -> list[tuple[Worker, Any]]:
+        """Wait up to `timeout` for one message, then take every other one already there;
+        messages of workers already replaced are dropped."""
+        out = []
+        try:
+            out.append(self.inbox.get(timeout=timeout))
+            while True:
+                out.append(self.inbox.get_nowait())
+        except queue.Empty:
+            pass
+        now = time.monotonic()
+        for worker, _ in out:
+            worker.reported_at = now
+        return [(worker, message) for worker, message in out if not worker.retired]
+
+    def dead_without_eof(self) -> list[Worker]:
+        """Workers dead for `DEATH_GRACE` s whose pipe still has not closed (a child process
+        of theirs may hold it open): the runner must not wait for it."""
+        now = time.monotonic()
+        dead = []
+        for worker in self.workers:
+            if worker.process.is_alive():
+                continue
+            if worker.dead_since is None:
+                worker.dead_since = now
+            elif now - worker.dead_since > DEATH_GRACE:
+                dead.append(worker)
+        return dead
+
+    def stalled(self, timeout: float) -> list[tuple[Worker, int]]:
+        """(worker, task id) for each task that has reported nothing for `timeout` s."""
+        now = time.monotonic()
+        return [
+            (w, task_id)
+            for w, task_id in self.busy()
+            if w.reported_at is not None and now - w.reported_at > timeout
+        ]
+
+    def kill(self, worker: Worker) -> int | None:
+        """SIGKILL a worker (if still alive) and, unless the pool is stopping, put a fresh
+        one in its place. Returns the worker's exit code."""
+        worker.retired = True
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(5)
+        index = self.workers.index(worker)
+        if self.stop.is_set():
+            del self.workers[index]
+        else:
+            self.workers[index] = Worker(self)
+        return worker.process.exitcode
+
+    def close(self) -> None:
+        """Ask running trials to stop and every worker to exit; wait briefly, then terminate
+        stragglers (after an error, workers must not train on for nobody)."""
+        self.stop.set()
+        for worker in self.workers:
+            if worker.process.is_alive():
+                worker.tasks.put(None)
+        deadline = time.monotonic() + 10
+        for worker in self.workers:
+            worker.process.join(max(0.1, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join(1)
+        # Free the queues' and the event's named semaphores now, while the interpreter is
+        # whole: their finalizers unlink them and tell multiprocessing's resource tracker.
+        # Left to interpreter teardown (an exception's traceback keeps the pool alive that
+        # long), a finalizer can unlink without telling it, and the tracker then prints
+        # "leaked semaphore" warnings after tunebook's own one-sentence error.
+        for worker in self.workers:
+            worker.tasks.close()
+            del worker.tasks
+        del self.stop
+        gc.collect()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start children with SIGINT ignored (they inherit it): a terminal's Ctrl-C goes to
+    the whole process group, and must not kill a worker still starting up (its trial would
+    end `failed` instead of going back to pending). Only the main thread can do this."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
