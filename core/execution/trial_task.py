@@ -98,7 +98,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_workload(ref: str, config_json: str) -> Workload:
+def cached_workload(ref: str, config_json: str) -> Workload:
+    """The workload `ref` with its JSON config, loaded once per process (a few are kept)."""
     from tunebook.core.workloads import load_workload
 
     return load_workload(ref, json.loads(config_json))
@@ -106,7 +107,7 @@ def _cached_workload(ref: str, config_json: str) -> Workload:
 
 def workload_for(task: TrialTask) -> Workload:
     """The task's workload, loaded once per process (data generation is not repeated)."""
-    return _cached_workload(task.workload, json.dumps(task.workload_config, sort_keys=True))
+    return cached_workload(task.workload, json.dumps(task.workload_config, sort_keys=True))
 
 
 def run_trial_task(task: TrialTask, reporter: TrialReporter) -> TrialOutcome:

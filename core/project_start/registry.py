@@ -1,0 +1,25 @@
+"""Every project-start probe by its command-line name."""
+
+from __future__ import annotations
+
+from tunebook.core.project_start.batch_size import BatchSizeProbe
+from tunebook.core.project_start.initial_config import InitialConfigProbe
+from tunebook.core.project_start.probe import ProbePlan
+from tunebook.core.project_start.stability import StabilityProbe
+from tunebook.core.project_start.training_length import TrainingLengthProbe
+from tunebook.sessions import BadInput
+
+PROBES: dict[str, ProbePlan] = {
+    plan.name: plan
+    for plan in (BatchSizeProbe(), InitialConfigProbe(), TrainingLengthProbe(), StabilityProbe())
+}
+#: Other names a probe answers to (DESIGN.md's `tunebook probe lr`).
+ALIASES = {"lr": "training-length", "batch_size": "batch-size"}
+
+
+def probe_plan(name: str) -> ProbePlan:
+    """The probe called `name`; BadInput listing the probes otherwise."""
+    plan = PROBES.get(ALIASES.get(name, name))
+    if plan is None:
+        raise BadInput(f"there is no probe {name!r} (probes: {', '.join(PROBES)})")
+    return plan
