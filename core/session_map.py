@@ -39,6 +39,7 @@ class StageAction(str, Enum):
     RUN = "run"  # start the runner on the pending trials
     MONITOR = "monitor"  # watch the run
     EXPERIMENTS = "experiments"  # the experiments' and studies' numbers
+    PROJECT_STEP = "project step"  # the project-start screen of the stage (model … stability)
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,18 @@ class Stage:
 
 @dataclass(frozen=True)
 class SessionMap:
-    """The stages in the playbook's order, at most one of them `NEXT`."""
+    """The stages in the playbook's order, at most one of them `NEXT` (or the recommended
+    step is a `STALE` decision, named by `stale_next`: it keeps showing as stale)."""
 
     stages: tuple[Stage, ...]
     runner_alive: bool
+    stale_next: str | None = None
 
     @property
     def next(self) -> Stage | None:
         """The recommended next step, or None when there is nothing to recommend."""
+        if self.stale_next is not None:
+            return self.stage(self.stale_next)
         return next((s for s in self.stages if s.state is StageState.NEXT), None)
 
     def stage(self, key: str) -> Stage:
@@ -105,7 +110,18 @@ DECISION_STAGES: tuple[tuple[DecisionKind, str, tuple[str, ...], str], ...] = (
     (DecisionKind.BATCH_SIZE, "Batch size", ("PB-3", "PB-21"), "batch_size"),
     (DecisionKind.INITIAL_CONFIG, "Initial configuration", ("PB-4",), "learning_rate"),
     (DecisionKind.MAX_TRAIN_STEPS, "Training length", ("PB-19", "PB-20"), "max_train_steps"),
+    (DecisionKind.STABILITY, "Stability", ("PB-30", "PB-31"), "warmup_steps"),
 )
+
+#: The command that takes each project-start step (`tunebook probe NAME PATH`).
+PROBE_NAMES = {
+    DecisionKind.MODEL: "model",
+    DecisionKind.OPTIMIZER: "optimizer",
+    DecisionKind.BATCH_SIZE: "batch-size",
+    DecisionKind.INITIAL_CONFIG: "initial-config",
+    DecisionKind.MAX_TRAIN_STEPS: "training-length",
+    DecisionKind.STABILITY: "stability",
+}
 
 
 #: What each stage is for, after the playbook (shown beside the stage in the app).
@@ -120,6 +136,8 @@ STAGE_ABOUT = {
     "clearly better than chance.",
     "max_train_steps": "Never tune the step budget: pick one value for all trials, and read "
     "where the best checkpoints land to shorten or lengthen it.",
+    "stability": "Look above the best learning rate: if twice it is unstable, a short warmup "
+    "or gradient clipping may let training use higher rates.",
     "experiment": "One narrow goal per round: scientific hyperparameters measured, nuisance "
     "ones tuned away, fixed ones held; check the results before concluding.",
     "launches": "Adopt a change as the new baseline only on strong evidence, knowing the "
@@ -135,7 +153,7 @@ def session_map(session: Session) -> SessionMap:
     experiments = session.experiments()
     latest: dict[DecisionKind, Decision] = {d.kind: d for d in session.decisions()}
     stages = [
-        _decision_stage(kind, title, playbook, key, latest.get(kind), experiments)
+        _decision_stage(kind, title, playbook, key, latest.get(kind), experiments, path)
         for kind, title, playbook, key in DECISION_STAGES
     ]
     stages += _experiment_stages(session, experiments, alive, path)
@@ -153,7 +171,8 @@ def session_map(session: Session) -> SessionMap:
             ),
         )
     )
-    return SessionMap(tuple(_mark_next(stages)), alive)
+    marked, stale_next = _mark_next(stages)
+    return SessionMap(tuple(marked), alive, stale_next)
 
 
 def _decision_stage(
@@ -163,22 +182,39 @@ def _decision_stage(
     key: str,
     decision: Decision | None,
     experiments: Iterable[Any],
+    path: str,
 ) -> Stage:
     """A project-start stage: its decision when one is recorded, else what the experiments
-    use for it (set in their specs' `[fixed]` tables today)."""
+    use for it (set in their specs' `[fixed]` tables)."""
+    command = f"tunebook probe {PROBE_NAMES[kind]} {path}"
+    common = {"command": command, "action": StageAction.PROJECT_STEP}
     if decision is not None:
         state = StageState.STALE if decision.stale else StageState.DONE
-        summary = f"decided: {_shown(decision.value)}"
-        if decision.rationale:
-            summary += f" ({decision.rationale})"
-        return Stage(kind.value, title, playbook, state, summary, decision.stale_reason)
+        summary = f"decided: {describe_decision(kind, decision.value)}"
+        return Stage(kind.value, title, playbook, state, summary, decision.stale_reason, **common)
     used = _values_in_experiments(key, experiments)
     summary = (
         "not decided; set per experiment: " + ", ".join(used)
         if used
         else "not decided; the workload's defaults apply"
     )
-    return Stage(kind.value, title, playbook, StageState.NOT_STARTED, summary)
+    return Stage(kind.value, title, playbook, StageState.NOT_STARTED, summary, **common)
+
+
+def describe_decision(kind: DecisionKind, value: Any) -> str:
+    """A decision's value in a few words, as the map and `status` show it."""
+    if kind is DecisionKind.OPTIMIZER and isinstance(value, dict):
+        frozen = value.get("frozen") or []
+        text = str(value.get("name", "?"))
+        if frozen:
+            text += f" (frozen for now: {', '.join(map(str, frozen))})"
+        return text
+    if kind is DecisionKind.STABILITY and isinstance(value, dict):
+        parts = [f"warmup {value.get('warmup_steps') or 0} steps"]
+        if value.get("grad_clip"):
+            parts.append(f"clip gradients at {_shown(value['grad_clip'])}")
+        return ", ".join(parts)
+    return _shown(value)
 
 
 def _values_in_experiments(key: str, experiments: Iterable[Any]) -> list[str]:
@@ -251,12 +287,25 @@ def _experiment_stages(
     return stages
 
 
-def _mark_next(stages: list[Stage]) -> list[Stage]:
-    """Mark the recommended step: watch a live run; else the first stage in the playbook's
-    order that is not done and can be taken now; else review the latest experiment."""
+def _mark_next(stages: list[Stage]) -> tuple[list[Stage], str | None]:
+    """Mark the recommended step: watch a live run; else, before the first experiment, the
+    first project-start decision not made (or stale); else the first stage in the playbook's
+    order that is not done and can be taken now. Once experiments exist, an undecided
+    project-start stage is not pushed: their specs set those values. Returns the stages and
+    the key of a stale decision when that is the recommended step (it stays `STALE`)."""
     if any(s.state is StageState.RUNNING for s in stages):
-        return stages
+        return stages, None
+    decisions = {kind.value for kind, *_ in DECISION_STAGES}
+    started = any(s.key.startswith("experiment:") for s in stages)
     for index, stage in enumerate(stages):
+        if stage.key in decisions and not started and stage.state is StageState.STALE:
+            return stages, stage.key
+        if stage.key in decisions and not started and stage.state is not StageState.DONE:
+            reason = "the playbook decides this before the first experiment"
+            stages[index] = replace(stage, state=StageState.NEXT, reason=reason)
+            return stages, None
+        if stage.key in decisions:
+            continue
         if stage.state is StageState.NOT_STARTED and stage.actionable:
             reason = (
                 "its trials are waiting to run"
@@ -264,8 +313,8 @@ def _mark_next(stages: list[Stage]) -> list[Stage]:
                 else "every tuning round starts with one narrow goal (PB-7)"
             )
             stages[index] = replace(stage, state=StageState.NEXT, reason=reason)
-            return stages
-    return stages
+            return stages, None
+    return stages, None
 
 
 def _shown(value: Any) -> str:

@@ -206,6 +206,17 @@ class TunebookApp(App[None]):
 
         self.push_screen(ExperimentsScreen())
 
+    def show_project_step(self, key: str) -> bool:
+        """The project-start screen of stage `key` (model … stability); False when the
+        stage has none."""
+        from tunebook.tui.screens.project_start import PROJECT_SCREENS
+
+        screen = PROJECT_SCREENS.get(key)
+        if screen is None:
+            return False
+        self.push_screen(screen())
+        return True
+
     def show_trial(self, trial_id: int) -> None:
         """One trial in full."""
         from tunebook.tui.screens.trial_detail import TrialDetailScreen

@@ -40,6 +40,10 @@ class RunRequest:
     memory_limit_mb: int | None = None
     stall_timeout: float | None = None
 
+    def command(self, path: str) -> list[str]:
+        """The `tunebook` arguments of the detached child."""
+        return ["run", path, "--detached-child", *self.arguments()]
+
     def arguments(self) -> list[str]:
         """The `tunebook run` options that ask for this."""
         args = ["--workers", str(self.workers), "--executor", self.executor]
@@ -57,6 +61,23 @@ class RunRequest:
 
 
 @dataclass(frozen=True)
+class ProbeRequest:
+    """What a detached probe runner measures: `tunebook probe NAME` and its options."""
+
+    name: str
+    options: tuple[tuple[str, str], ...] = ()  # (option, value) pairs, e.g. ("--steps", "500")
+    workers: int = 1
+    restart: bool = False
+
+    def command(self, path: str) -> list[str]:
+        """The `tunebook` arguments of the detached child."""
+        args = ["probe", self.name, path, "--detached-child", "--workers", str(self.workers)]
+        for option, value in self.options:
+            args += [option, value]
+        return args + (["--restart"] if self.restart else [])
+
+
+@dataclass(frozen=True)
 class StartResult:
     """A detached runner that registered itself (or finished at once: nothing to run)."""
 
@@ -71,10 +92,11 @@ def log_path_of(path: str | os.PathLike[str]) -> Path:
 
 def start_runner(
     path: str | os.PathLike[str],
-    request: RunRequest = RunRequest(),
+    request: RunRequest | ProbeRequest = RunRequest(),
     notice: Callable[[str], None] | None = None,
 ) -> StartResult:
-    """Start a detached runner on the session and wait until it has claimed the file.
+    """Start a detached runner (of trials, or of a probe) on the session and wait until it
+    has claimed the file.
 
     `notice` receives the foreign-code line before another user's workload code runs.
     Raises BadInput when a runner is already alive, the workload's files are missing or the
@@ -93,8 +115,7 @@ def start_runner(
         session_workload_source(session).check()
         announce_foreign_code(session, notice)
     log_path = log_path_of(path)
-    command = [sys.executable, "-m", "tunebook.tui.cli", "run", os.fspath(path)]
-    command += ["--detached-child", *request.arguments()]
+    command = [sys.executable, "-m", "tunebook.tui.cli", *request.command(os.fspath(path))]
     with log_path.open("ab") as log:
         child = subprocess.Popen(
             command,
@@ -171,3 +192,24 @@ def stop_runner(path: str | os.PathLike[str], timeout: float) -> StopResult:
             )
         time.sleep(0.1)
     return StopResult(runner, time.monotonic() - started)
+
+
+DECIDE_WAIT = 120.0  # seconds `tunebook decide` may take (it imports torch to check values)
+
+
+def record_decision(path: str | os.PathLike[str], arguments: list[str]) -> str:
+    """Record a project-start decision by running `tunebook decide PATH ARGUMENTS…` in a
+    child process: the app itself never writes the session. Returns what it printed; raises
+    BadInput (exit 2) or TunebookError with the child's one-sentence error."""
+    command = [sys.executable, "-m", "tunebook.tui.cli", "decide", os.fspath(path), *arguments]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=DECIDE_WAIT, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TunebookError(f"recording the decision took more than {DECIDE_WAIT:.0f} s") from exc
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        message = lines[-1].removeprefix("tunebook: ") if lines else f"exit {done.returncode}"
+        raise (BadInput if done.returncode == 2 else TunebookError)(message)
+    return done.stdout.strip()

@@ -9,8 +9,9 @@ with its spread (the interquartile range as a share of the median), examples/s, 
 and the share of each step spent waiting for data.
 
 The rule (documented in the README): doubling the batch size "nearly doubles" throughput
-when examples/s grow by at least `NEAR_DOUBLING` (×1.8); below that the pipeline has a
-bottleneck from that size on. The recommendation is the largest size reached by doublings
+when examples/s grow by at least `NEAR_DOUBLING` (×1.8); the probe reports the size from
+which no doubling does any more (one noisy dip in between does not count): from there on
+the pipeline has a bottleneck. The recommendation is the largest size reached by doublings
 that each still gained at least `MIN_GAIN` (×1.1): past that, a bigger batch only costs
 memory (and means re-tuning the other hyperparameters, PB-3). Two doublings in a row
 without that gain end the probe early: larger sizes will not be faster.
@@ -150,10 +151,11 @@ def analyse_batch_sizes(
             else point["examples_per_second"] / ok[index - 1]["examples_per_second"]
         )
         rows.append({**point, "gain": gain})
-    saturates_at = next(
-        (r["batch_size"] for r in rows if r["gain"] is not None and r["gain"] < NEAR_DOUBLING),
-        None,
-    )
+    saturates_at = None  # the size from which no doubling nearly doubles throughput any more
+    for row in reversed(rows[1:]):
+        if row["gain"] >= NEAR_DOUBLING:
+            break
+        saturates_at = row["batch_size"]
     best = None
     for row in rows:
         if row["gain"] is not None and row["gain"] < MIN_GAIN:

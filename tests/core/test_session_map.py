@@ -9,7 +9,7 @@ from tunebook.core.session_map import StageAction, StageState, session_map
 from tunebook.sessions import DecisionKind, Session
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
-DECISIONS = ["model", "optimizer", "batch_size", "initial_config", "max_train_steps"]
+DECISIONS = ["model", "optimizer", "batch_size", "initial_config", "max_train_steps", "stability"]
 
 
 def pending_session(path: Path) -> Path:
@@ -22,15 +22,41 @@ def pending_session(path: Path) -> Path:
     return path
 
 
-def test_an_empty_session_recommends_the_first_experiment(tmp_path: Path) -> None:
+def test_an_empty_session_recommends_the_model_step_first(tmp_path: Path) -> None:
     path = tmp_path / "new session.tunebook"
     with Session.create(path, "tabular", {}) as session:
         stages = session_map(session)
     assert [s.key for s in stages.stages] == [*DECISIONS, "experiments", "launches"]
-    assert all(stages.stage(k).state is StageState.NOT_STARTED for k in DECISIONS)
-    assert stages.next is stages.stage("experiments")
-    assert stages.next.command == f"tunebook experiment add '{path}' SPEC.toml"
+    assert all(stages.stage(k).state is StageState.NOT_STARTED for k in DECISIONS[1:])
+    assert stages.next is stages.stage("model")
+    assert stages.next.state is StageState.NEXT
+    assert stages.next.action is StageAction.PROJECT_STEP
+    assert stages.next.command == f"tunebook probe model '{path}'"
+    assert stages.stage("experiments").command == f"tunebook experiment add '{path}' SPEC.toml"
     assert stages.stage("launches").summary == "no configuration adopted yet"
+
+
+def test_after_the_decisions_the_first_experiment_is_next(tmp_path: Path) -> None:
+    path = tmp_path / "decided.tunebook"
+    with Session.create(path, "tabular", {}) as session:
+        for kind in DecisionKind:
+            session.record_decision(kind, 1)
+        stages = session_map(session)
+    assert stages.next is stages.stage("experiments")
+
+
+def test_a_stale_decision_before_any_experiment_is_next_and_stays_stale(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "stale.tunebook"
+    with Session.create(path, "tabular", {}) as session:
+        for kind in DecisionKind:
+            session.record_decision(kind, 1)
+        session.mark_stale(DecisionKind.BATCH_SIZE, "the optimizer decision changed")
+        stages = session_map(session)
+    assert stages.next is stages.stage("batch_size")
+    assert stages.next.state is StageState.STALE
+    assert stages.next.reason == "the optimizer decision changed"
 
 
 def test_pending_trials_make_running_them_the_next_step(tmp_path: Path) -> None:
@@ -63,7 +89,7 @@ def test_decisions_finished_experiments_and_launches_are_done(tmp_path: Path) ->
         stages = session_map(session)
     batch = stages.stage("batch_size")
     assert batch.state is StageState.DONE
-    assert batch.summary == "decided: 128 (largest size that still gains)"
+    assert batch.summary == "decided: 128"
     depth = stages.stage("experiment:depth")
     assert depth.state is StageState.DONE and depth.action is StageAction.EXPERIMENTS
     assert depth.summary == "8/8 trials finished: 4 completed, 2 infeasible, 2 failed"

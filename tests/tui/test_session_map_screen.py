@@ -49,20 +49,23 @@ async def test_the_map_shows_every_stage_and_starts_on_the_next_step(tmp_path: P
             "Batch size",
             "Initial configuration",
             "Training length",
+            "Stability",
             "Experiment 'lr'",
             "Launches",
         ]
-        assert rows[5][0] == "→ next"
-        assert app.screen.query_one("#stages", DataTable).cursor_row == 5
+        assert rows[6][0] == "→ next"
+        assert app.screen.query_one("#stages", DataTable).cursor_row == 6
         assert any(isinstance(m, SessionOpened) and m.path == path for m in messages)
         assert app.read_only_reason == ""
 
 
 async def test_next_copies_the_command_when_the_app_cannot_take_the_step(tmp_path: Path) -> None:
     path = tmp_path / "empty.tunebook"
-    from tunebook.sessions import Session
+    from tunebook.sessions import DecisionKind, Session
 
-    Session.create(path, "tabular", {}).close()
+    with Session.create(path, "tabular", {}) as session:
+        for kind in DecisionKind:  # every project-start step decided: an experiment is next
+            session.record_decision(kind, 1)
     app = TunebookApp(path)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen) and cells(app))

@@ -55,6 +55,7 @@ ACTION_LABELS = {
     StageAction.RUN: "start a run of the pending trials",
     StageAction.MONITOR: "watch the run",
     StageAction.EXPERIMENTS: "see the experiments and their studies",
+    StageAction.PROJECT_STEP: "open this step: its choices, probe and decision",
 }
 
 
@@ -165,14 +166,18 @@ class SessionMapScreen(SessionScreen):
         self.take(stage)
 
     def take(self, stage: Stage) -> None:
-        """Do what `stage` asks: start a run, open the monitor or the experiments, or copy
-        the command that does it today."""
+        """Do what `stage` asks: start a run, open the monitor, the experiments or a
+        project-start step, or copy the command that does it."""
         if stage.action is StageAction.RUN:
             self.action_run()
         elif stage.action is StageAction.MONITOR:
             self.action_monitor()
         elif stage.action is StageAction.EXPERIMENTS:
             self.action_experiments()
+        elif stage.action is StageAction.PROJECT_STEP and self.tunebook.show_project_step(
+            stage.key
+        ):
+            return
         elif stage.command:
             self.app.copy_to_clipboard(stage.command)
             self.notify(f"copied: {safe_text(stage.command)}")

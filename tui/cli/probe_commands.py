@@ -1,0 +1,594 @@
+"""`tunebook probe NAME PATH` and `tunebook decide PATH WHAT …`: starting a project.
+
+`probe model` and `probe optimizer` show the choices (the architecture family, the seven
+optimizers with a suggestion); `probe batch-size|initial-config|training-length|stability`
+measure in worker processes with a progress line, then print the table, a plotext chart,
+the warnings and the recommendation (`--json` prints the stored probe instead). `decide`
+records a decision: the value given, or the latest probe's recommendation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tunebook.sessions.text import safe_text
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+MEASURING = ("batch-size", "initial-config", "training-length", "stability")
+VIEWS = ("model", "optimizer")
+#: Options that only some probes take (the others refuse them in one sentence).
+PROBE_OPTIONS = {
+    "start": ("batch-size",),
+    "max_size": ("batch-size",),
+    "device": ("batch-size",),
+    "memory_budget": ("batch-size",),
+    "min_steps": ("batch-size",),
+    "min_seconds": ("batch-size",),
+    "max_steps": ("batch-size",),
+    "steps": ("initial-config", "training-length", "stability"),
+    "learning_rate": ("initial-config", "training-length", "stability"),
+}
+DECISIONS = {
+    "model": "model",
+    "optimizer": "optimizer",
+    "batch-size": "batch_size",
+    "initial-config": "initial_config",
+    "training-length": "max_train_steps",
+    "stability": "stability",
+}
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `probe` and `decide` to the parser."""
+    probe = commands.add_parser(
+        "probe", help="measure what a project-start decision needs (PB-1 … PB-4, PB-19, PB-30)"
+    )
+    probe.add_argument(
+        "name",
+        choices=(*VIEWS, *MEASURING, "lr"),
+        metavar="NAME",
+        help=f"one of {', '.join((*VIEWS, *MEASURING))}",
+    )
+    probe.add_argument("path", help="the session file")
+    probe.add_argument("--json", action="store_true", help="print the stored probe as JSON")
+    probe.add_argument("--workers", "-j", type=int, default=2, help="worker processes (default 2)")
+    probe.add_argument(
+        "--executor",
+        choices=("inline", "process"),
+        default="process",
+        help="process: measure in worker processes (default); inline: here",
+    )
+    probe.add_argument(
+        "--restart",
+        action="store_true",
+        help="measure afresh instead of resuming an unfinished probe",
+    )
+    probe.add_argument(
+        "--detach", action="store_true", help="measure in the background (log: PATH.log)"
+    )
+    probe.add_argument("--detached-child", action="store_true", help=argparse.SUPPRESS)
+    sizes = probe.add_argument_group("batch-size")
+    sizes.add_argument("--start", type=int, help="the first batch size (a power of two; 16)")
+    sizes.add_argument("--max-size", type=int, help="the largest batch size to try (65536)")
+    sizes.add_argument("--device", help="cpu or cuda (default: cuda when a GPU is visible)")
+    sizes.add_argument(
+        "--memory-budget",
+        type=float,
+        metavar="MB",
+        help="on CPU, the memory a size may use (default half the available RAM)",
+    )
+    sizes.add_argument("--min-steps", type=int, help="timed steps per size, at least (20)")
+    sizes.add_argument("--min-seconds", type=float, help="timed seconds per size, at least (1)")
+    sizes.add_argument("--max-steps", type=int, help="timed steps per size, at most (500)")
+    runs = probe.add_argument_group("initial-config, training-length, stability")
+    runs.add_argument("--steps", type=int, help="steps per run")
+    runs.add_argument(
+        "--learning-rate",
+        type=float,
+        help="the learning rate to centre on (default: the project's)",
+    )
+    probe.set_defaults(handler=cmd_probe)
+
+    decide = commands.add_parser("decide", help="record a project-start decision")
+    decide.add_argument("path", help="the session file")
+    decide.add_argument(
+        "what", choices=tuple(DECISIONS), metavar="WHAT", help=f"one of {', '.join(DECISIONS)}"
+    )
+    decide.add_argument(
+        "values",
+        nargs="*",
+        metavar="VALUE",
+        help="model: NAME=VALUE…; optimizer: NAME [NAME=VALUE…]; batch-size, training-length: "
+        "N; initial-config: LEARNING_RATE; stability: warmup_steps=N grad_clip=X; none: the "
+        "latest probe's recommendation",
+    )
+    decide.add_argument(
+        "--freeze",
+        default="",
+        metavar="NAMES",
+        help="optimizer: hyperparameters to hold at their values for now (a,b)",
+    )
+    decide.add_argument("--rationale", default="", help="why, in your words")
+    decide.set_defaults(handler=cmd_decide)
+
+
+def probe_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The probe's options from the command line; one given to the wrong probe is refused."""
+    from tunebook.core.project_start.registry import probe_plan
+    from tunebook.sessions import BadInput
+
+    name = probe_plan(args.name).name
+    options = {}
+    for key, probes in PROBE_OPTIONS.items():
+        value = getattr(args, key)
+        if value is None:
+            continue
+        if name not in probes:
+            flag = "--" + key.replace("_", "-")
+            raise BadInput(f"{flag} applies to the {' and '.join(probes)} probe, not {name}")
+        options["memory_budget_mb" if key == "memory_budget" else key] = value
+    return options
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Show the model or optimizer choices, or run a measuring probe and show its result."""
+    if args.name in VIEWS:
+        return show_choices(args)
+    options = probe_options(args)
+    if args.detach:
+        return _detach(args, options)
+    from tunebook.core.project_start.runner import ProbeRunner
+    from tunebook.tui.cli.engine_commands import print_notice
+
+    runner = ProbeRunner(
+        args.path,
+        args.name,
+        options,
+        workers=args.workers,
+        executor=args.executor,
+        restart=args.restart,
+        notice=print_notice,
+        detached=args.detached_child,
+    )
+    quiet = args.detached_child or args.json
+    probe = runner.run() if quiet else _run_with_progress(runner)
+    if args.json:
+        print(json.dumps(probe_json(probe), indent=2, allow_nan=False, default=_no_nan))
+        return 0
+    print_probe(args.path, runner.plan.name, probe.status, probe.summary)
+    return 130 if probe.status == "stopped" and not args.detached_child else 0
+
+
+def probe_json(probe: Any) -> dict[str, Any]:
+    """The stored probe as `--json` prints it: id, kind, status, config, points, summary."""
+    return _finite(
+        {
+            "id": probe.id,
+            "kind": probe.kind.value,
+            "status": probe.status,
+            "config": probe.config,
+            "points": probe.points,
+            "summary": probe.summary,
+        }
+    )
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: the JSON is standard, for jq and JavaScript."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _no_nan(value: Any) -> Any:
+    return str(value)
+
+
+def _detach(args: argparse.Namespace, options: Mapping[str, Any]) -> int:
+    from tunebook.core.execution.control import ProbeRequest, start_runner
+    from tunebook.tui.cli.engine_commands import print_notice
+
+    flags = tuple((_flag(k), str(v)) for k, v in options.items())
+    request = ProbeRequest(args.name, flags, workers=args.workers, restart=args.restart)
+    started = start_runner(args.path, request, notice=print_notice)
+    print(
+        f"probe started in the background: pid {started.pid}, log {started.log_path}; "
+        f"see it with 'tunebook probe {args.name} {safe_text(args.path)}' once done"
+    )
+    return 0
+
+
+def _flag(option: str) -> str:
+    """The command-line flag of a probe option (`memory_budget_mb` → `--memory-budget`)."""
+    return "--" + option.removesuffix("_mb").replace("_", "-")
+
+
+def _run_with_progress(runner: Any) -> Any:
+    """A live line while the probe measures: how many units are done, which are running."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+    )
+    task = bar.add_task(f"probe {runner.plan.name}: starting workers", total=None)
+
+    def show(progress: Any) -> None:
+        running = ", ".join(progress.running) or "next"
+        bar.update(
+            task,
+            description=f"probe {runner.plan.name}: {progress.measured} measured "
+            f"(last {progress.last}); running {running}",
+        )
+
+    runner.progress = show
+    with bar:
+        return runner.run()
+
+
+# -- printing ---------------------------------------------------------------------------------
+
+
+def print_probe(path: str, name: str, status: str, summary: Mapping[str, Any]) -> None:
+    """The probe's table, chart, warnings and recommendation, as a person reads them."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if status != "completed":
+        console.print(
+            f"probe {name} {status}; run the same command again to resume it", markup=False
+        )
+        return
+    {
+        "batch-size": _print_batch_sizes,
+        "initial-config": _print_initial,
+        "training-length": _print_sweep,
+        "stability": _print_stability,
+    }[name](console, summary)
+    for warning in summary.get("warnings", []):
+        console.print(f"warning: {safe_text(warning)}", style="yellow", markup=False)
+    found = summary.get("recommendation")
+    if found:
+        console.print(
+            f"recommended: {safe_text(_value_text(found['value']))} — "
+            f"{safe_text(found['rationale'])}",
+            markup=False,
+            style="bold",
+        )
+        console.print(f"record it with 'tunebook decide {safe_text(path)} {name}'", markup=False)
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(*(safe_text(cell) for cell in row))
+    return table
+
+
+def _num(value: Any, fmt: str = ".4g") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return format(value, fmt)
+
+
+def _chart(
+    series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    title: str,
+    xlabel: str,
+    xlog: bool = False,
+) -> str:
+    """A plotext chart as text (log x drawn as log10 values with labelled ticks)."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(72, 16)
+    plt.theme("clear")
+    for label, xs, ys in series:
+        pairs = [(x, y) for x, y in zip(xs, ys) if y is not None and x is not None and x > 0]
+        if not pairs:
+            continue
+        px = [math.log10(x) if xlog else x for x, _ in pairs]
+        plt.plot(px, [y for _, y in pairs], label=label, marker="braille")
+    if xlog:
+        lows = [math.log10(x) for _, xs, _ in series for x in xs if x]
+        if lows:
+            ticks = list(range(math.floor(min(lows)), math.ceil(max(lows)) + 1))
+            plt.xticks(ticks, [f"1e{t}" for t in ticks])
+    plt.title(title)
+    plt.xlabel(xlabel)
+    return ANSI.sub("", plt.build())
+
+
+def _print_batch_sizes(console: Any, summary: Mapping[str, Any]) -> None:
+    rows = summary["rows"]
+    table = _table(
+        f"batch-size probe on {summary.get('device')} (PB-3, PB-21)",
+        ("batch", "examples/s", "gain", "s/step", "spread", "data wait", "peak MB"),
+        [
+            (
+                str(r["batch_size"]),
+                f"{r['examples_per_second']:,.0f}",
+                "—" if r["gain"] is None else f"×{r['gain']:.2f}",
+                _num(r["seconds_per_step"], ".3g"),
+                f"{r['spread']:.0%}",
+                f"{r['data_share']:.0%}",
+                _num(r["peak_memory_mb"], ".0f"),
+            )
+            for r in rows
+        ],
+    )
+    console.print(table)
+    ceiling = summary.get("ceiling")
+    if ceiling:
+        console.print(
+            f"ceiling: batch size {ceiling['batch_size']}: {safe_text(ceiling['reason'])}",
+            markup=False,
+        )
+    if summary.get("saturates_at"):
+        console.print(
+            f"doubling stops nearly doubling throughput at {summary['saturates_at']}", markup=False
+        )
+    if rows:
+        sizes = [r["batch_size"] for r in rows]
+        console.print(
+            _chart(
+                [("examples/s", sizes, [r["examples_per_second"] for r in rows])],
+                "throughput by batch size",
+                "batch size (log)",
+                xlog=True,
+            ),
+            markup=False,
+            highlight=False,
+        )
+    console.print(safe_text(summary["no_accumulation"]), markup=False)
+
+
+def _print_initial(console: Any, summary: Mapping[str, Any]) -> None:
+    objective = summary["objective"]
+    console.print(
+        _table(
+            "initial configuration: short constant-rate runs (PB-4)",
+            ("learning rate", "status", f"best {objective}", "at step", "s/step"),
+            [
+                (
+                    _num(r["learning_rate"], ".3g"),
+                    r["status"],
+                    _num(r["best_value"]),
+                    _num(r["best_step"], "d") if r["best_step"] is not None else "—",
+                    _num(r["seconds_per_step"], ".3g"),
+                )
+                for r in summary["runs"]
+            ],
+        )
+    )
+    chance = summary.get("chance")
+    verdict = {True: "clearly beats it", False: "does NOT clearly beat it", None: "—"}
+    console.print(
+        f"chance level ({objective}): {_num(chance)}; the best run "
+        f"{verdict[summary.get('beats_chance')]}",
+        markup=False,
+    )
+    if summary.get("seconds_per_trial") is not None:
+        console.print(
+            f"estimated time per trial at {summary['trial_steps']} steps: "
+            f"{summary['seconds_per_trial']:.1f} s",
+            markup=False,
+        )
+    series = [
+        (
+            f"lr {r['learning_rate']:.3g}",
+            [p[0] for p in r["validation"] or []],
+            [p[1] for p in r["validation"] or []],
+        )
+        for r in summary["runs"]
+    ]
+    console.print(_chart(series, f"validation {objective}", "step"), markup=False)
+
+
+def _print_sweep(console: Any, summary: Mapping[str, Any]) -> None:
+    objective = summary["objective"]
+    console.print(
+        _table(
+            f"training length: constant-rate sweep, {summary['steps']} steps (PB-19)",
+            ("learning rate", "status", f"best {objective}", "at step", "fits at step"),
+            [
+                (
+                    _num(r["learning_rate"], ".3g"),
+                    r["status"] or "—",
+                    _num(r["best_value"]),
+                    _num(r["best_step"], "d") if r["best_step"] is not None else "—",
+                    _num(r["fit_step"], "d") if r["fit_step"] is not None else "—",
+                )
+                for r in summary["rows"]
+            ],
+        )
+    )
+    rows = [r for r in summary["rows"] if r["best_value"] is not None]
+    if rows:
+        console.print(
+            _chart(
+                [
+                    (
+                        f"best {objective}",
+                        [r["learning_rate"] for r in rows],
+                        [r["best_value"] for r in rows],
+                    )
+                ],
+                f"best validation {objective} by learning rate",
+                "learning rate",
+                xlog=True,
+            ),
+            markup=False,
+        )
+
+
+def _print_stability(console: Any, summary: Mapping[str, Any]) -> None:
+    rate = summary["rate"]
+    if summary["unstable"]:
+        console.print(
+            f"2× the best learning rate ({rate:.3g}) is unstable from step "
+            f"{summary['unstable_at']} ({summary['phase']}): {summary['why']}",
+            markup=False,
+        )
+    else:
+        console.print(f"2× the best learning rate ({rate:.3g}) trains stably", markup=False)
+    if summary["warmups"]:
+        console.print(
+            _table(
+                "warmup sweep at 2× the best rate (PB-30)",
+                ("warmup steps", "stable", "unstable at"),
+                [
+                    (
+                        str(w["warmup_steps"]),
+                        "yes" if w["stable"] else "no",
+                        _num(w["unstable_at"], "d") if w["unstable_at"] else "—",
+                    )
+                    for w in summary["warmups"]
+                ],
+            )
+        )
+    if summary.get("clip_threshold") is not None:
+        share = summary.get("clipped_share")
+        console.print(
+            f"clipping threshold (90th percentile of {summary['clip_source']}'s "
+            f"gradient norms): {summary['clip_threshold']:.3g}"
+            + ("" if share is None else f"; it would clip {share:.0%} of the 2× run's steps"),
+            markup=False,
+        )
+    loss = summary.get("loss") or []
+    series = [("2× best", list(range(1, len(loss) + 1)), loss)]
+    for above in summary.get("above_best", []):
+        curve = above.get("loss") or []
+        series.append((f"lr {above['learning_rate']:.3g}", list(range(1, len(curve) + 1)), curve))
+    console.print(_chart(series, "training loss", "step"), markup=False)
+    norms = summary.get("grad_norm") or []
+    if norms:
+        console.print(
+            _chart(
+                [("grad norm", list(range(1, len(norms) + 1)), norms)],
+                "gradient norm of the 2× run (PB-31)",
+                "step",
+            ),
+            markup=False,
+        )
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+# -- choices (model, optimizer) ---------------------------------------------------------------
+
+
+def show_choices(args: argparse.Namespace) -> int:
+    """`probe model` and `probe optimizer`: what there is to choose, and the suggestion."""
+    from tunebook.core.experiments import session_workload
+    from tunebook.core.project_start.model import model_family
+    from tunebook.core.project_start.optimizer import optimizer_catalogue, suggest_optimizer
+    from tunebook.sessions import Session
+
+    with Session.open(args.path, read_only=True) as session:
+        workload = session_workload(session)
+        if args.name == "model":
+            family = model_family(session, workload)
+            data = {
+                "workload": family.workload,
+                "task": family.task,
+                "decided": family.decided,
+                "advice": family.advice,
+                "hparams": [vars(h) for h in family.hparams],
+            }
+        else:
+            suggestion = suggest_optimizer(workload)
+            data = {
+                "suggestion": vars(suggestion),
+                "optimizers": [
+                    {**vars(o), "hparams": [vars(h) for h in o.hparams]}
+                    for o in optimizer_catalogue()
+                ],
+            }
+    if args.json:
+        print(json.dumps(data, indent=2, default=list))
+        return 0
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if args.name == "model":
+        console.print(safe_text(data["advice"]), markup=False)
+        console.print(
+            _table(
+                f"model family of {data['workload']} (PB-1, PB-4)",
+                ("hyperparameter", "kind", "default", "now", "help"),
+                [
+                    (h["name"], h["kind"], str(h["default"]), str(h["value"]), h["help"])
+                    for h in data["hparams"]
+                ],
+            )
+        )
+        console.print(
+            f"record it with 'tunebook decide {safe_text(args.path)} model [NAME=VALUE …]'",
+            markup=False,
+        )
+        return 0
+    for info in data["optimizers"]:
+        console.print(f"{info['name']}: {safe_text(info['rule'])}", markup=False, style="bold")
+        console.print(
+            "  " + ", ".join(f"{h['name']}={h['default']}" for h in info["hparams"]), markup=False
+        )
+    s = data["suggestion"]
+    console.print(
+        f"suggested: {s['name']} — {safe_text(s['reason'])}; early on, freeze "
+        f"{', '.join(s['frozen'])} (PB-2, PB-28)",
+        markup=False,
+    )
+    console.print(
+        f"record it with 'tunebook decide {safe_text(args.path)} optimizer "
+        f"{s['name']} --freeze {','.join(s['frozen'])}'",
+        markup=False,
+    )
+    return 0
+
+
+# -- decide -----------------------------------------------------------------------------------
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """Record a decision: the values given, else the latest completed probe's recommendation."""
+    from tunebook.core.experiments import session_workload
+    from tunebook.core.project_start.confirm import confirm_decision
+    from tunebook.sessions import Session
+
+    with Session.open(args.path) as session:
+        workload = session_workload(session)
+        decision = confirm_decision(
+            session,
+            workload,
+            args.what,
+            args.values,
+            frozen=[f for f in args.freeze.split(",") if f],
+            rationale=args.rationale,
+        )
+        stale = [
+            d.kind.value for d in session.decisions() if d.stale and session.decision(d.kind) == d
+        ]
+    print(
+        f"decided {args.what}: {safe_text(_value_text(decision.value))} "
+        f"({safe_text(decision.rationale)})"
+    )
+    if stale:
+        print(f"now stale (decide again after a new probe): {', '.join(stale)}")
+    return 0

@@ -1,0 +1,11 @@
+"""The project-start screens, one per playbook step (PB-1 … PB-4, PB-19, PB-30): model,
+optimizer, batch size, initial configuration, training length, stability. Each shows its
+step's choices or probe, starts the probe in a detached runner, and records the decision
+through `tunebook decide` (the app never writes the session itself)."""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+
+#: The screen of each project-start stage, by the stage's key (a decision kind's value).
+PROJECT_SCREENS: dict[str, type[Screen]] = {}
