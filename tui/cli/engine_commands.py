@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tunebook.sessions import Session, Trial
+from tunebook.sessions import Experiment, Session, Trial
 from tunebook.sessions.text import plural, safe_text
 
 
@@ -102,8 +102,28 @@ def cmd_experiment_add(args: argparse.Namespace) -> int:
         )
     for advice in added.advice:
         print(f"note ({advice.playbook_id}): {safe_text(advice.message)}")
+    print(cost_line(args.path, added.experiment))
     print(f"run it with 'tunebook run {safe_text(args.path)}'")
     return 0
+
+
+def cost_line(path: str, experiment: Experiment) -> str:
+    """The estimated time of an experiment's trials (PB-10), from the project-start probes."""
+    from tunebook.core.project_start.cost import estimate_cost
+
+    with Session.open(path, read_only=True) as session:
+        trials = sum(study.budget for study in session.studies(experiment.id))
+        cost = estimate_cost(session, experiment.max_train_steps, trials)
+    if cost is None:
+        return (
+            "estimated time: unknown until the batch-size and initial-configuration probes "
+            "are decided ('tunebook probe batch-size PATH')"
+        )
+    return (
+        f"estimated time: {cost.seconds_per_trial:.1f} s per trial ({experiment.max_train_steps} "
+        f"steps at {cost.seconds_per_step * 1000:.2f} ms, measured by the project-start probes), "
+        f"about {cost.wall_seconds / 60:.1f} min for {trials} trials on one worker"
+    )
 
 
 def cmd_trial_rerun(args: argparse.Namespace) -> int:
