@@ -33,6 +33,8 @@ def test_batch_size_probe_json_and_decide_take_its_recommendation(
     assert all(r["examples_per_second"] > 0 and r["steps_timed"] >= 3 for r in rows)
     recommended = data["summary"]["recommendation"]["value"]
     assert recommended in (16, 32, 64)
+    assert main(["probe", "batch-size", str(session_path), "--show", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == data["id"]  # shown, not measured again
 
     assert main(["decide", str(session_path), "batch-size"]) == 0
     assert f"decided batch-size: {recommended}" in capsys.readouterr().out

@@ -64,6 +64,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="process: measure in worker processes (default); inline: here",
     )
     probe.add_argument(
+        "--show", action="store_true", help="show the latest probe of this kind; measure nothing"
+    )
+    probe.add_argument(
         "--restart",
         action="store_true",
         help="measure afresh instead of resuming an unfinished probe",
@@ -140,6 +143,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if args.name in VIEWS:
         return show_choices(args)
     options = probe_options(args)
+    if args.show:
+        return _show_latest(args)
     if args.detach:
         return _detach(args, options)
     from tunebook.core.project_start.runner import ProbeRunner
@@ -162,6 +167,23 @@ def cmd_probe(args: argparse.Namespace) -> int:
         return 0
     print_probe(args.path, runner.plan.name, probe.status, probe.summary)
     return 130 if probe.status == "stopped" and not args.detached_child else 0
+
+
+def _show_latest(args: argparse.Namespace) -> int:
+    """Print the latest stored probe of the kind (as measured, or as far as it got)."""
+    from tunebook.core.project_start.registry import probe_plan
+    from tunebook.sessions import BadInput, Session
+
+    plan = probe_plan(args.name)
+    with Session.open(args.path, read_only=True) as session:
+        probe = session.latest_probe(plan.kind)
+    if probe is None:
+        raise BadInput(f"'{args.path}' has no {plan.name} probe yet; run it without --show")
+    if args.json:
+        print(json.dumps(probe_json(probe), indent=2, allow_nan=False, default=_no_nan))
+    else:
+        print_probe(args.path, plan.name, probe.status, probe.summary)
+    return 0
 
 
 def probe_json(probe: Any) -> dict[str, Any]:
