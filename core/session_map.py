@@ -17,7 +17,15 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from tunebook.sessions import Decision, DecisionKind, ExperimentStatus, Session, TrialStatus
+from tunebook.sessions import (
+    Decision,
+    DecisionKind,
+    ExperimentStatus,
+    Probe,
+    ProbeKind,
+    Session,
+    TrialStatus,
+)
 from tunebook.sessions.report import RUNNER_STALE_AFTER, counts_with_planned
 from tunebook.sessions.text import plural
 
@@ -113,6 +121,14 @@ DECISION_STAGES: tuple[tuple[DecisionKind, str, tuple[str, ...], str], ...] = (
     (DecisionKind.STABILITY, "Stability", ("PB-30", "PB-31"), "warmup_steps"),
 )
 
+#: The probe that measures for each decision (model and optimizer have none).
+PROBE_KINDS = {
+    DecisionKind.BATCH_SIZE: ProbeKind.BATCH_SIZE,
+    DecisionKind.INITIAL_CONFIG: ProbeKind.INITIAL_CONFIG,
+    DecisionKind.MAX_TRAIN_STEPS: ProbeKind.LEARNING_RATE,
+    DecisionKind.STABILITY: ProbeKind.STABILITY,
+}
+
 #: The command that takes each project-start step (`tunebook probe NAME PATH`).
 PROBE_NAMES = {
     DecisionKind.MODEL: "model",
@@ -153,9 +169,13 @@ def session_map(session: Session) -> SessionMap:
     experiments = session.experiments()
     latest: dict[DecisionKind, Decision] = {d.kind: d for d in session.decisions()}
     stages = [
-        _decision_stage(kind, title, playbook, key, latest.get(kind), experiments, path)
+        _decision_stage(
+            kind, title, playbook, key, latest.get(kind), experiments, path, _probe(session, kind)
+        )
         for kind, title, playbook, key in DECISION_STAGES
     ]
+    if alive:
+        stages = [_probing(stage, runner.command) for stage in stages]
     stages += _experiment_stages(session, experiments, alive, path)
     launches = session.launches()
     stages.append(
@@ -183,15 +203,22 @@ def _decision_stage(
     decision: Decision | None,
     experiments: Iterable[Any],
     path: str,
+    probe: Probe | None,
 ) -> Stage:
-    """A project-start stage: its decision when one is recorded, else what the experiments
-    use for it (set in their specs' `[fixed]` tables)."""
+    """A project-start stage: its decision when one is recorded, else its probe's
+    recommendation waiting to be confirmed, else what the experiments use for it."""
     command = f"tunebook probe {PROBE_NAMES[kind]} {path}"
     common = {"command": command, "action": StageAction.PROJECT_STEP}
     if decision is not None:
         state = StageState.STALE if decision.stale else StageState.DONE
         summary = f"decided: {describe_decision(kind, decision.value)}"
         return Stage(kind.value, title, playbook, state, summary, decision.stale_reason, **common)
+    found = (probe.summary.get("recommendation") or {}) if probe is not None else {}
+    if probe is not None and probe.status == "completed" and found:
+        summary = (
+            f"measured: recommends {describe_decision(kind, found['value'])}; not decided yet"
+        )
+        return Stage(kind.value, title, playbook, StageState.NOT_STARTED, summary, **common)
     used = _values_in_experiments(key, experiments)
     summary = (
         "not decided; set per experiment: " + ", ".join(used)
@@ -199,6 +226,19 @@ def _decision_stage(
         else "not decided; the workload's defaults apply"
     )
     return Stage(kind.value, title, playbook, StageState.NOT_STARTED, summary, **common)
+
+
+def _probe(session: Session, kind: DecisionKind) -> Probe | None:
+    probe_kind = PROBE_KINDS.get(kind)
+    return None if probe_kind is None else session.latest_probe(probe_kind)
+
+
+def _probing(stage: Stage, command: str) -> Stage:
+    """The stage whose probe the live runner is measuring shows as running."""
+    for kind, name in PROBE_NAMES.items():
+        if stage.key == kind.value and command == f"probe {name}":
+            return replace(stage, state=StageState.RUNNING, summary="measuring now")
+    return stage
 
 
 def describe_decision(kind: DecisionKind, value: Any) -> str:

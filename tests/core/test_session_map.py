@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.filled_session import fill_session
 from tunebook.core.session_map import StageAction, StageState, session_map
-from tunebook.sessions import DecisionKind, Session
+from tunebook.sessions import DecisionKind, ProbeKind, Session
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 DECISIONS = ["model", "optimizer", "batch_size", "initial_config", "max_train_steps", "stability"]
@@ -106,3 +106,18 @@ def test_a_stale_decision_says_why(tmp_path: Path) -> None:
     assert stage.state is StageState.STALE
     assert stage.reason == "the model decision changed"
     assert stage.to_dict()["state"] == "stale"
+
+
+def test_a_measured_probe_waits_for_its_decision_and_a_live_probe_runs(tmp_path: Path) -> None:
+    path = tmp_path / "probed.tunebook"
+    with Session.create(path, "tabular", {}) as session:
+        summary = {"recommendation": {"value": 256, "rationale": "largest that gains"}}
+        session.add_probe(ProbeKind.BATCH_SIZE, {}, {"status": "completed", "summary": summary})
+        assert session_map(session).stage("batch_size").summary == (
+            "measured: recommends 256; not decided yet"
+        )
+        session.claim_runner(RUNNER_STALE_AFTER, command="probe batch-size")
+        stages = session_map(session)
+    batch = stages.stage("batch_size")
+    assert batch.state is StageState.RUNNING and batch.action is StageAction.PROJECT_STEP
+    assert stages.next is None  # a live run is watched, not a next step
