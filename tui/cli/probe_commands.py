@@ -522,8 +522,10 @@ def show_choices(args: argparse.Namespace) -> int:
     from tunebook.core.project_start.model import model_family
     from tunebook.core.project_start.optimizer import optimizer_catalogue, suggest_optimizer
     from tunebook.sessions import Session
+    from tunebook.tui.cli.engine_commands import show_foreign_code_notice
 
     with Session.open(args.path, read_only=True) as session:
+        show_foreign_code_notice(session)
         workload = session_workload(session)
         if args.name == "model":
             family = model_family(session, workload)
@@ -593,8 +595,10 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from tunebook.core.experiments import session_workload
     from tunebook.core.project_start.confirm import confirm_decision
     from tunebook.sessions import Session
+    from tunebook.tui.cli.engine_commands import show_foreign_code_notice
 
     with Session.open(args.path) as session:
+        show_foreign_code_notice(session)
         workload = session_workload(session)
         decision = confirm_decision(
             session,
