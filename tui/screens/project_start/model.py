@@ -32,6 +32,12 @@ COLUMNS = (
     ("help", "help"),
 )
 
+#: What deciding the model again does (the engine's `decisions.decide`).
+STALE_NOTE = (
+    "Changing the model marks the batch size, initial configuration, training length and "
+    "stability decided with it stale."
+)
+
 
 @dataclass(frozen=True)
 class ModelView:
@@ -165,7 +171,9 @@ class ModelScreen(SessionScreen):
         self.view = view
         self.edits = {k: v for k, v in self.edits.items() if k in view.declared}
         self.query_one("#model-decision", Static).update(decision_text(view))
-        self.query_one("#model-advice", Static).update(safe_text(view.family.advice))
+        self.query_one("#model-advice", Static).update(
+            safe_text(view.family.advice) + " " + STALE_NOTE
+        )
         self._fill()
 
     # -- the table ----------------------------------------------------------------------------
