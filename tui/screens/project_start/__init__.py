@@ -7,5 +7,11 @@ from __future__ import annotations
 
 from textual.screen import Screen
 
+from tunebook.tui.screens.project_start.model import ModelScreen
+from tunebook.tui.screens.project_start.optimizer import OptimizerScreen
+
 #: The screen of each project-start stage, by the stage's key (a decision kind's value).
-PROJECT_SCREENS: dict[str, type[Screen]] = {}
+PROJECT_SCREENS: dict[str, type[Screen]] = {
+    "model": ModelScreen,
+    "optimizer": OptimizerScreen,
+}
