@@ -281,8 +281,8 @@ class TunebookApp(App[None]):
         self.push_screen(
             ConfirmScreen(
                 "Stop the run?",
-                "Running trials save a checkpoint and go back to pending; "
-                "starting a run again resumes them.",
+                "Running trials save a checkpoint and go back to pending, and a probe keeps "
+                "the points it has measured; starting again resumes them.",
                 confirm="Stop",
             ),
             confirmed,
@@ -292,7 +292,7 @@ class TunebookApp(App[None]):
     def _stop_runner(self, path: Path) -> None:
         from tunebook.core.execution.control import stop_runner
 
-        self.call_from_thread(self.notify, "stopping: running trials are saving checkpoints")
+        self.call_from_thread(self.notify, "stopping: running trials save checkpoints, probes keep their points")
         result = stop_runner(path, timeout=STOP_TIMEOUT)
         pid = result.runner.pid if result.runner else None
         self.post_message(RunnerStopped(pid, result.seconds))

@@ -180,7 +180,12 @@ class ProbeRunner:
         try:
             while True:
                 if self.stop.is_set():
+                    # A unit is measured whole or not at all: its worker has nothing to
+                    # save, so the probe stops now rather than after the unit.
                     pool.stop.set()
+                    for worker in list(pool.workers):
+                        pool.kill(worker)
+                    return probe
                 else:
                     for worker in pool.idle():
                         unit = next((u for u in self._pending(probe) if u.key not in running), None)
