@@ -292,7 +292,8 @@ class TunebookApp(App[None]):
     def _stop_runner(self, path: Path) -> None:
         from tunebook.core.execution.control import stop_runner
 
-        self.call_from_thread(self.notify, "stopping: running trials save checkpoints, probes keep their points")
+        stopping = "stopping: running trials save checkpoints, probes keep their points"
+        self.call_from_thread(self.notify, stopping)
         result = stop_runner(path, timeout=STOP_TIMEOUT)
         pid = result.runner.pid if result.runner else None
         self.post_message(RunnerStopped(pid, result.seconds))
