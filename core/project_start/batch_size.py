@@ -2,11 +2,11 @@
 
 Sizes double from a start (powers of two) until the memory ceiling: a CUDA out-of-memory
 error on a GPU (caught; the probe goes on), on a CPU the memory budget (by default
-`DEFAULT_BUDGET_SHARE` of the available RAM), or a size that leaves fewer than four steps
-per epoch of the training split. Each size trains `WARMUP_STEPS` untimed steps, then at
-least `min_steps` steps and `min_seconds` seconds, and reports the median time per step
-with its spread (the interquartile range as a share of the median), examples/s, peak memory
-and the share of each step spent waiting for data.
+`DEFAULT_BUDGET_SHARE` of the RAM available when the probe starts), or a size that leaves
+fewer than four steps per epoch of the training split. Each size trains `WARMUP_STEPS`
+untimed steps, then at least `min_steps` steps and `min_seconds` seconds, and reports the
+median time per step with its spread (the interquartile range as a share of the median),
+examples/s, peak memory and the share of each step spent waiting for data.
 
 The rule (documented in the README): doubling the batch size "nearly doubles" throughput
 when examples/s grow by at least `NEAR_DOUBLING` (×1.8); the probe reports the size from
@@ -90,13 +90,17 @@ class BatchSizeProbe(ProbePlan):
         budget = options.get("memory_budget_mb")
         if budget is not None and not float(budget) > 0:
             raise BadInput(f"--memory-budget must be a positive number of MB, got {budget}")
-        if budget is None and device == "cpu":
-            budget = round(available_memory_mb() * DEFAULT_BUDGET_SHARE)
+        default_budget = budget is None and device == "cpu"
+        if default_budget:
+            budget = _unfinished_default_budget(session) or round(
+                available_memory_mb() * DEFAULT_BUDGET_SHARE
+            )
         return {
             "start": start,
             "max_size": max_size,
             "device": device,
             "memory_budget_mb": None if budget is None else float(budget),
+            "default_budget": default_budget,
             "min_steps": int(options.get("min_steps") or 20),
             "min_seconds": float(options.get("min_seconds") or 1.0),
             "max_steps": int(options.get("max_steps") or 500),
@@ -124,6 +128,20 @@ class BatchSizeProbe(ProbePlan):
 
     def summarize(self, config: Mapping[str, Any], points: Points) -> dict[str, Any]:
         return analyse_batch_sizes(_measured(points), config)
+
+
+def _unfinished_default_budget(session: Session) -> float | None:
+    """The default memory budget an unfinished batch-size probe was planned with, if any.
+
+    The default is a share of the memory available *now*, which changes from one run to the
+    next: reusing it keeps the settings of a killed or stopped probe equal, so that the next
+    run resumes it instead of starting over."""
+    latest = session.latest_probe(ProbeKind.BATCH_SIZE)
+    if latest is None or latest.status not in ("running", "stopped"):
+        return None
+    if not latest.config.get("default_budget"):
+        return None
+    return latest.config.get("memory_budget_mb")
 
 
 def _measured(points: Points) -> list[dict[str, Any]]:

@@ -6,9 +6,10 @@ documented criterion: a run *fits the training set* at the first evaluation wher
 training objective has come `1 − FIT_SHARE` (95%) of the way from chance level (the initial
 configuration's baseline; without one, the worst first evaluation of the sweep) to the best
 training value any run of the sweep reached. The proposal is the step at which the fastest
-run fits. When the best learning rate (by validation objective) sits on the sweep's edge,
-the sweep is widened by half a decade on that side, up to `MAX_WIDENINGS` times, and the
-summary says so: a sweep whose best is on its edge does not bracket the best rate.
+run fits. When the best learning rate (by validation objective) sits on the sweep's edge
+(and no rate inside the sweep ties with it), the sweep is widened by half a decade on that
+side, up to `MAX_WIDENINGS` times, and the summary says so: a sweep whose best is on its
+edge does not bracket the best rate.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tunebook.core.project_start.probe import (
     ProbePlan,
     Unit,
     best_run,
+    feasible_runs,
     lr_key,
     run_problem,
     train_payload,
@@ -98,8 +100,12 @@ def _runs(points: Points) -> list[dict[str, Any]]:
 
 
 def _edge(runs: list[dict[str, Any]], best: Mapping[str, Any] | None) -> str | None:
-    """`low` or `high` when the best run is the sweep's lowest or highest learning rate."""
+    """`low` or `high` when the best objective is reached only at the sweep's lowest or
+    highest learning rate; a rate inside the sweep that ties with it brackets the best."""
     if best is None or len(runs) < 2:
+        return None
+    inner = [r for r in feasible_runs(runs[1:-1]) if r["best_value"] == best["best_value"]]
+    if inner:
         return None
     if best["learning_rate"] == runs[0]["learning_rate"]:
         return "low"

@@ -2,9 +2,9 @@
 
 Each function takes a JSON-able payload and the worker's stop event and returns a JSON-able
 dict; none raises for a measurement's own failure (it comes back as `status: failed`, or
-`out_of_memory`). A stopped measurement returns `{"stopped": True}` and is measured again
-when the probe resumes. They use the same training loop as every trial, so a probe measures
-what the experiments will run.
+`out_of_memory`). A stopped measurement (asked to stop, or its runner died) returns
+`{"stopped": True}` and is measured again when the probe resumes. They use the same
+training loop as every trial, so a probe measures what the experiments will run.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import resource
 import statistics
 import sys
@@ -31,6 +32,19 @@ WARMUP_STEPS = 5
 #: The batch-size probe's last size leaves at least this many steps per epoch: a batch of
 #: most of the training split makes every step see nearly the same examples.
 STEPS_PER_EPOCH = 4
+
+
+class _StopOrOrphaned:
+    """The worker's stop event, also set once the process that started the unit is gone:
+    a worker whose runner was SIGKILLed gives its unit up instead of finishing it alone."""
+
+    def __init__(self, stop: Any) -> None:
+        self.stop = stop
+        self.parent = os.getppid()
+
+    def is_set(self) -> bool:
+        """True when a stop was asked for, or the parent process changed (it died)."""
+        return (self.stop is not None and self.stop.is_set()) or os.getppid() != self.parent
 
 
 def _workload_and_config(payload: Mapping[str, Any], **settings: Any) -> tuple[Any, Any]:
@@ -56,7 +70,9 @@ def train_unit(payload: Mapping[str, Any], stop: Any) -> dict[str, Any]:
         config = dataclasses.replace(
             config, eval_train_examples=int(payload.get("eval_train_examples", 0))
         )
-        reporter = MemoryReporter(config.objective_for(workload).mode, stop_event=stop)
+        reporter = MemoryReporter(
+            config.objective_for(workload).mode, stop_event=_StopOrOrphaned(stop)
+        )
         started = time.perf_counter()
         result = train_trial(workload, config, reporter)
         wall = time.perf_counter() - started
@@ -123,9 +139,12 @@ def throughput_unit(payload: Mapping[str, Any], stop: Any) -> dict[str, Any]:
                 "error": f"batch size {batch_size} leaves fewer than {STEPS_PER_EPOCH} steps "
                 f"per epoch of the {examples} training examples",
             }
-        baseline_mb = _peak_memory_mb(device, reset=True)
+        baseline_mb = _memory_baseline_mb(device)
         timer = _Timer(
-            stop, int(payload["min_steps"]), float(payload["min_seconds"]), payload["max_steps"]
+            _StopOrOrphaned(stop),
+            int(payload["min_steps"]),
+            float(payload["min_seconds"]),
+            payload["max_steps"],
         )
         train_trial(workload, config, timer)
     except Exception as exc:
@@ -136,7 +155,7 @@ def throughput_unit(payload: Mapping[str, Any], stop: Any) -> dict[str, Any]:
         return {"status": "failed", "error": describe_error(exc)}
     if not timer.enough():
         return {"stopped": True}
-    peak_mb = _peak_memory_mb(device) - (0.0 if device.startswith("cuda") else baseline_mb)
+    peak_mb = _peak_memory_mb(device) - baseline_mb
     steps = [d + c for d, c in timer.times]
     median = statistics.median(steps)
     quartiles = statistics.quantiles(steps, n=4) if len(steps) > 1 else [median] * 3
@@ -183,16 +202,45 @@ def _workload(payload: Mapping[str, Any]) -> Any:
     return cached_workload(payload["workload"], config)
 
 
-def _peak_memory_mb(device: str, reset: bool = False) -> float:
-    """The peak memory so far: CUDA's allocator peak, or this process's peak resident set.
-    Batch sizes are measured in increasing order in one process, so the resident peak after
-    a size is that size's peak."""
+def _memory_baseline_mb(device: str) -> float:
+    """Start measuring one batch size's memory; returns what its peak is counted from.
+
+    On CUDA the allocator's peak is reset and counts from zero (the model included). On a
+    CPU the process's resident peak (VmHWM) is reset to its current resident set, which is
+    returned: the size's peak is what its training added to what the process held. Where
+    the peak cannot be reset (no Linux /proc), the peak so far is returned: sizes measured
+    in increasing order then read as the growth of the process's peak.
+    """
     if device.startswith("cuda"):
-        if reset:
-            torch.cuda.reset_peak_memory_stats(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return 0.0
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")  # Linux >= 4.0: reset VmHWM to the current VmRSS
+        return _proc_status_mb("VmRSS")
+    except (OSError, ValueError):
+        return _peak_memory_mb(device)
+
+
+def _peak_memory_mb(device: str) -> float:
+    """The peak memory since the last reset: CUDA's allocator peak, or this process's peak
+    resident set (VmHWM, else the lifetime peak from getrusage)."""
+    if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated(device) / 2**20
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+    try:
+        return _proc_status_mb("VmHWM")
+    except (OSError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def _proc_status_mb(field: str) -> float:
+    """One `kB` field of /proc/self/status (VmRSS, VmHWM) in MB; ValueError if absent."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    raise ValueError(f"/proc/self/status has no {field}")
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
