@@ -124,7 +124,9 @@ _ADAM_HPARAMS = (
 
 
 def _complement(value: float) -> float:
-    return 1.0 - value
+    """1 − value, rounded to 12 decimals: `beta1=0.9` gives exactly the default 0.1, so a
+    decision typed either way compares equal (and marks nothing stale)."""
+    return round(1.0 - value, 12)
 
 
 def _same(value: float) -> float:

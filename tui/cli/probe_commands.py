@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tunebook.core.session_map import describe_decision
 from tunebook.sessions.text import safe_text
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -263,6 +264,8 @@ def print_probe(path: str, name: str, status: str, summary: Mapping[str, Any]) -
     """The probe's table, chart, warnings and recommendation, as a person reads them."""
     from rich.console import Console
 
+    from tunebook.core.project_start.registry import probe_plan
+
     console = Console(highlight=False)
     if status != "completed":
         console.print(
@@ -279,9 +282,9 @@ def print_probe(path: str, name: str, status: str, summary: Mapping[str, Any]) -
         console.print(f"warning: {safe_text(warning)}", style="yellow", markup=False)
     found = summary.get("recommendation")
     if found:
+        shown = describe_decision(probe_plan(name).decision, found["value"])
         console.print(
-            f"recommended: {safe_text(_value_text(found['value']))} — "
-            f"{safe_text(found['rationale'])}",
+            f"recommended: {safe_text(shown)} — {safe_text(found['rationale'])}",
             markup=False,
             style="bold",
         )
@@ -507,12 +510,6 @@ def _print_stability(console: Any, summary: Mapping[str, Any]) -> None:
         )
 
 
-def _value_text(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
-
-
 # -- choices (model, optimizer) ---------------------------------------------------------------
 
 
@@ -612,7 +609,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
             d.kind.value for d in session.decisions() if d.stale and session.decision(d.kind) == d
         ]
     print(
-        f"decided {args.what}: {safe_text(_value_text(decision.value))} "
+        f"decided {args.what}: {safe_text(describe_decision(decision.kind, decision.value))} "
         f"({safe_text(decision.rationale)})"
     )
     if stale:

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from tunebook.core.project_start.probe import ProbePlan, Recommendation
 from tunebook.core.project_start.registry import probe_plan
-from tunebook.core.session_map import STAGE_ABOUT
+from tunebook.core.session_map import STAGE_ABOUT, describe_decision
 from tunebook.sessions import Decision, Probe, Session
 from tunebook.sessions.records import RunnerInfo
 from tunebook.sessions.report import RUNNER_STALE_AFTER
@@ -71,13 +71,6 @@ def number(value: Any, fmt: str = ".4g") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     return format(value, fmt)
-
-
-def value_text(value: Any) -> str:
-    """A decision's value as `tunebook decide` prints it (`a=1, b=2` for a mapping)."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
 
 
 def cells(*values: str) -> tuple[Text, ...]:
@@ -260,14 +253,16 @@ class ProbeScreen(SessionScreen):
             text.append("not decided yet", style="dim")
         else:
             text.append("decided: ", style="bold")
-            text.append(safe_text(value_text(decision.value)))
+            text.append(safe_text(describe_decision(self.plan.decision, decision.value)))
             if decision.stale:
                 text.append("  stale: ", style="bold yellow")
                 text.append(safe_text(decision.stale_reason), style="yellow")
         found = self.recommendation()
         if found is not None:
             text.append("  ·  recommended: ", style="bold")
-            text.append(safe_text(value_text(found.value)), style="bold green")
+            text.append(
+                safe_text(describe_decision(self.plan.decision, found.value)), style="bold green"
+            )
             text.append("  (d)", style="dim")
         return text
 
@@ -315,7 +310,9 @@ class ProbeScreen(SessionScreen):
         elif found:
             label = "recommended: " if view.completed else "so far: "
             text.append(label, style="bold")
-            text.append(safe_text(value_text(found["value"])), style="bold green")
+            text.append(
+                safe_text(describe_decision(self.plan.decision, found["value"])), style="bold green"
+            )
             text.append(" — " + safe_text(found["rationale"]))
         else:
             text.append("no recommendation yet", style="dim")
