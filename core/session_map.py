@@ -249,6 +249,8 @@ def describe_decision(kind: DecisionKind, value: Any) -> str:
         if frozen:
             text += f" (frozen for now: {', '.join(map(str, frozen))})"
         return text
+    if kind is DecisionKind.INITIAL_CONFIG and isinstance(value, dict) and "learning_rate" in value:
+        return f"{value.get('schedule', 'constant')} learning rate {_shown(value['learning_rate'])}"
     if kind is DecisionKind.STABILITY and isinstance(value, dict):
         parts = [f"warmup {value.get('warmup_steps') or 0} steps"]
         if value.get("grad_clip"):

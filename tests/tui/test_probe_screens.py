@@ -201,27 +201,85 @@ def screen_ready(pilot: Pilot) -> bool:
     return isinstance(screen, ProbeScreen) and screen.view is not None
 
 
+def initial_session(path: Path) -> Path:
+    config = {
+        "learning_rates": [0.0001, 0.001, 0.01],
+        "objective": "error",
+        "mode": "min",
+        "steps": 200,
+        "probed_seconds_per_step": 0.0008,
+        "max_train_steps": None,
+    }
+    curves = {0.0001: 0.70, 0.001: 0.40, 0.01: 0.26}
+    points = {"chance": {"status": "ok", "chance": 0.74, "metric": "error", "mode": "min"}}
+    for lr, best in curves.items():
+        points[f"lr={lr:.4g}"] = {
+            "status": "completed",
+            "best_value": best,
+            "best_step": 200,
+            "final_value": best,
+            "steps": 200,
+            "seconds_per_step": 0.0009,
+            "wall_seconds": 0.3,
+            "validation": [[20 * i, 0.74 - (0.74 - best) * i / 10] for i in range(1, 11)],
+        }
+    return fixed_probe(path, "initial-config", config, points)
+
+
+def sweep_session(path: Path) -> Path:
+    config = {
+        "learning_rates": [0.001, 0.00316, 0.01],
+        "steps": 400,
+        "mode": "min",
+        "objective": "error",
+        "chance": 0.74,
+    }
+    points = {}
+    for lr, best, speed in ((0.001, 0.30, 1), (0.00316, 0.25, 2), (0.01, 0.27, 3)):
+        train = [[40 * i, max(0.05, 0.74 - 0.07 * speed * i)] for i in range(1, 11)]
+        points[f"lr={lr:.4g}"] = {
+            "status": "completed",
+            "best_value": best,
+            "best_step": 400,
+            "final_value": best,
+            "train": train,
+            "validation": [[step, best + value / 10] for step, value in train],
+        }
+    return fixed_probe(path, "training-length", config, points)
+
+
+async def test_training_length_table_and_proposal_are_the_summary(tmp_path: Path) -> None:
+    path = sweep_session(tmp_path / "sweep.tunebook")
+    with Session.open(path, read_only=True) as s:
+        summary = s.latest_probe(probe_plan("training-length").kind).summary
+    app = TunebookApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_step(pilot, "max_train_steps")
+        rows = rows_of(screen)
+        assert [float(r[0]) for r in rows] == [r["learning_rate"] for r in summary["rows"]]
+        assert [r[4] for r in rows] == [str(r["fit_step"] or "—") for r in summary["rows"]]
+        head = str(screen.query_one("#probe-head").render())
+        assert f"recommended: {summary['recommendation']['value']}" in " ".join(head.split())
+
+
+#: (stage key, session builder) of each measuring screen drawn on fixed data.
+FIXED_SCREENS = {
+    "batch_size": batch_session,
+    "initial_config": initial_session,
+    "max_train_steps": sweep_session,
+    "stability": stability_session,
+}
+
+
 class TestSnapshots:
     @pytest.mark.parametrize("size", SIZES)
-    def test_batch_size(self, snap_compare, size: tuple[int, int]) -> None:
-        batch_session(Path("batch.tunebook"))
+    @pytest.mark.parametrize("key", FIXED_SCREENS)
+    def test_screen(self, snap_compare, key: str, size: tuple[int, int]) -> None:
+        path = FIXED_SCREENS[key](Path(f"{key}.tunebook"))
 
         async def run_before(pilot: Pilot) -> None:
             await settle(pilot, lambda: isinstance(pilot.app.screen, SessionMapScreen))
-            pilot.app.show_project_step("batch_size")  # type: ignore[attr-defined]
+            pilot.app.show_project_step(key)  # type: ignore[attr-defined]
             await settle(pilot, lambda: screen_ready(pilot))
 
-        app = TunebookApp(Path("batch.tunebook"))
-        assert snap_compare(app, terminal_size=size, run_before=run_before)
-
-    @pytest.mark.parametrize("size", SIZES)
-    def test_stability(self, snap_compare, size: tuple[int, int]) -> None:
-        stability_session(Path("stable.tunebook"))
-
-        async def run_before(pilot: Pilot) -> None:
-            await settle(pilot, lambda: isinstance(pilot.app.screen, SessionMapScreen))
-            pilot.app.show_project_step("stability")  # type: ignore[attr-defined]
-            await settle(pilot, lambda: screen_ready(pilot))
-
-        app = TunebookApp(Path("stable.tunebook"))
-        assert snap_compare(app, terminal_size=size, run_before=run_before)
+        assert snap_compare(TunebookApp(path), terminal_size=size, run_before=run_before)
