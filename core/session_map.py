@@ -252,10 +252,10 @@ def describe_decision(kind: DecisionKind, value: Any) -> str:
     if kind is DecisionKind.INITIAL_CONFIG and isinstance(value, dict) and "learning_rate" in value:
         return f"{value.get('schedule', 'constant')} learning rate {_shown(value['learning_rate'])}"
     if kind is DecisionKind.STABILITY and isinstance(value, dict):
-        parts = [f"warmup {value.get('warmup_steps') or 0} steps"]
+        parts = [f"warmup {value['warmup_steps']} steps"] if value.get("warmup_steps") else []
         if value.get("grad_clip"):
             parts.append(f"clip gradients at {_shown(value['grad_clip'])}")
-        return ", ".join(parts)
+        return ", ".join(parts) or "stable as it is: no warmup, no clipping"
     return _shown(value)
 
 

@@ -37,6 +37,7 @@ from tunebook.sessions import BadInput, DecisionKind, ProbeKind, Session
 
 NEAR_DOUBLING = 1.8
 MIN_GAIN = 1.1
+NOISY_SPREAD = 0.5  # step times this spread out make the throughput unreliable
 INPUT_BOUND_SHARE = 0.3  # a data wait above this share of a step flags the pipeline (PB-21)
 DEFAULT_BUDGET_SHARE = 0.5
 DEFAULT_START = 16
@@ -190,10 +191,11 @@ def analyse_batch_sizes(
             f"at batch size {', '.join(map(str, input_bound))}; prefetch, co-locate or trim "
             "the data before tuning (PB-21)"
         )
-    noisy = [r["batch_size"] for r in rows if r["spread"] > 0.25]
+    noisy = [r["batch_size"] for r in rows if r["spread"] > NOISY_SPREAD]
     if noisy:
         warnings.append(
-            f"step times varied by more than 25% at batch size {', '.join(map(str, noisy))}: "
+            f"step times varied by more than {NOISY_SPREAD:.0%} (interquartile range over the "
+            f"median) at batch size {', '.join(map(str, noisy))}: "
             "the machine may be busy; measure again with --min-seconds higher"
         )
     recommendation = None
