@@ -164,6 +164,11 @@ def analyse_sweep(config: Mapping[str, Any], points: Points) -> dict[str, Any]:
                 "reason": run_problem(run) if run.get("status") != "completed" else "",
             }
         )
+    warnings += [
+        f"learning rate {r['learning_rate']:.3g} failed: {r['reason']}"
+        for r in rows
+        if r["status"] == "failed"
+    ]
     edge = _edge(runs, best)
     base = {lr_key(lr) for lr in config["learning_rates"]}
     widened = [r["learning_rate"] for r in rows if lr_key(r["learning_rate"]) not in base]

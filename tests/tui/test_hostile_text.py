@@ -70,3 +70,32 @@ async def test_notifications_show_markup_as_typed(tmp_path: Path) -> None:
             what="the notification",
         )
         assert not any(n.markup for n in notes)  # shown as typed, not applied
+
+
+async def test_probe_screens_show_hostile_errors_and_reasons_as_data(tmp_path: Path) -> None:
+    """A failed probe unit's error, a decision's stale reason and a runner command come from
+    the file: the batch-size and training-length screens show them escaped."""
+    from tunebook.core.project_start.registry import probe_plan
+    from tunebook.sessions import DecisionKind
+
+    path = tmp_path / "p.tunebook"
+    with Session.create(path, "tabular", {}) as session:
+        for name, key in (("batch-size", "b16"), ("training-length", "lr=0.01")):
+            plan = probe_plan(name)
+            point = {"status": "failed", "error": f"boom {HOSTILE}", "index": 0}
+            config = {"learning_rates": [0.01], "steps": 20, "mode": "min", "objective": "error"}
+            summary = plan.summarize(config, {key: point})
+            results = {"status": "completed", "points": {key: point}, "summary": summary}
+            session.add_probe(plan.kind, config, results)
+        session.record_decision(DecisionKind.BATCH_SIZE, 64)
+        session.mark_stale(DecisionKind.BATCH_SIZE, f"changed {HOSTILE}")
+    app = TunebookApp(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "stage_map", None) is not None)
+        for key in ("batch_size", "max_train_steps"):
+            app.show_project_step(key)
+            shown = await wait_for(
+                pilot, lambda: SHOWN in drawn(app) and drawn(app), what=f"the {key} screen"
+            )
+            assert "\x1b" not in shown and "\u202e" not in shown, key
+            app.pop_screen()
