@@ -25,11 +25,12 @@ from tunebook.core.project_start.probe import (
     feasible_runs,
     lr_key,
     run_problem,
+    steps_option,
     train_payload,
 )
 from tunebook.core.project_start.project import Project
 from tunebook.core.workloads import Workload
-from tunebook.sessions import BadInput, DecisionKind, ProbeKind, Session
+from tunebook.sessions import DecisionKind, ProbeKind, Session
 
 SPREAD = 10.0
 CLEAR_MARGIN = 0.1
@@ -48,9 +49,7 @@ class InitialConfigProbe(ProbePlan):
     def plan_config(
         self, session: Session, workload: Workload, project: Project, options: Mapping[str, Any]
     ) -> dict[str, Any]:
-        steps = int(options.get("steps") or DEFAULT_STEPS)
-        if steps < 10:
-            raise BadInput(f"--steps must be at least 10, got {steps}")
+        steps = steps_option(options, DEFAULT_STEPS, 10)
         probe = session.latest_probe(ProbeKind.BATCH_SIZE)
         step_seconds = None
         if probe is not None and probe.status == "completed":

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from tunebook.core.project_start.project import Project
 from tunebook.core.workloads import Workload
-from tunebook.sessions import DecisionKind, ProbeKind, Session
+from tunebook.sessions import BadInput, DecisionKind, ProbeKind, Session
 
 UNITS = "tunebook.core.project_start.units"
 TRAIN_UNIT = f"{UNITS}:train_unit"
@@ -89,6 +89,14 @@ def train_payload(config: Mapping[str, Any], hparams: Mapping[str, Any], **extra
         "hparams": dict(hparams),
         **extra,
     }
+
+
+def steps_option(options: Mapping[str, Any], default: int, minimum: int) -> int:
+    """The `--steps` option (else `default`); BadInput below `minimum`."""
+    steps = int(options.get("steps") or default)
+    if steps < minimum:
+        raise BadInput(f"--steps must be at least {minimum}, got {steps}")
+    return steps
 
 
 def lr_key(learning_rate: float) -> str:

@@ -27,11 +27,12 @@ from tunebook.core.project_start.probe import (
     ProbePlan,
     Unit,
     lr_key,
+    steps_option,
     train_payload,
 )
 from tunebook.core.project_start.project import Project
 from tunebook.core.workloads import Workload
-from tunebook.sessions import BadInput, DecisionKind, ProbeKind, Session
+from tunebook.sessions import DecisionKind, ProbeKind, Session
 
 RATE_FACTOR = 2.0
 SPIKE = 1.5
@@ -74,9 +75,7 @@ class StabilityProbe(ProbePlan):
             ]
         best_lr = float(options.get("learning_rate") or best_lr)
         budget = project.max_train_steps or int(options.get("steps") or DEFAULT_STEPS)
-        steps = int(options.get("steps") or min(DEFAULT_STEPS, budget))
-        if steps < 10:
-            raise BadInput(f"--steps must be at least 10, got {steps}")
+        steps = steps_option(options, min(DEFAULT_STEPS, budget), 10)
         warmups = [10**k for k in range(1, 9) if 10**k <= budget // 10] or [max(1, budget // 10)]
         return {
             "best_learning_rate": best_lr,

@@ -27,6 +27,7 @@ from tunebook.core.project_start.probe import (
     feasible_runs,
     lr_key,
     run_problem,
+    steps_option,
     train_payload,
 )
 from tunebook.core.project_start.project import Project
@@ -53,9 +54,7 @@ class TrainingLengthProbe(ProbePlan):
     def plan_config(
         self, session: Session, workload: Workload, project: Project, options: Mapping[str, Any]
     ) -> dict[str, Any]:
-        steps = int(options.get("steps") or DEFAULT_STEPS)
-        if steps < 20:
-            raise BadInput(f"--steps must be at least 20, got {steps}")
+        steps = steps_option(options, DEFAULT_STEPS, 20)
         center = float(options.get("learning_rate") or project.learning_rate)
         if not center > 0:
             raise BadInput(f"--learning-rate must be positive, got {center}")

@@ -15,9 +15,9 @@ from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.project_start.probe_screen import (
     ProbeScreen,
     ProbeView,
-    cells,
     number,
     probe_bindings,
+    rate_table,
     series,
 )
 from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart
@@ -39,28 +39,7 @@ class InitialConfigScreen(ProbeScreen):
             yield CurveChart("validation objective", id="validation-chart")
 
     def table(self, view: ProbeView) -> tuple[Sequence[tuple[str, str]], list[Row]]:
-        objective = safe_text(str(view.summary.get("objective", "objective")))
-        columns = (
-            ("lr", "learning rate"),
-            ("status", "status"),
-            ("best", f"best {objective}"),
-            ("step", "at step"),
-            ("sps", "s/step"),
-        )
-        rows: list[Row] = [
-            (
-                None,
-                cells(
-                    number(r["learning_rate"], ".3g"),
-                    str(r["status"] or "—"),
-                    number(r["best_value"]),
-                    number(r["best_step"], "d"),
-                    number(r["seconds_per_step"], ".3g"),
-                ),
-            )
-            for r in view.summary.get("runs", [])
-        ]
-        return columns, rows
+        return rate_table(view, "runs", ("sps", "s/step", "seconds_per_step", ".3g"))
 
     def notes(self, view: ProbeView) -> Text:
         summary = view.summary

@@ -6,7 +6,6 @@ declaration) and `d` records them through `tunebook decide PATH model NAME=VALUE
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -20,7 +19,7 @@ from tunebook.core.project_start.model import ModelFamily, parse_scalar
 from tunebook.core.workloads import HParam
 from tunebook.sessions import BadInput, Decision, DecisionKind, TunebookError
 from tunebook.sessions.text import safe_text
-from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.screens.project_start.recording import RecordsDecisions
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -76,7 +75,7 @@ def decision_text(view: ModelView) -> Text:
     return text
 
 
-class ModelScreen(SessionScreen):
+class ModelScreen(RecordsDecisions):
     """The model family's hyperparameters; enter edits the highlighted one, d decides."""
 
     DEFAULT_CSS = """
@@ -123,8 +122,6 @@ class ModelScreen(SessionScreen):
         self.edits: dict[str, Any] = {}
         #: The hyperparameter the input is editing, or None.
         self.editing: str | None = None
-        #: Whether a `tunebook decide` child is running.
-        self.deciding = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -302,38 +299,15 @@ class ModelScreen(SessionScreen):
 
     def action_decide(self) -> None:
         """Record the values shown as the model decision, in a `tunebook decide` child."""
-        refusal = self.tunebook.write_refusal()
-        if refusal:
-            self.notify(f"cannot record the model: {safe_text(refusal)}", severity="warning")
-            return
-        if self.view is None or self.deciding:
+        if self.view is None:
             return
         if self.editing is not None:
             self.notify(
                 "finish the edit first (enter takes it, escape cancels)", severity="warning"
             )
             return
-        arguments = ["model", *(f"{k}={value_text(v)}" for k, v in self.chosen().items())]
-        self.deciding = True
-        self.notify("recording the model decision…")
-        self._record(self.session_path, arguments)
+        self.record("model", ["model", *(f"{k}={value_text(v)}" for k, v in self.chosen().items())])
 
-    @work(thread=True, exclusive=True, group="decide", exit_on_error=False)
-    def _record(self, path: Path, arguments: list[str]) -> None:
-        from tunebook.core.execution.control import record_decision
-
-        try:
-            printed = record_decision(path, arguments)
-        except TunebookError as exc:
-            self.app.call_from_thread(self._recorded, f"cannot record the model: {exc}", False)
-        else:
-            self.app.call_from_thread(self._recorded, printed, True)
-
-    def _recorded(self, message: str, done: bool) -> None:
-        self.deciding = False
-        if done:
-            self.edits.clear()
-            self.notify(safe_text(message), title="Model decided", timeout=10)
-            self.reload()  # the watcher posts the change too; this shows it at once
-        else:
-            self.notify(safe_text(message), severity="error", timeout=15)
+    def decided(self) -> None:
+        """The edits are stored now."""
+        self.edits.clear()

@@ -6,7 +6,6 @@ hyperparameters to freeze at their defaults early on. `d` records the choice thr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -19,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from tunebook.core.project_start.optimizer import OptimizerInfo, Suggestion
 from tunebook.sessions import Decision, DecisionKind, TunebookError
 from tunebook.sessions.text import safe_text
-from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.screens.project_start.recording import RecordsDecisions
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -96,7 +95,7 @@ def info_text(info: OptimizerInfo) -> Text:
     return text
 
 
-class OptimizerScreen(SessionScreen):
+class OptimizerScreen(RecordsDecisions):
     """The seven optimizers; the highlighted one is chosen, f freezes a hyperparameter,
     d decides."""
 
@@ -141,8 +140,6 @@ class OptimizerScreen(SessionScreen):
         self.view: OptimizerView | None = None
         #: The hyperparameters frozen on the screen, by optimizer name.
         self.frozen: dict[str, set[str]] = {}
-        #: Whether a `tunebook decide` child is running.
-        self.deciding = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -321,36 +318,11 @@ class OptimizerScreen(SessionScreen):
     def action_decide(self) -> None:
         """Record the highlighted optimizer and its frozen hyperparameters, in a
         `tunebook decide` child."""
-        refusal = self.tunebook.write_refusal()
-        if refusal:
-            self.notify(f"cannot record the optimizer: {safe_text(refusal)}", severity="warning")
-            return
         info = self.selected()
-        if info is None or self.deciding:
+        if info is None:
             return
         frozen = [h.name for h in info.hparams if h.name in self.frozen.get(info.name, set())]
         arguments = ["optimizer", info.name]
         if frozen:
             arguments += ["--freeze", ",".join(frozen)]
-        self.deciding = True
-        self.notify(f"recording the optimizer decision: {info.name}…")
-        self._record(self.session_path, arguments)
-
-    @work(thread=True, exclusive=True, group="decide", exit_on_error=False)
-    def _record(self, path: Path, arguments: list[str]) -> None:
-        from tunebook.core.execution.control import record_decision
-
-        try:
-            printed = record_decision(path, arguments)
-        except TunebookError as exc:
-            self.app.call_from_thread(self._recorded, f"cannot record the optimizer: {exc}", False)
-        else:
-            self.app.call_from_thread(self._recorded, printed, True)
-
-    def _recorded(self, message: str, done: bool) -> None:
-        self.deciding = False
-        if done:
-            self.notify(safe_text(message), title="Optimizer decided", timeout=10)
-            self.reload()  # the watcher posts the change too; this shows it at once
-        else:
-            self.notify(safe_text(message), severity="error", timeout=15)
+        self.record("optimizer", arguments)

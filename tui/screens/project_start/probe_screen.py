@@ -27,7 +27,7 @@ from tunebook.sessions import Decision, Probe, Session
 from tunebook.sessions.records import RunnerInfo
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 from tunebook.sessions.text import safe_text
-from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.screens.project_start.recording import RecordsDecisions
 from tunebook.tui.widgets.curve_chart import CurveChart, log_ticks
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import Row, refill
@@ -71,6 +71,36 @@ def number(value: Any, fmt: str = ".4g") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     return format(value, fmt)
+
+
+def rate_table(
+    view: ProbeView, rows_key: str, last: tuple[str, str, str, str]
+) -> tuple[Sequence[tuple[str, str]], list[Row]]:
+    """The table of a probe's runs by learning rate (status, best objective and its step),
+    with one more column `last` = (id, title, the rows' key, its format)."""
+    objective = safe_text(str(view.summary.get("objective", "objective")))
+    column, title, key, fmt = last
+    columns = (
+        ("lr", "learning rate"),
+        ("status", "status"),
+        ("best", f"best {objective}"),
+        ("step", "at step"),
+        (column, title),
+    )
+    rows: list[Row] = [
+        (
+            None,
+            cells(
+                number(r["learning_rate"], ".3g"),
+                str(r["status"] or "—"),
+                number(r["best_value"]),
+                number(r["best_step"], "d"),
+                number(r[key], fmt),
+            ),
+        )
+        for r in view.summary.get(rows_key, [])
+    ]
+    return columns, rows
 
 
 def cells(*values: str) -> tuple[Text, ...]:
@@ -137,7 +167,7 @@ def probe_bindings(prefix: str) -> list[Binding]:
     ]
 
 
-class ProbeScreen(SessionScreen):
+class ProbeScreen(RecordsDecisions):
     """One measuring project-start step. Subclasses name the probe and the decision and
     draw the summary: `table` (columns and rows), `lead` and `notes` (text above and below
     it), `compose_charts` (chart tabs) and `draw_charts`."""
@@ -354,21 +384,10 @@ class ProbeScreen(SessionScreen):
 
     def action_decide(self) -> None:
         """Record the completed probe's recommendation (`tunebook decide PATH WHAT`)."""
-        refusal = self.tunebook.write_refusal()
-        if refusal:
-            self.notify(f"cannot decide: {safe_text(refusal)}", severity="warning")
-            return
         if self.recommendation() is None:
             self.notify("no completed probe recommends anything yet", severity="warning")
             return
-        self._decide()
-
-    @work(thread=True, exclusive=True, group="decide", exit_on_error=False)
-    def _decide(self) -> None:
-        from tunebook.core.execution.control import record_decision
-
-        printed = record_decision(self.session_path, [self.DECIDE])
-        self.app.call_from_thread(self.notify, safe_text(printed))
+        self.record(self.plan.title.lower(), [self.DECIDE])
 
     def action_next_tab(self) -> None:
         """Show the next tab (after the last, the first)."""

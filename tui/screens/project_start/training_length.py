@@ -19,9 +19,9 @@ from tunebook.tui.screens.project_start.probe_screen import (
     LogXChart,
     ProbeScreen,
     ProbeView,
-    cells,
     number,
     probe_bindings,
+    rate_table,
     series,
 )
 from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart
@@ -47,28 +47,7 @@ class TrainingLengthScreen(ProbeScreen):
             yield CurveChart("training objective", id="train-chart")
 
     def table(self, view: ProbeView) -> tuple[Sequence[tuple[str, str]], list[Row]]:
-        objective = safe_text(str(view.summary.get("objective", "objective")))
-        columns = (
-            ("lr", "learning rate"),
-            ("status", "status"),
-            ("best", f"best {objective}"),
-            ("step", "at step"),
-            ("fit", "fits at step"),
-        )
-        rows: list[Row] = [
-            (
-                None,
-                cells(
-                    number(r["learning_rate"], ".3g"),
-                    str(r["status"] or "—"),
-                    number(r["best_value"]),
-                    number(r["best_step"], "d"),
-                    number(r["fit_step"], "d"),
-                ),
-            )
-            for r in view.summary.get("rows", [])
-        ]
-        return columns, rows
+        return rate_table(view, "rows", ("fit", "fits at step", "fit_step", "d"))
 
     def notes(self, view: ProbeView) -> Text:
         summary = view.summary
