@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.execution.conftest import alive
 from tests.project_start.helpers import new_session, planned_keys, run_inline
 from tests.project_start.workloads import CURVY_REF, SLOW_REF
 from tunebook.core.project_start.registry import probe_plan
@@ -80,15 +81,6 @@ def workers_of(pid: int) -> list[int]:
             if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in cmdline:
                 found.append(int(entry))
     return found
-
-
-def alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 
 from tunebook.core.session_map import describe_decision
 from tunebook.sessions.text import safe_text
+from tunebook.tui.probe_text import BATCH_SIZE_COLUMNS, batch_size_cells, number
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MEASURING = ("batch-size", "initial-config", "training-length", "stability")
@@ -302,12 +303,6 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) ->
     return table
 
 
-def _num(value: Any, fmt: str = ".4g") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return format(value, fmt)
-
-
 def _chart(
     series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
     title: str,
@@ -340,19 +335,8 @@ def _print_batch_sizes(console: Any, summary: Mapping[str, Any]) -> None:
     rows = summary["rows"]
     table = _table(
         f"batch-size probe on {summary.get('device')} (PB-3, PB-21)",
-        ("batch", "examples/s", "gain", "s/step", "spread", "data wait", "peak MB"),
-        [
-            (
-                str(r["batch_size"]),
-                f"{r['examples_per_second']:,.0f}",
-                "—" if r["gain"] is None else f"×{r['gain']:.2f}",
-                _num(r["seconds_per_step"], ".3g"),
-                f"{r['spread']:.0%}",
-                f"{r['data_share']:.0%}",
-                _num(r["peak_memory_mb"], ".0f"),
-            )
-            for r in rows
-        ],
+        BATCH_SIZE_COLUMNS,
+        [batch_size_cells(r) for r in rows],
     )
     console.print(table)
     ceiling = summary.get("ceiling")
@@ -388,11 +372,11 @@ def _print_initial(console: Any, summary: Mapping[str, Any]) -> None:
             ("learning rate", "status", f"best {objective}", "at step", "s/step"),
             [
                 (
-                    _num(r["learning_rate"], ".3g"),
+                    number(r["learning_rate"], ".3g"),
                     r["status"],
-                    _num(r["best_value"]),
-                    _num(r["best_step"], "d") if r["best_step"] is not None else "—",
-                    _num(r["seconds_per_step"], ".3g"),
+                    number(r["best_value"]),
+                    number(r["best_step"], "d") if r["best_step"] is not None else "—",
+                    number(r["seconds_per_step"], ".3g"),
                 )
                 for r in summary["runs"]
             ],
@@ -401,7 +385,7 @@ def _print_initial(console: Any, summary: Mapping[str, Any]) -> None:
     chance = summary.get("chance")
     verdict = {True: "clearly beats it", False: "does NOT clearly beat it", None: "—"}
     console.print(
-        f"chance level ({objective}): {_num(chance)}; the best run "
+        f"chance level ({objective}): {number(chance)}; the best run "
         f"{verdict[summary.get('beats_chance')]}",
         markup=False,
     )
@@ -430,11 +414,11 @@ def _print_sweep(console: Any, summary: Mapping[str, Any]) -> None:
             ("learning rate", "status", f"best {objective}", "at step", "fits at step"),
             [
                 (
-                    _num(r["learning_rate"], ".3g"),
+                    number(r["learning_rate"], ".3g"),
                     r["status"] or "—",
-                    _num(r["best_value"]),
-                    _num(r["best_step"], "d") if r["best_step"] is not None else "—",
-                    _num(r["fit_step"], "d") if r["fit_step"] is not None else "—",
+                    number(r["best_value"]),
+                    number(r["best_step"], "d") if r["best_step"] is not None else "—",
+                    number(r["fit_step"], "d") if r["fit_step"] is not None else "—",
                 )
                 for r in summary["rows"]
             ],
@@ -478,7 +462,7 @@ def _print_stability(console: Any, summary: Mapping[str, Any]) -> None:
                     (
                         str(w["warmup_steps"]),
                         "yes" if w["stable"] else "no",
-                        _num(w["unstable_at"], "d") if w["unstable_at"] else "—",
+                        number(w["unstable_at"], "d") if w["unstable_at"] else "—",
                     )
                     for w in summary["warmups"]
                 ],

@@ -14,12 +14,12 @@ from textual.app import ComposeResult
 from textual.widgets import TabPane
 
 from tunebook.sessions.text import safe_text
+from tunebook.tui.probe_text import batch_size_cells
 from tunebook.tui.screens.project_start.probe_screen import (
     LogXChart,
     ProbeScreen,
     ProbeView,
     cells,
-    number,
     probe_bindings,
 )
 from tunebook.tui.widgets.curve_chart import PALETTE, Curve
@@ -55,18 +55,7 @@ class BatchSizeScreen(ProbeScreen):
 
     def table(self, view: ProbeView) -> tuple[Sequence[tuple[str, str]], list[Row]]:
         rows: list[Row] = [
-            (
-                str(r["batch_size"]),
-                cells(
-                    str(r["batch_size"]),
-                    f"{r['examples_per_second']:,.0f}",
-                    "—" if r["gain"] is None else f"×{r['gain']:.2f}",
-                    number(r["seconds_per_step"], ".3g"),
-                    f"{r['spread']:.0%}",
-                    f"{r['data_share']:.0%}",
-                    number(r.get("peak_memory_mb"), ".0f"),
-                ),
-            )
+            (str(r["batch_size"]), cells(*batch_size_cells(r)))
             for r in view.summary.get("rows", [])
         ]
         return COLUMNS, rows

@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.widgets import TabPane
 
 from tunebook.sessions.text import safe_text
+from tunebook.tui.probe_text import number
 from tunebook.tui.screens.project_start.probe_screen import (
     ProbeScreen,
     ProbeView,
-    number,
     probe_bindings,
     rate_table,
     series,

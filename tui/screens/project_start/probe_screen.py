@@ -27,6 +27,7 @@ from tunebook.sessions import Decision, Probe, Session
 from tunebook.sessions.records import RunnerInfo
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 from tunebook.sessions.text import safe_text
+from tunebook.tui.probe_text import number
 from tunebook.tui.screens.project_start.recording import RecordsDecisions
 from tunebook.tui.widgets.curve_chart import CurveChart, log_ticks
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
@@ -64,13 +65,6 @@ def read_view(session: Session, plan: ProbePlan) -> ProbeView:
     runner = session.runner()
     alive = runner if runner is not None and runner.is_alive(RUNNER_STALE_AFTER) else None
     return ProbeView(probe, summary, session.decision(plan.decision), alive)
-
-
-def number(value: Any, fmt: str = ".4g") -> str:
-    """A number for a person: `—` when missing or not finite, else formatted by `fmt`."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return format(value, fmt)
 
 
 def rate_table(

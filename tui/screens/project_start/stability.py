@@ -17,11 +17,11 @@ from textual.widgets import TabPane
 from tunebook.core.project_start.stability import CLIP_WARNING_SHARE
 from tunebook.core.trial_detail import histogram
 from tunebook.sessions.text import safe_text
+from tunebook.tui.probe_text import number
 from tunebook.tui.screens.project_start.probe_screen import (
     ProbeScreen,
     ProbeView,
     cells,
-    number,
     numbered,
     probe_bindings,
 )

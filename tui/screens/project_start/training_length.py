@@ -15,11 +15,11 @@ from textual.widgets import TabPane
 
 from tunebook.core.project_start.probe import lr_key
 from tunebook.sessions.text import safe_text
+from tunebook.tui.probe_text import number
 from tunebook.tui.screens.project_start.probe_screen import (
     LogXChart,
     ProbeScreen,
     ProbeView,
-    number,
     probe_bindings,
     rate_table,
     series,
