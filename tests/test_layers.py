@@ -27,6 +27,13 @@ def loaded_modules(statement: str) -> set[str]:
         ("import tunebook.tui.cli", {"torch", "textual"}),
         # the runner only schedules and writes; torch loads in the worker processes
         ("import tunebook.core.execution.runner", {"torch", "textual"}),
+        # a probe's plans and analysis (what the app's probe screens call) need no torch
+        ("import tunebook.core.project_start.registry", {"torch", "textual"}),
+        # the app starts without torch: every screen (the keymap check lists them all)
+        (
+            "from tunebook.tui.screens import screen_classes; screen_classes()",
+            {"torch"},
+        ),
     ],
 )
 def test_layer_does_not_load(statement: str, forbidden: set[str]) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunebook.core.project_start.probe import (
     THROUGHPUT_UNIT,
@@ -31,9 +31,12 @@ from tunebook.core.project_start.probe import (
     Unit,
     train_payload,
 )
-from tunebook.core.project_start.project import Project
-from tunebook.core.workloads import Workload
 from tunebook.sessions import BadInput, DecisionKind, ProbeKind, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.project_start.project import Project
+    from tunebook.core.workloads import Workload
+
 
 NEAR_DOUBLING = 1.8
 MIN_GAIN = 1.1

@@ -7,14 +7,17 @@ records the same value, rationale and evidence whichever way it was made.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunebook.core.project_start.decisions import decide
 from tunebook.core.project_start.model import decide_model, parse_scalar, parse_values
 from tunebook.core.project_start.optimizer import decide_optimizer, suggest_optimizer
 from tunebook.core.project_start.registry import probe_plan
-from tunebook.core.workloads import Workload
 from tunebook.sessions import BadInput, Decision, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.workloads import Workload
+
 
 #: Decision name (as typed) → the probe whose recommendation it takes by default.
 PROBED = {

@@ -11,11 +11,14 @@ later decision made with another value stale, with the reason, until it is decid
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunebook.core.project_start.project import project_of
-from tunebook.core.workloads import Workload
 from tunebook.sessions import Decision, DecisionKind, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.workloads import Workload
+
 
 #: Each decision and the decisions it is made with.
 DEPENDS_ON: dict[DecisionKind, tuple[DecisionKind, ...]] = {

@@ -12,7 +12,7 @@ probe's time per step, which `experiment add` uses for its cost estimate.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunebook.core.project_start.batch_size import seconds_per_step
 from tunebook.core.project_start.probe import (
@@ -28,9 +28,11 @@ from tunebook.core.project_start.probe import (
     steps_option,
     train_payload,
 )
-from tunebook.core.project_start.project import Project
-from tunebook.core.workloads import Workload
 from tunebook.sessions import DecisionKind, ProbeKind, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.project_start.project import Project
+    from tunebook.core.workloads import Workload
 
 SPREAD = 10.0
 CLEAR_MARGIN = 0.1

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunebook.core.project_start.decisions import decide
-from tunebook.core.workloads import Workload
 from tunebook.sessions import BadInput, Decision, DecisionKind, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.workloads import Workload
+
 
 FAMILY_ADVICE = (
     "These hyperparameters define a family of models, not one model. Start from the "

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunebook.core.project_start.decisions import decide
-from tunebook.core.training import OPTIMIZERS, optimizer_spec
-from tunebook.core.workloads import Workload
 from tunebook.sessions import BadInput, Decision, DecisionKind, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.workloads import Workload
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Suggestion:
 
 def optimizer_catalogue() -> tuple[OptimizerInfo, ...]:
     """Every optimizer tunebook trains with, in the playbook's order."""
+    from tunebook.core.training import OPTIMIZERS
+
     return tuple(
         OptimizerInfo(
             spec.name,
@@ -105,6 +108,8 @@ def decide_optimizer(
 ) -> Decision:
     """Record the optimizer, its hyperparameter values (defaults filled in) and the ones
     frozen for now; the learning rate is decided with the initial configuration."""
+    from tunebook.core.training import optimizer_spec
+
     spec = optimizer_spec(name)
     values = spec.resolve(dict(hparams or {}))
     frozen = tuple(dict.fromkeys(frozen))

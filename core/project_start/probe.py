@@ -12,11 +12,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from tunebook.core.project_start.project import Project
-from tunebook.core.workloads import Workload
 from tunebook.sessions import BadInput, DecisionKind, ProbeKind, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.project_start.project import Project
+    from tunebook.core.workloads import Workload
 
 UNITS = "tunebook.core.project_start.units"
 TRAIN_UNIT = f"{UNITS}:train_unit"

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tunebook.core.training import TrialConfig, optimizer_spec
-from tunebook.core.workloads import Workload
 from tunebook.sessions import DecisionKind, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.workloads import Workload
 
 #: The optimizer a project starts with until one is decided (PB-2 suggests per task).
 DEFAULT_OPTIMIZER = "adam"
@@ -28,7 +29,7 @@ class Project:
     architecture: dict[str, Any]
     optimizer: str
     optimizer_hparams: dict[str, Any]
-    batch_size: int = TrialConfig.batch_size
+    batch_size: int
     max_train_steps: int | None = None
     warmup_steps: int = 0
     grad_clip: float | None = None
@@ -69,6 +70,8 @@ class Project:
 
 def project_of(session: Session, workload: Workload) -> Project:
     """The session's effective project-start values for `workload`."""
+    from tunebook.core.training import TrialConfig, optimizer_spec
+
     decided: dict[DecisionKind, Any] = {}
     for kind in DecisionKind:
         decision = session.decision(kind)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,9 +30,11 @@ from tunebook.core.project_start.probe import (
     steps_option,
     train_payload,
 )
-from tunebook.core.project_start.project import Project
-from tunebook.core.workloads import Workload
 from tunebook.sessions import DecisionKind, ProbeKind, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.project_start.project import Project
+    from tunebook.core.workloads import Workload
 
 RATE_FACTOR = 2.0
 SPIKE = 1.5

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunebook.core.project_start.probe import (
     TRAIN_UNIT,
@@ -30,9 +30,11 @@ from tunebook.core.project_start.probe import (
     steps_option,
     train_payload,
 )
-from tunebook.core.project_start.project import Project
-from tunebook.core.workloads import Workload
 from tunebook.sessions import BadInput, DecisionKind, ProbeKind, Session
+
+if TYPE_CHECKING:
+    from tunebook.core.project_start.project import Project
+    from tunebook.core.workloads import Workload
 
 FACTORS = (0.1, 10**-0.5, 1.0, 10**0.5, 10.0)
 WIDEN = 10**0.5

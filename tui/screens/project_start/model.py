@@ -6,7 +6,7 @@ declaration) and `d` records them through `tunebook decide PATH model NAME=VALUE
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -16,7 +16,6 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from tunebook.core.project_start.model import ModelFamily, parse_scalar
-from tunebook.core.workloads import HParam
 from tunebook.sessions import BadInput, Decision, DecisionKind, TunebookError
 from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.project_start.recording import RecordsDecisions
@@ -36,6 +35,9 @@ STALE_NOTE = (
     "Changing the model marks the batch size, initial configuration, training length and "
     "stability decided with it stale."
 )
+
+if TYPE_CHECKING:
+    from tunebook.core.workloads import HParam
 
 
 @dataclass(frozen=True)
