@@ -8,6 +8,8 @@ from tests.project_start.helpers import new_session, run_inline
 from tests.project_start.workloads import (
     BLOBS_REF,
     CURVY_REF,
+    DEVICE_FITS,
+    DEVICE_FULL_REF,
     MB_PER_EXAMPLE,
     MEMORY_HOG_REF,
     SATURATES_AT,
@@ -54,6 +56,20 @@ def test_batch_size_stops_at_the_cpu_memory_budget(tmp_path: Path) -> None:
     assert ceiling["batch_size"] == 128 and ceiling["status"] == "out_of_memory"
     assert "memory budget of 200 MB" in ceiling["reason"]
     assert probe.summary["recommendation"]["value"] in (32, 64)
+
+
+def test_an_out_of_memory_error_is_the_ceiling_and_the_probe_recovers(tmp_path: Path) -> None:
+    """torch's CUDA out-of-memory error above 64 examples: the probe records 128 as the
+    ceiling (`out_of_memory`, with the error), measures nothing larger, and completes with
+    a recommendation among the sizes that fit."""
+    path = new_session(tmp_path, DEVICE_FULL_REF)
+    probe = run_inline(path, "batch-size", {"start": 16, "max_size": 1024, **FAST})
+    assert list(probe.points) == ["b16", "b32", "b64", "b128"]
+    ceiling = probe.summary["ceiling"]
+    assert ceiling["batch_size"] == 2 * DEVICE_FITS and ceiling["status"] == "out_of_memory"
+    assert ceiling["reason"].startswith("out of memory: ")
+    assert "OutOfMemoryError at step 1: CUDA out of memory" in ceiling["reason"]
+    assert probe.summary["recommendation"]["value"] <= DEVICE_FITS
 
 
 def test_training_length_is_short_for_an_easy_task_and_long_for_a_hard_one(

@@ -7,6 +7,8 @@ so a probe's worker process finds them from any folder):
   proportionally longer above, so throughput grows until 64 and is flat from there.
 - ``MemoryHog``: the forward pass allocates and writes a buffer of 2 MB per example, so a
   batch of b examples needs about 2·b MB more memory than the model.
+- ``DeviceFull``: batches above 64 examples raise torch's CUDA out-of-memory error, as a
+  full GPU does (on any machine: the error is raised, not provoked).
 - ``Blobs``: two-class data, either two far-apart Gaussian blobs (fit in a few steps) or,
   with ``hard=True``, random labels that a small MLP memorises only slowly.
 - ``Curvy``: regression whose curvature is high for the first training steps and drops
@@ -32,6 +34,7 @@ from tunebook.core.workloads.base import Splits, Workload
 HERE = Path(__file__).resolve()
 SATURATING_REF = f"{HERE}:Saturating"
 MEMORY_HOG_REF = f"{HERE}:MemoryHog"
+DEVICE_FULL_REF = f"{HERE}:DeviceFull"
 BLOBS_REF = f"{HERE}:Blobs"
 CURVY_REF = f"{HERE}:Curvy"
 SLOW_REF = f"{HERE}:Slow"
@@ -40,6 +43,8 @@ SLOW_REF = f"{HERE}:Slow"
 SATURATES_AT = 64
 #: The seconds `Saturating` sleeps per step up to `SATURATES_AT` examples.
 STEP_SECONDS = 0.015
+#: The largest batch `DeviceFull` fits; larger ones raise torch's CUDA out-of-memory error.
+DEVICE_FITS = 64
 #: The MB `MemoryHog` allocates per example of a training batch.
 MB_PER_EXAMPLE = 2
 #: `Curvy`'s output gain at its first training step, and the steps it takes to decay to 1.
@@ -120,6 +125,37 @@ class MemoryHog(Workload):
         """The memory-hungry linear classifier."""
         one_thread()
         return HogLinear()
+
+
+class DeviceFullLinear(nn.Module):
+    """A linear classifier whose training forward pass fails as a full GPU does (torch's
+    `OutOfMemoryError`) for batches larger than `DEVICE_FITS`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(FEATURES, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The logits; CUDA's out-of-memory error above `DEVICE_FITS` examples."""
+        if self.training and x.shape[0] > DEVICE_FITS:
+            raise torch.cuda.OutOfMemoryError(
+                f"CUDA out of memory. Tried to allocate {x.shape[0]} MiB"
+            )
+        return self.body(x)
+
+
+class DeviceFull(Workload):
+    """Batches above `DEVICE_FITS` examples do not fit the (simulated) device."""
+
+    def splits(self, data_seed: int) -> Splits:
+        """4096 training examples and 64 validation."""
+        x, y = _classes(4160, 0, 4.0)
+        return Splits(train=(x[:4096], y[:4096]), validation=(x[4096:], y[4096:]))
+
+    def model(self, hparams: Mapping[str, Any]) -> nn.Module:
+        """The classifier that runs out of device memory above `DEVICE_FITS`."""
+        one_thread()
+        return DeviceFullLinear()
 
 
 class Blobs(Workload):
