@@ -87,6 +87,8 @@ def test_model_and_optimizer_show_the_choices(
         ),
         (["decide", "{path}", "stability", "warmup_steps=-1"], "non-negative integer"),
         (["probe", "batch-size", "{path}", "--start", "12"], "power of two"),
+        (["probe", "batch-size", "{path}", "--device", "bogus"], "is not a torch device"),
+        (["probe", "batch-size", "{path}", "--memory-budget", "-5"], "positive number of MB"),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_2(

@@ -71,6 +71,23 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def checked_device(device: str) -> str:
+    """`device` if torch can train on it here; BadInput saying why not otherwise."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as exc:
+        raise BadInput(
+            f"--device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)"
+        ) from exc
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"--device {device!r}: no CUDA GPU is visible to torch on this machine")
+    if kind not in ("cpu", "cuda"):
+        raise BadInput(f"--device {device!r}: the batch-size probe measures on cpu or cuda")
+    return device
+
+
 class BatchSizeProbe(ProbePlan):
     """Throughput by batch size, up to the memory ceiling."""
 
@@ -90,7 +107,7 @@ class BatchSizeProbe(ProbePlan):
             raise BadInput(f"--start must be a power of two, got {start}")
         if max_size < start:
             raise BadInput(f"--max-size must be at least --start ({start}), got {max_size}")
-        device = str(options.get("device") or default_device())
+        device = checked_device(str(options.get("device") or default_device()))
         budget = options.get("memory_budget_mb")
         if budget is not None and not float(budget) > 0:
             raise BadInput(f"--memory-budget must be a positive number of MB, got {budget}")

@@ -36,7 +36,8 @@ POLL_EVERY = 0.2  # seconds
 
 @dataclass(frozen=True)
 class ProbeProgress:
-    """Sent to the progress callback after each stored point."""
+    """Sent to the progress callback once the probe starts (or resumes), then after each
+    stored point (`last`, its key)."""
 
     probe_id: int
     measured: int
@@ -108,6 +109,8 @@ class ProbeRunner:
             try:
                 announce_foreign_code(session, self.notice)
                 probe = self._resume_or_create(session, config)
+                if self.progress is not None:
+                    self.progress(ProbeProgress(probe.id, len(probe.points), ()))
                 with signals:
                     probe = self._measure(session, probe)
                 if self.stop.is_set():

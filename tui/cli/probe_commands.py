@@ -237,25 +237,29 @@ def _flag(option: str) -> str:
 
 
 def _run_with_progress(runner: Any) -> Any:
-    """A live line while the probe measures: how many units are done, which are running."""
+    """A live line while the probe measures: how many units are done, which are running. It
+    appears once the probe has started, so a refused probe prints its one sentence only."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     bar = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
     )
-    task = bar.add_task(f"probe {runner.plan.name}: starting workers", total=None)
+    task = bar.add_task(f"probe {runner.plan.name}", total=None)
 
     def show(progress: Any) -> None:
-        running = ", ".join(progress.running) or "next"
-        bar.update(
-            task,
-            description=f"probe {runner.plan.name}: {progress.measured} measured "
-            f"(last {progress.last}); running {running}",
-        )
+        if not bar.live.is_started:
+            bar.start()
+        done = f"probe {runner.plan.name}: {progress.measured} measured"
+        if progress.last is not None:
+            done += f" (last {progress.last}); running {', '.join(progress.running) or 'next'}"
+        bar.update(task, description=done)
 
     runner.progress = show
-    with bar:
+    try:
         return runner.run()
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 # -- printing ---------------------------------------------------------------------------------
