@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from tunebook.core.session_map import describe_decision
 from tunebook.sessions.text import safe_text
+from tunebook.tui.cli.output import finite_json, text_chart, text_table
 from tunebook.tui.probe_text import BATCH_SIZE_COLUMNS, batch_size_cells, number
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MEASURING = ("batch-size", "initial-config", "training-length", "stability")
 VIEWS = ("model", "optimizer")
 #: Options that only some probes take (the others refuse them in one sentence).
@@ -190,7 +188,7 @@ def _show_latest(args: argparse.Namespace) -> int:
 
 def probe_json(probe: Any) -> dict[str, Any]:
     """The stored probe as `--json` prints it: id, kind, status, config, points, summary."""
-    return _finite(
+    return finite_json(
         {
             "id": probe.id,
             "kind": probe.kind.value,
@@ -200,17 +198,6 @@ def probe_json(probe: Any) -> dict[str, Any]:
             "summary": probe.summary,
         }
     )
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities as null: the JSON is standard, for jq and JavaScript."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _no_nan(value: Any) -> Any:
@@ -296,48 +283,9 @@ def print_probe(path: str, name: str, status: str, summary: Mapping[str, Any]) -
         console.print(f"record it with 'tunebook decide {safe_text(path)} {name}'", markup=False)
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(*(safe_text(cell) for cell in row))
-    return table
-
-
-def _chart(
-    series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
-    title: str,
-    xlabel: str,
-    xlog: bool = False,
-) -> str:
-    """A plotext chart as text (log x drawn as log10 values with labelled ticks)."""
-    import plotext as plt
-
-    plt.clear_figure()
-    plt.plotsize(72, 16)
-    plt.theme("clear")
-    for label, xs, ys in series:
-        pairs = [(x, y) for x, y in zip(xs, ys) if y is not None and x is not None and x > 0]
-        if not pairs:
-            continue
-        px = [math.log10(x) if xlog else x for x, _ in pairs]
-        plt.plot(px, [y for _, y in pairs], label=label, marker="braille")
-    if xlog:
-        lows = [math.log10(x) for _, xs, _ in series for x in xs if x]
-        if lows:
-            ticks = list(range(math.floor(min(lows)), math.ceil(max(lows)) + 1))
-            plt.xticks(ticks, [f"1e{t}" for t in ticks])
-    plt.title(title)
-    plt.xlabel(xlabel)
-    return ANSI.sub("", plt.build())
-
-
 def _print_batch_sizes(console: Any, summary: Mapping[str, Any]) -> None:
     rows = summary["rows"]
-    table = _table(
+    table = text_table(
         f"batch-size probe on {summary.get('device')} (PB-3, PB-21)",
         BATCH_SIZE_COLUMNS,
         [batch_size_cells(r) for r in rows],
@@ -356,7 +304,7 @@ def _print_batch_sizes(console: Any, summary: Mapping[str, Any]) -> None:
     if rows:
         sizes = [r["batch_size"] for r in rows]
         console.print(
-            _chart(
+            text_chart(
                 [("examples/s", sizes, [r["examples_per_second"] for r in rows])],
                 "throughput by batch size",
                 "batch size (log)",
@@ -371,7 +319,7 @@ def _print_batch_sizes(console: Any, summary: Mapping[str, Any]) -> None:
 def _print_initial(console: Any, summary: Mapping[str, Any]) -> None:
     objective = summary["objective"]
     console.print(
-        _table(
+        text_table(
             "initial configuration: short constant-rate runs (PB-4)",
             ("learning rate", "status", f"best {objective}", "at step", "s/step"),
             [
@@ -407,13 +355,13 @@ def _print_initial(console: Any, summary: Mapping[str, Any]) -> None:
         )
         for r in summary["runs"]
     ]
-    console.print(_chart(series, f"validation {objective}", "step"), markup=False)
+    console.print(text_chart(series, f"validation {objective}", "step"), markup=False)
 
 
 def _print_sweep(console: Any, summary: Mapping[str, Any]) -> None:
     objective = summary["objective"]
     console.print(
-        _table(
+        text_table(
             f"training length: constant-rate sweep, {summary['steps']} steps (PB-19)",
             ("learning rate", "status", f"best {objective}", "at step", "fits at step"),
             [
@@ -431,7 +379,7 @@ def _print_sweep(console: Any, summary: Mapping[str, Any]) -> None:
     rows = [r for r in summary["rows"] if r["best_value"] is not None]
     if rows:
         console.print(
-            _chart(
+            text_chart(
                 [
                     (
                         f"best {objective}",
@@ -459,7 +407,7 @@ def _print_stability(console: Any, summary: Mapping[str, Any]) -> None:
         console.print(f"2× the best learning rate ({rate:.3g}) trains stably", markup=False)
     if summary["warmups"]:
         console.print(
-            _table(
+            text_table(
                 "warmup sweep at 2× the best rate (PB-30)",
                 ("warmup steps", "stable", "unstable at"),
                 [
@@ -485,11 +433,11 @@ def _print_stability(console: Any, summary: Mapping[str, Any]) -> None:
     for above in summary.get("above_best", []):
         curve = above.get("loss") or []
         series.append((f"lr {above['learning_rate']:.3g}", list(range(1, len(curve) + 1)), curve))
-    console.print(_chart(series, "training loss", "step"), markup=False)
+    console.print(text_chart(series, "training loss", "step"), markup=False)
     norms = summary.get("grad_norm") or []
     if norms:
         console.print(
-            _chart(
+            text_chart(
                 [("grad norm", list(range(1, len(norms) + 1)), norms)],
                 "gradient norm of the 2× run (PB-31)",
                 "step",
@@ -539,7 +487,7 @@ def show_choices(args: argparse.Namespace) -> int:
     if args.name == "model":
         console.print(safe_text(data["advice"]), markup=False)
         console.print(
-            _table(
+            text_table(
                 f"model family of {data['workload']} (PB-1, PB-4)",
                 ("hyperparameter", "kind", "default", "now", "help"),
                 [
