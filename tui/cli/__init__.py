@@ -15,9 +15,21 @@ from collections.abc import Sequence
 from tunebook.sessions.errors import BadInput, TunebookError
 from tunebook.sessions.text import safe_lines, safe_text
 from tunebook.sessions.version import __version__
-from tunebook.tui.cli import engine_commands, probe_commands, run_commands, session_commands
+from tunebook.tui.cli import (
+    engine_commands,
+    probe_commands,
+    review_commands,
+    run_commands,
+    session_commands,
+)
 
-COMMAND_MODULES = (session_commands, engine_commands, probe_commands, run_commands)
+COMMAND_MODULES = (
+    session_commands,
+    engine_commands,
+    probe_commands,
+    review_commands,
+    run_commands,
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
