@@ -29,6 +29,13 @@ def loaded_modules(statement: str) -> set[str]:
         ("import tunebook.core.execution.runner", {"torch", "textual"}),
         # a probe's plans and analysis (what the app's probe screens call) need no torch
         ("import tunebook.core.project_start.registry", {"torch", "textual"}),
+        # a review reads rows only: as quick to start as `status`
+        (
+            "from tunebook.tui.cli.review_commands import review_document\n"
+            "import tunebook.core.analysis.checklist, tunebook.core.analysis.plots\n"
+            "import tunebook.core.analysis.ranking",
+            {"torch", "textual"},
+        ),
         # the app starts without torch: every screen (the keymap check lists them all)
         (
             "from tunebook.tui.screens import screen_classes; screen_classes()",

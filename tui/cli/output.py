@@ -27,14 +27,16 @@ def finite_json(value: Any) -> Any:
 
 
 def text_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
-    """A rich table whose cells are shown as typed (escaped, never markup)."""
+    """A rich table whose title, headers and cells are shown as typed (escaped, never
+    read as markup: names in them come from session files)."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(safe_text(title)), title_justify="left")
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(Text(safe_text(column)), justify="right")
     for row in rows:
-        table.add_row(*(safe_text(cell) for cell in row))
+        table.add_row(*(Text(safe_text(cell)) for cell in row))
     return table
 
 
@@ -63,16 +65,16 @@ def text_chart(
     for label, xs, ys in series:
         px, py = shown(xs, ys)
         if px:
-            plt.plot(px, py, label=label, marker="braille")
+            plt.plot(px, py, label=safe_text(label), marker="braille")
     for (label, xs, ys), marker in zip(scatter, [*markers, *["dot"] * len(scatter)]):
         px, py = shown(xs, ys)
         if px:
-            plt.scatter(px, py, label=label, marker=marker)
+            plt.scatter(px, py, label=safe_text(label), marker=marker)
     if xlog:
         logs = [math.log10(x) for _, xs, _ in (*series, *scatter) for x in xs if x and x > 0]
         if logs:
             ticks = list(range(math.floor(min(logs)), math.ceil(max(logs)) + 1))
             plt.xticks(ticks, [f"1e{t}" for t in ticks])
-    plt.title(title)
-    plt.xlabel(xlabel)
+    plt.title(safe_text(title))
+    plt.xlabel(safe_text(xlabel))
     return ANSI.sub("", plt.build())

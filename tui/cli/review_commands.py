@@ -54,7 +54,6 @@ def review_document(session: Any, name: str | None, rank_by: str | None, at: str
     document `--json` prints and the tests compare with the app."""
     from tunebook.core.analysis.checklist import experiment_checklist, study_checklist
     from tunebook.core.analysis.plots import axis_plots, isolation_plots
-    from tunebook.core.analysis.ranking import rerank
     from tunebook.core.analysis.study import load_experiment
     from tunebook.sessions import BadInput
 
@@ -91,7 +90,7 @@ def review_document(session: Any, name: str | None, rank_by: str | None, at: str
                 "ranking": {
                     "metric": metric,
                     "at": at,
-                    "trials": [plain(r) for r in rerank(session, view, metric, at)[:TOP_RANKED]],
+                    "trials": [plain(r) for r in ranking(session, view, rank_by, at)],
                 },
             }
         )
@@ -109,6 +108,20 @@ def review_document(session: Any, name: str | None, rank_by: str | None, at: str
             "studies": studies,
         }
     )
+
+
+def ranking(session: Any, view: Any, rank_by: str | None, at: str) -> tuple[Any, ...]:
+    """The top trials by `rank_by` (PB-29); by default by the objective at each trial's best
+    step, which is its stored best value, so a study without curves still ranks."""
+    from tunebook.core.analysis.ranking import RankedTrial, rerank
+
+    if rank_by is None and at == "best":
+        return tuple(
+            RankedTrial(rank, t.id, t.best_value, t.params)
+            for rank, t in enumerate(view.ranked()[:TOP_RANKED], start=1)
+        )
+    metric = rank_by or f"validation/{view.metric}"
+    return rerank(session, view, metric, at)[:TOP_RANKED]
 
 
 def plain(record: Any) -> Any:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.analysis.sessions import LR, finished, per_value_experiment
 from tunebook.core.analysis.plots import (
     AxisPoint,
     IsolationPoint,
@@ -24,35 +23,6 @@ from tunebook.core.analysis.plots import (
 from tunebook.core.analysis.ranking import rerank
 from tunebook.core.analysis.study import load_experiment, load_study
 from tunebook.sessions import BadInput, Session, TrialStatus
-
-LR = {"type": "float", "low": 1e-4, "high": 1e-1, "scale": "log"}
-
-
-def finished(
-    session: Session,
-    study_id: int,
-    params: Mapping[str, Any],
-    status: TrialStatus = TrialStatus.COMPLETED,
-    best: float | None = None,
-    series: Mapping[str, Sequence[tuple[int, float]]] | None = None,
-) -> int:
-    """A trial finished with `status`, objective `best` (at the last step) and `series`."""
-    trial = session.add_trial(study_id, params, 1, 2)
-    session.start_trial(trial.id)
-    writer = session.metrics_writer(trial.id)
-    for name, points in (series or {}).items():
-        for step, value in points:
-            writer.add(step, {name: value})
-    session.finish_trial(
-        trial.id,
-        status,
-        best_step=None if best is None else 10,
-        best_value=best,
-        final_value=best,
-        error="boom" if status is TrialStatus.FAILED else "",
-        writer=writer,
-    )
-    return trial.id
 
 
 def test_axis_plots_place_each_trial_at_its_value_and_objective(tmp_path: Path) -> None:
@@ -122,43 +92,6 @@ def test_a_conditional_coordinate_shows_only_the_trials_it_fed(tmp_path: Path) -
         plots = {p.name: p for p in axis_plots(load_study(session, study.id))}
     assert len(plots["learning_rate"].points) == 2
     assert plots["momentum[optimizer=sgd]"].points == (AxisPoint(sgd, 0.9, 0.2, False),)
-
-
-def per_value_experiment(path: Path) -> tuple[Path, dict[int, list[tuple[int, float | None]]]]:
-    """Three per-value studies, depth 1/2/3; returns each depth's (trial id, best) pairs."""
-    bests = {1: [0.5, 0.35, None], 2: [0.25, 0.4, 0.3], 3: [0.45, None, 0.6]}
-    out: dict[int, list[tuple[int, float | None]]] = {}
-    with Session.create(path, "tabular", {}) as session:
-        experiment = session.add_experiment(
-            "depth", "Does depth help?", {"scientific": {"depth": [1, 2, 3]}}, 10
-        )
-        for depth, values in bests.items():
-            layout = {"space": {"learning_rate": LR}, "scientific": {"depth": depth}}
-            study = session.add_study(
-                experiment.id,
-                f"depth={depth}",
-                layout,
-                "quasi-random",
-                3,
-                0,
-                "error",
-                "min",
-                {"depth": depth},
-            )
-            out[depth] = [
-                (
-                    finished(
-                        session,
-                        study.id,
-                        {"learning_rate": 1e-3 * (i + 1)},
-                        TrialStatus.COMPLETED if value is not None else TrialStatus.INFEASIBLE,
-                        value,
-                    ),
-                    value,
-                )
-                for i, value in enumerate(values)
-            ]
-    return path, out
 
 
 def test_isolation_of_a_per_value_experiment_is_each_studys_best(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.analysis_plots.test_plots import finished
+from tests.analysis.sessions import finished
 from tunebook.core.analysis.ranking import ranking_metrics, rerank
 from tunebook.core.analysis.study import StudyView, load_study
 from tunebook.sessions import BadInput, Session, TrialStatus
