@@ -13,7 +13,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -378,14 +378,20 @@ def export_data(session: Session) -> dict[str, Any]:
     return data
 
 
-def export_text(session: Session, fmt: str) -> str:
-    """The session as CSV (one row per trial), JSON (everything) or Markdown (a report)."""
+#: Per experiment name, its review checklist as (check, verdict, next step) rows: computed
+#: by `tunebook.core.analysis` (this layer reads rows only) and handed to the report.
+Checklists = Mapping[str, Sequence[tuple[str, str, str]]]
+
+
+def export_text(session: Session, fmt: str, checklists: Checklists | None = None) -> str:
+    """The session as CSV (one row per trial), JSON (everything) or Markdown (a report, with
+    each experiment's checklist when `checklists` holds it)."""
     if fmt == "json":
         return to_json(export_data(session))
     if fmt == "csv":
         return _csv(trial_rows(session))
     if fmt == "md":
-        return _markdown(session)
+        return _markdown(session, checklists or {})
     raise ValueError(f"unknown export format {fmt!r}")
 
 
@@ -435,7 +441,7 @@ def _code(value: Any) -> str:
     return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"
 
 
-def _markdown(session: Session) -> str:
+def _markdown(session: Session, checklists: Checklists) -> str:
     data = status_data(session)
     info = session.info()
     counts = ", ".join(f"{k} {v}" for k, v in data["trials"].items() if k != "total" and v)
@@ -458,10 +464,12 @@ def _markdown(session: Session) -> str:
         lines.append("")
     rows = {row["trial"]: row for row in trial_rows(session)}
     for experiment in data["experiments"]:
+        stored = session.experiment(experiment["id"])
         lines += [
             f"## Experiment: {_cell(experiment['name'])}",
             "",
             f"Goal: {_cell(experiment['goal'] or None)}  ",
+            f"Design: {_design_line(stored.design)}  ",
             f"Status: {experiment_state(experiment)}; "
             f"max_train_steps {experiment['max_train_steps']}",
             "",
@@ -504,8 +512,50 @@ def _markdown(session: Session) -> str:
             lines += [
                 f"- {_cell(FailureGroup.from_dict(f).line())}" for f in experiment["failures"]
             ]
+        checklist = checklists.get(experiment["name"], ())
+        if checklist:
+            lines += ["", "Review checklist (PB-11):", "", "| check | verdict | next step |"]
+            lines += ["|---|---|---|"]
+            lines += [f"| {_cell(c)} | {_cell(v)} | {_cell(n or None)} |" for c, v, n in checklist]
+        if stored.conclusion:
+            lines += ["", f"Conclusion: {_cell(stored.conclusion)}"]
+        lines.append("")
+    launches = session.launches()
+    if launches:
+        lines += ["## Launches", "", "| launch | trial | experiment | note | evidence |"]
+        lines += ["|---|---|---|---|---|"]
+        names = {e.id: e.name for e in session.experiments()}
+        lines += [
+            f"| {launch.id} | {_cell(launch.trial_id)} | "
+            f"{_cell(names.get(launch.experiment_id))} | {_cell(launch.note or None)} | "
+            f"{_cell(', '.join(sorted(launch.evidence)) or None)} |"
+            for launch in launches
+        ]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _design_line(design: Mapping[str, Any]) -> str:
+    """`scientific depth (1, 2, 3); nuisance learning_rate; fixed optimizer=adam, …` (PB-8)."""
+    parts = []
+    scientific = design.get("scientific") or {}
+    if scientific:
+        parts.append(
+            "scientific "
+            + ", ".join(
+                f"{_cell(k)} ({', '.join(_cell(x) for x in v)})"
+                if isinstance(v, list)
+                else _cell(k)
+                for k, v in scientific.items()
+            )
+        )
+    nuisance = design.get("nuisance") or {}
+    if nuisance:
+        parts.append("nuisance " + ", ".join(_cell(k) for k in nuisance if k != "when"))
+    fixed = design.get("fixed") or {}
+    if fixed:
+        parts.append("fixed " + ", ".join(f"{_cell(k)}={_cell(v)}" for k, v in fixed.items()))
+    return "; ".join(parts) or "—"
 
 
 def _best_trial_line(study: str, row: dict[str, Any]) -> str:

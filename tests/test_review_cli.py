@@ -89,3 +89,34 @@ def test_a_session_without_experiments_says_so(
     Session.create(path, "tabular", {}).close()
     assert main(["review", str(path)]) == 2
     assert "has no experiment to review" in capsys.readouterr().err
+
+
+def test_conclude_stores_the_note_and_the_evidence_and_the_report_shows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, trials = per_value_experiment(tmp_path / "s.tunebook")
+    best = min((v, depth) for depth, pairs in trials.items() for _, v in pairs if v is not None)
+    assert main(["conclude", str(path), "depth", "--note", "depth 2 is enough"]) == 0
+    with Session.open(path, read_only=True) as session:
+        experiment = session.experiment("depth")
+    assert experiment.status.value == "concluded"
+    assert experiment.conclusion.startswith("depth 2 is enough Evidence: ")
+    assert f"depth={best[1]} won with error {best[0]:.4g}" in experiment.conclusion
+    capsys.readouterr()
+    assert main(["export", str(path), "--format", "md"]) == 0
+    report = capsys.readouterr().out
+    assert "Design: scientific depth (1, 2, 3)" in report
+    assert "Review checklist (PB-11):" in report and "| Infeasible trials |" in report
+    assert "Conclusion: depth 2 is enough Evidence:" in report
+
+
+def test_conclude_refuses_unfinished_trials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = per_value_experiment(tmp_path / "s.tunebook")
+    with Session.open(path) as session:
+        session.add_trial(session.studies()[0].id, {"learning_rate": 0.01}, 1, 2)
+    assert main(["conclude", str(path), "depth"]) == 2
+    assert "has 1 unfinished trials" in capsys.readouterr().err
+    with Session.open(path, read_only=True) as session:
+        assert session.experiment("depth").conclusion == ""

@@ -48,6 +48,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     review.set_defaults(handler=cmd_review)
 
+    conclude = commands.add_parser(
+        "conclude", help="record an experiment's conclusion: your note plus the evidence"
+    )
+    conclude.add_argument("path", help="the session file")
+    conclude.add_argument("experiment", help="the experiment's name")
+    conclude.add_argument("--note", default="", help="what you conclude, in your words")
+    conclude.set_defaults(handler=cmd_conclude)
+
 
 def review_document(session: Any, name: str | None, rank_by: str | None, at: str) -> dict:
     """The whole review of experiment `name` (the latest when None) as plain data: the
@@ -149,6 +157,39 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2, allow_nan=False))
         return 0
     print_review(document)
+    return 0
+
+
+def cmd_conclude(args: argparse.Namespace) -> int:
+    """Store the experiment's conclusion (the note, then the evidence) and mark it
+    concluded; refused while a runner is alive or trials are unfinished."""
+    from tunebook.core.analysis.conclusion import evidence_for
+    from tunebook.core.analysis.study import load_experiment
+    from tunebook.sessions import BadInput, ExperimentStatus, Session
+    from tunebook.sessions.report import RUNNER_STALE_AFTER
+
+    with Session.open(args.path) as session:
+        runner = session.runner()
+        if runner is not None and runner.is_alive(RUNNER_STALE_AFTER):
+            raise BadInput(
+                f"session '{args.path}' is being run by process {runner.pid}; conclude once "
+                "the run has ended (or stop it with 'tunebook stop')"
+            )
+        views = load_experiment(session, args.experiment)
+        unfinished = sum(len(v.trials) - len(v.finished) for v in views)
+        if unfinished:
+            raise BadInput(
+                f"experiment '{args.experiment}' has {unfinished} unfinished trials; run them "
+                f"with 'tunebook run {args.path} --experiment {args.experiment}' first"
+            )
+        metric = views[0].metric if views else "objective"
+        evidence = evidence_for(session, views).text(metric)
+        note = args.note.strip()
+        text = (f"{note} " if note else "") + f"Evidence: {evidence}"
+        experiment = session.experiment(args.experiment)
+        session.update_experiment(experiment.id, ExperimentStatus.CONCLUDED, text)
+        session.log_event("cli", "experiment.concluded", f"experiment {experiment.name} concluded")
+    print(f"concluded experiment '{safe_text(args.experiment)}': {safe_text(text)}")
     return 0
 
 

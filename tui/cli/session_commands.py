@@ -190,10 +190,26 @@ def print_stages(console: Any, stages: list[dict[str, Any]]) -> None:
             console.print(f"next step: {safe_text(stage['title'])}{reason}{how}")
 
 
+def review_checklists(session: Session) -> dict[str, list[tuple[str, str, str]]]:
+    """Each experiment's review checklist as (check, verdict, next step) rows, for the
+    Markdown report (PB-24); `tunebook.core.analysis` reads rows only, never torch."""
+    from tunebook.core.analysis.checklist import experiment_checklist
+    from tunebook.core.analysis.study import load_experiment
+
+    return {
+        e.name: [
+            (item.title, item.verdict.value, item.next_step)
+            for item in experiment_checklist(session, load_experiment(session, e.name))
+        ]
+        for e in session.experiments()
+    }
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Export to stdout, or atomically to --output (never a half-written file)."""
     with Session.open(args.path, read_only=True) as session:
-        text = export_text(session, args.format)
+        checklists = review_checklists(session) if args.format == "md" else None
+        text = export_text(session, args.format, checklists)
     if args.output is None:
         sys.stdout.write(text)
         return 0
