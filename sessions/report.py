@@ -536,26 +536,30 @@ def _markdown(session: Session, checklists: Checklists) -> str:
 
 
 def _design_line(design: Mapping[str, Any]) -> str:
-    """`scientific depth (1, 2, 3); nuisance learning_rate; fixed optimizer=adam, …` (PB-8)."""
+    """`scientific depth (1, 2, 3); nuisance learning_rate; fixed optimizer=adam, …` (PB-8);
+    each role may be stored as a table or, in older designs, as a list of names."""
     parts = []
-    scientific = design.get("scientific") or {}
-    if scientific:
-        parts.append(
-            "scientific "
-            + ", ".join(
-                f"{_cell(k)} ({', '.join(_cell(x) for x in v)})"
-                if isinstance(v, list)
-                else _cell(k)
-                for k, v in scientific.items()
-            )
-        )
-    nuisance = design.get("nuisance") or {}
-    if nuisance:
-        parts.append("nuisance " + ", ".join(_cell(k) for k in nuisance if k != "when"))
-    fixed = design.get("fixed") or {}
-    if fixed:
-        parts.append("fixed " + ", ".join(f"{_cell(k)}={_cell(v)}" for k, v in fixed.items()))
+    for role in ("scientific", "nuisance", "fixed"):
+        held = design.get(role) or {}
+        if isinstance(held, Mapping):
+            shown = [
+                _role_entry(role, name, value) for name, value in held.items() if name != "when"
+            ]
+        else:
+            shown = [_cell(name) for name in held]
+        if shown:
+            parts.append(f"{role} {', '.join(shown)}")
     return "; ".join(parts) or "—"
+
+
+def _role_entry(role: str, name: str, value: Any) -> str:
+    """One hyperparameter of a design role: a scientific one with its values, a fixed one
+    with its value, a nuisance one by name (its range is in the study's space)."""
+    if role == "fixed":
+        return f"{_cell(name)}={_cell(value)}"
+    if role == "scientific" and isinstance(value, list):
+        return f"{_cell(name)} ({', '.join(_cell(v) for v in value)})"
+    return _cell(name)
 
 
 def _best_trial_line(study: str, row: dict[str, Any]) -> str:
