@@ -206,6 +206,13 @@ class TunebookApp(App[None]):
 
         self.push_screen(ExperimentsScreen())
 
+    def show_review(self, experiment_name: str | None = None) -> None:
+        """The review of experiment `experiment_name` (the latest when None): its checklist
+        and plots, the numbers of `tunebook review`."""
+        from tunebook.tui.screens.review import ReviewScreen
+
+        self.push_screen(ReviewScreen(experiment_name))
+
     def show_project_step(self, key: str) -> bool:
         """The project-start screen of stage `key` (model … stability); False when the
         stage has none."""

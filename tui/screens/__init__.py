@@ -13,6 +13,7 @@ def screen_classes() -> list[type[Screen]]:
     from tunebook.tui.screens.home import HomeScreen
     from tunebook.tui.screens.new_session import NewSessionScreen
     from tunebook.tui.screens.project_start import PROJECT_SCREENS
+    from tunebook.tui.screens.review import ReviewScreen
     from tunebook.tui.screens.run_monitor import RunMonitorScreen
     from tunebook.tui.screens.session_map import SessionMapScreen
     from tunebook.tui.screens.trial_detail import TrialDetailScreen
@@ -25,6 +26,7 @@ def screen_classes() -> list[type[Screen]]:
         RunMonitorScreen,
         ExperimentsScreen,
         TrialDetailScreen,
+        ReviewScreen,
         HelpScreen,
         ConfirmScreen,
     ]

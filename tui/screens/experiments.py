@@ -150,6 +150,10 @@ class ExperimentsScreen(SessionScreen):
             tooltip="Open the highlighted study's best trial",
         ),
         Binding(
+            "v", "review", "Review", id="experiments.review",
+            tooltip="Review the highlighted experiment: its checklist and plots",
+        ),
+        Binding(
             "escape", "back", "Back", id="experiments.back", tooltip="Back to the previous screen"
         ),
     ]
@@ -244,6 +248,14 @@ class ExperimentsScreen(SessionScreen):
             self.notify("no finished trial with a value here yet", severity="warning")
             return
         self.tunebook.show_trial(trial_id)
+
+    def action_review(self) -> None:
+        """Review the highlighted experiment (PB-11 … PB-16)."""
+        highlighted = self._highlighted()
+        if highlighted is None:
+            self.notify("no experiment to review yet", severity="warning")
+            return
+        self.tunebook.show_review(highlighted[0]["name"])
 
     def action_back(self) -> None:
         """Back to the screen that opened this one."""

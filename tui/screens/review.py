@@ -1,0 +1,619 @@
+"""An experiment reviewed the playbook's way (PB-11 … PB-16, PB-29): its checklist with each
+item's evidence and next step, each study's checklist, and the plots one key away —
+isolation (PB-15), axis plots (PB-12/16, infeasible trials as ✗), the bootstrap of
+best-of-k (PB-13) and a ranking by any recorded metric (PB-29).
+
+Every number is `review_document`'s, the function `tunebook review --json` prints, so the
+app and the command line show the same review; it runs in a thread worker."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from tunebook.sessions import BadInput
+from tunebook.sessions.text import safe_text
+from tunebook.tui.probe_text import number
+from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.screens.experiments import EXPERIMENT_STYLE
+from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart, log_ticks
+from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
+from tunebook.tui.widgets.tables import refill
+
+#: The tabs in order: (pane id, label).
+TABS = (
+    ("checklist", "Checklist"),
+    ("study", "Study"),
+    ("isolation", "Isolation"),
+    ("axis", "Axis plots"),
+    ("bootstrap", "Bootstrap"),
+    ("ranking", "Ranking"),
+)
+#: Where a ranking reads each trial's metric (`tunebook review --at`).
+POSITIONS = ("best", "final", "min", "max")
+VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+VERDICT_MARK = {"pass": "✓", "warn": "!", "fail": "✗"}
+CHECKLIST_COLUMNS = (("check", "check"), ("verdict", "verdict"), ("studies", "studies"))
+STUDY_COLUMNS = (("check", "check"), ("verdict", "verdict"), ("playbook", "playbook"))
+ISOLATION_COLUMNS = (
+    ("name", "hyperparameter"),
+    ("value", "value"),
+    ("best", "best"),
+    ("trial", "trial"),
+    ("trials", "trials"),
+)
+CATEGORY_COLUMNS = (("value", "value"), ("trials", "trials"), ("infeasible", "✗"), ("best", "best"))
+RANKING_COLUMNS = (
+    ("rank", "rank"),
+    ("trial", "trial"),
+    ("value", "value"),
+    ("params", "hyperparameters"),
+)
+#: The legend label of infeasible trials in an axis plot (drawn as ✗).
+INFEASIBLE = "infeasible ✗"
+
+
+@dataclass(frozen=True)
+class Review:
+    """One read of the review: `review_document`'s plain data, each study's rankable metrics
+    (by study id), and the ranking's metric (None: the objective) and position."""
+
+    document: dict[str, Any]
+    metrics: dict[int, tuple[str, ...]]
+    rank_by: str | None
+    at: str
+
+
+def read_review(session: Any, name: str | None, rank_by: str | None, at: str) -> Review:
+    """The review of experiment `name` as `tunebook review --json` prints it, and the
+    metrics each study can be ranked by."""
+    from tunebook.core.analysis.ranking import ranking_metrics
+    from tunebook.core.analysis.study import load_experiment
+    from tunebook.tui.cli.review_commands import review_document
+
+    document = review_document(session, name, rank_by, at)
+    views = load_experiment(session, document["experiment"]["name"])
+    metrics = {view.study.id: ranking_metrics(session, view) for view in views}
+    return Review(document, metrics, rank_by, at)
+
+
+def verdict_text(verdict: str, word: bool = True) -> Text:
+    """A verdict as its coloured mark (and word)."""
+    mark = VERDICT_MARK[verdict] + (f" {verdict}" if word else "")
+    return Text(mark, style=VERDICT_STYLE[verdict])
+
+
+def evidence_text(item: dict[str, Any] | None) -> Text:
+    """A checklist item's evidence and next step, as data (never markup)."""
+    text = Text()
+    if item is None:
+        return text
+    text.append(f"{item['title']} ({item['playbook']}): ", style="bold")
+    text.append_text(verdict_text(item["verdict"]))
+    text.append("\n" + safe_text(item["evidence"]))
+    if item["next_step"]:
+        text.append("\nnext: ", style="bold")
+        text.append(safe_text(item["next_step"]))
+    return text
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """A trial's hyperparameters in one line, as `tunebook review` prints them."""
+    return ", ".join(
+        f"{safe_text(k)}={number(v) if isinstance(v, float) else safe_text(v)}"
+        for k, v in params.items()
+    )
+
+
+class AxisChart(CurveChart):
+    """A scatter plot: each curve's points as dots (the `INFEASIBLE` curve's as ✗), on a
+    log10 x axis with readable ticks when `log_x`."""
+
+    def __init__(self, title: str, *, id: str) -> None:
+        super().__init__(title, x_label="value", id=id)
+        self._log_x = False
+
+    def plot_points(self, curves: list[Curve], title: str, x_label: str, log_x: bool) -> None:
+        """Draw `curves` as points against `x_label` (log10 x when `log_x`)."""
+        self._x_label, self._log_x = x_label, log_x
+        self.show(curves, empty_text="no feasible trial", title=title)
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.xlabel(self._x_label + (" (log scale)" if self._log_x else ""))
+        xs_drawn: list[float] = []
+        for curve in self._curves:
+            xs = [math.log10(x) if self._log_x else x for x in curve.steps]
+            if not xs:
+                continue
+            xs_drawn += xs
+            marker = "✗" if curve.label == INFEASIBLE else "dot"
+            plt.scatter(xs, list(curve.values), label=curve.label, color=curve.color, marker=marker)
+        title = self._title
+        if not xs_drawn:
+            title += f": {self._empty_text}"
+        elif self._log_x:
+            plt.xticks(*log_ticks(min(xs_drawn), max(xs_drawn)))
+        plt.title(title)
+        self.refresh()
+
+
+class ReviewScreen(SessionScreen):
+    """One experiment's review in tabs; `[`/`]` pick the study the study tabs show, `k`/`a`
+    change the ranking, enter opens a ranked trial, escape goes back."""
+
+    DEFAULT_CSS = """
+    ReviewScreen #review-head { padding: 0 1; height: auto; }
+    ReviewScreen #review-tabs { height: 1fr; }
+    ReviewScreen TabPane { padding: 0 1; }
+    ReviewScreen DataTable { height: auto; max-height: 10; }
+    ReviewScreen #review-evidence, ReviewScreen #study-evidence { height: 1fr; margin: 1 0 0 0; }
+    ReviewScreen .note { height: auto; }
+    ReviewScreen #isolation-table { max-height: 7; }
+    ReviewScreen #category-table { max-height: 12; }
+    ReviewScreen CurveChart { height: 1fr; min-height: 8; }
+    """
+
+    BINDINGS = [
+        Binding(
+            "t",
+            "next_tab",
+            "Next tab",
+            id="review.next_tab",
+            tooltip="Checklist, study, isolation, axis plots, bootstrap, ranking",
+        ),
+        Binding(
+            "left_square_bracket",
+            "study(-1)",
+            "Prev study",
+            id="review.prev_study",
+            show=False,
+            tooltip="Show the previous study of the experiment",
+        ),
+        Binding(
+            "right_square_bracket",
+            "study(1)",
+            "Study",
+            key_display="[ ]",
+            id="review.next_study",
+            tooltip="Show the next study of the experiment ([ the previous one)",
+        ),
+        Binding(
+            "x",
+            "next_axis",
+            "Next axis",
+            id="review.next_axis",
+            tooltip="Plot the objective against the study's next searched hyperparameter",
+        ),
+        Binding(
+            "k",
+            "rank_metric",
+            "Metric",
+            id="review.rank_metric",
+            tooltip="Rank the trials by the next recorded metric (PB-29)",
+        ),
+        Binding(
+            "a",
+            "rank_at",
+            "At",
+            id="review.rank_at",
+            tooltip="Read the ranking metric at the best step, the final step, its min or max",
+        ),
+        Binding(
+            "enter",
+            "open_trial",
+            "Open",
+            id="review.open_trial",
+            tooltip="Open the highlighted ranked trial",
+        ),
+        Binding("escape", "back", "Back", id="review.back", tooltip="Back to the previous screen"),
+        *(
+            Binding(
+                str(index),
+                f"show_tab('{pane}')",
+                label,
+                id=f"review.tab_{pane}",
+                show=False,
+                tooltip=f"Show the {label.lower()} tab",
+            )
+            for index, (pane, label) in enumerate(TABS, 1)
+        ),
+    ]
+
+    #: The review as last read; None until the first read.
+    review: reactive[Review | None] = reactive(None, init=False)
+    #: The index of the study the study tabs show.
+    study_index: reactive[int] = reactive(0, init=False)
+    #: The index of the axis plot shown.
+    axis_index: reactive[int] = reactive(0, init=False)
+
+    def __init__(self, experiment_name: str | None = None) -> None:
+        super().__init__()
+        self.experiment_name = experiment_name
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ReadOnlyBanner()
+        yield Static("loading the review…", id="review-head", markup=False)
+        with TabbedContent(id="review-tabs"):
+            with TabPane("Checklist", id="checklist"), Vertical():
+                yield DataTable(id="review-checklist", cursor_type="row", zebra_stripes=False)
+                yield Static(id="review-evidence", markup=False)
+            with TabPane("Study", id="study"), Vertical():
+                yield DataTable(id="study-checklist", cursor_type="row", zebra_stripes=False)
+                yield Static(id="study-evidence", markup=False)
+            with TabPane("Isolation", id="isolation"), Vertical():
+                yield DataTable(id="isolation-table", cursor_type="row", zebra_stripes=False)
+                yield CurveChart("best objective", x_label="value", id="isolation-chart")
+            with TabPane("Axis plots", id="axis"), Vertical():
+                yield AxisChart("axis plot", id="axis-chart")
+                yield DataTable(id="category-table", cursor_type="row", zebra_stripes=False)
+            with TabPane("Bootstrap", id="bootstrap"), Vertical():
+                yield Static(id="bootstrap-note", classes="note", markup=False)
+                yield CurveChart(
+                    "best objective found with k trials", x_label="trials k", id="bootstrap-chart"
+                )
+            with TabPane("Ranking", id="ranking"), Vertical():
+                yield Static(id="ranking-note", classes="note", markup=False)
+                yield DataTable(id="ranking-table", cursor_type="row", zebra_stripes=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "review"
+        self.query_one("#review-checklist", DataTable).focus()
+        super().on_mount()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the review again with the ranking as it is."""
+        current = self.review
+        rank_by, at = (None, "best") if current is None else (current.rank_by, current.at)
+        self._load(rank_by, at)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load(self, rank_by: str | None, at: str) -> None:
+        name = self.experiment_name
+        try:
+            review = self.read(lambda session: read_review(session, name, rank_by, at))
+        except BadInput as exc:
+            if self.review is None:
+                raise
+            # A ranking some study cannot make: keep the review shown, say why.
+            self.app.call_from_thread(self.notify, str(exc), severity="warning")
+            return
+        self.app.call_from_thread(setattr, self, "review", review)
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    @property
+    def studies(self) -> list[dict[str, Any]]:
+        """The review's studies (none before the first read)."""
+        return [] if self.review is None else self.review.document["studies"]
+
+    @property
+    def study(self) -> dict[str, Any] | None:
+        """The study the study tabs show."""
+        studies = self.studies
+        return studies[self.study_index] if 0 <= self.study_index < len(studies) else None
+
+    def watch_review(self, review: Review | None) -> None:
+        if review is None:
+            return
+        document = review.document
+        if self.experiment_name is None:
+            self.experiment_name = document["experiment"]["name"]
+        if self.study_index >= len(document["studies"]):
+            self.study_index = 0
+        rows = []
+        for item in document["checklist"]:
+            where = Text()
+            for study in item["data"].get("studies", []):
+                where.append(safe_text(study["study"]) + " ")
+                where.append_text(verdict_text(study["verdict"], word=False))
+                where.append("  ")
+            where.rstrip()
+            cells = (Text(item["title"]), verdict_text(item["verdict"]), where)
+            rows.append((item["key"], cells))
+        refill(self.query_one("#review-checklist", DataTable), CHECKLIST_COLUMNS, rows)
+        self._show_evidence()
+        self._draw_isolation(document["isolation"])
+        self._draw_study()
+
+    def watch_study_index(self, _index: int) -> None:
+        self.axis_index = 0
+        self._draw_study()
+
+    def watch_axis_index(self, _index: int) -> None:
+        self._draw_axis()
+
+    def _head_text(self) -> Text:
+        """The experiment's name, status and goal, and the study the study tabs show."""
+        text = Text()
+        if self.review is None:
+            return text
+        experiment = self.review.document["experiment"]
+        text.append("experiment ", style="bold")
+        text.append(safe_text(experiment["name"]), style="bold")
+        status = experiment["status"]
+        text.append(f"  {status}", style=EXPERIMENT_STYLE.get(status, ""))
+        text.append(f"  max_train_steps {experiment['max_train_steps']}\n")
+        text.append("goal: ", style="bold")
+        text.append((safe_text(experiment["goal"]) or "—") + "\n")
+        study = self.study
+        if study is None:
+            text.append("no studies yet", style="dim")
+            return text
+        counts = study["trials"]
+        text.append(f"study {self.study_index + 1}/{len(self.studies)} ", style="bold")
+        text.append(safe_text(study["name"]), style="bold")
+        text.append(
+            f": {counts['feasible']}/{counts['finished']} feasible, "
+            f"{counts['infeasible']} infeasible"
+        )
+        best = study["best"]
+        if best is not None:
+            metric = safe_text(study["objective"]["metric"])
+            text.append(f"; best {metric} {number(best['value'])}, trial {best['trial_id']}")
+        return text
+
+    def _show_evidence(self) -> None:
+        """The highlighted experiment checklist item's evidence and next step."""
+        items = [] if self.review is None else self.review.document["checklist"]
+        row = self.query_one("#review-checklist", DataTable).cursor_row
+        item = items[row] if 0 <= row < len(items) else None
+        self.query_one("#review-evidence", Static).update(evidence_text(item))
+
+    def _show_study_evidence(self) -> None:
+        """The highlighted study checklist item's evidence and next step."""
+        items = [] if self.study is None else self.study["checklist"]
+        row = self.query_one("#study-checklist", DataTable).cursor_row
+        item = items[row] if 0 <= row < len(items) else None
+        self.query_one("#study-evidence", Static).update(evidence_text(item))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "review-checklist":
+            self._show_evidence()
+        elif event.data_table.id == "study-checklist":
+            self._show_study_evidence()
+
+    def _draw_isolation(self, plots: list[dict[str, Any]]) -> None:
+        """Best objective per scientific value (a table), and a chart of the first plot
+        with two numeric values or more, with the baseline as a line."""
+        rows = [
+            (
+                None,
+                (
+                    Text(safe_text(plot["name"])),
+                    Text(safe_text(point["label"])),
+                    Text(number(point["best"]), justify="right"),
+                    Text("—" if point["trial_id"] is None else str(point["trial_id"])),
+                    Text(str(point["trials"]), justify="right"),
+                ),
+            )
+            for plot in plots
+            for point in plot["points"]
+        ]
+        refill(self.query_one("#isolation-table", DataTable), ISOLATION_COLUMNS, rows)
+        chart = self.query_one("#isolation-chart", CurveChart)
+        for plot in plots:
+            numeric = [p for p in plot["points"] if p["x"] is not None and p["best"] is not None]
+            if len(numeric) < 2:
+                continue
+            xs = [p["x"] for p in numeric]
+            curves = [Curve("best", xs, [p["best"] for p in numeric], PALETTE[0])]
+            if plot["baseline"] is not None:
+                curves.append(Curve("baseline", xs, [plot["baseline"]] * len(xs), PALETTE[7]))
+            title = f"best objective by {safe_text(plot['name'])} ({plot['mode']}, PB-15)"
+            chart.show(curves, title=title)
+            chart.display = True
+            return
+        chart.display = False
+
+    def _draw_study(self) -> None:
+        """Everything that shows the selected study: the head, its checklist, its axis plot,
+        its bootstrap and its ranking."""
+        self.query_one("#review-head", Static).update(self._head_text())
+        study = self.study
+        if study is None:
+            return
+        rows = [
+            (
+                item["key"],
+                (Text(item["title"]), verdict_text(item["verdict"]), Text(item["playbook"])),
+            )
+            for item in study["checklist"]
+        ]
+        refill(self.query_one("#study-checklist", DataTable), STUDY_COLUMNS, rows)
+        self._show_study_evidence()
+        self._draw_axis()
+        self._draw_bootstrap(study)
+        self._draw_ranking(study)
+
+    def _draw_axis(self) -> None:
+        """The objective against the selected hyperparameter: points (log x for a log
+        range), infeasible trials as ✗ at the worst feasible value; a table by value for a
+        categorical one."""
+        study = self.study
+        chart = self.query_one("#axis-chart", AxisChart)
+        table = self.query_one("#category-table", DataTable)
+        plots = [] if study is None else study["axis_plots"]
+        if study is None or not plots:
+            table.display = False
+            chart.plot_points([], "axis plot: the study searched no hyperparameter", "value", False)
+            return
+        plot = plots[self.axis_index % len(plots)]
+        objective = study["objective"]
+        name = safe_text(plot["name"])
+        where = f" ({self.axis_index % len(plots) + 1}/{len(plots)}, x: next)"
+        title = f"{safe_text(objective['metric'])} by {name}{where}"
+        feasible = [p for p in plot["points"] if not p["infeasible"] and p["y"] is not None]
+        if plot["scale"] == "categorical":
+            chart.display, table.display = False, True
+            self._fill_categories(table, plot, objective["mode"])
+            return
+        chart.display, table.display = True, False
+        worst = max if objective["mode"] == "min" else min
+        infeasible = [p for p in plot["points"] if p["infeasible"]]
+        curves = [Curve("trials", [p["x"] for p in feasible], [p["y"] for p in feasible])]
+        if infeasible and feasible:
+            top = worst(p["y"] for p in feasible)
+            xs = [p["x"] for p in infeasible]
+            curves.append(Curve(INFEASIBLE, xs, [top] * len(xs), PALETTE[3]))
+        chart.plot_points(curves, title, name, plot["scale"] == "log")
+
+    def _fill_categories(self, table: DataTable, plot: dict[str, Any], mode: str) -> None:
+        """A categorical axis plot as a table: each value's trials, infeasible ones, best."""
+        pick = min if mode == "min" else max
+        rows = []
+        for category in plot["categories"] or ():
+            points = [p for p in plot["points"] if p["x"] == category]
+            values = [p["y"] for p in points if not p["infeasible"] and p["y"] is not None]
+            rows.append(
+                (
+                    None,
+                    (
+                        Text(safe_text(category)),
+                        Text(str(len(points)), justify="right"),
+                        Text(str(sum(p["infeasible"] for p in points)), justify="right"),
+                        Text(number(pick(values)) if values else "—", justify="right"),
+                    ),
+                )
+            )
+        refill(table, CATEGORY_COLUMNS, rows)
+
+    def _draw_bootstrap(self, study: dict[str, Any]) -> None:
+        """The median and 10th/90th percentiles of the best of k trials (PB-13)."""
+        density = next((i for i in study["checklist"] if i["key"] == "density"), None)
+        points = (density or {}).get("data", {}).get("bootstrap") or []
+        note = self.query_one("#bootstrap-note", Static)
+        if density is not None:
+            note.update(evidence_text(density))
+        ks = [p["k"] for p in points]
+        self.query_one("#bootstrap-chart", CurveChart).show(
+            [
+                Curve("median", ks, [p["median"] for p in points], PALETTE[0]),
+                Curve("10th pct", ks, [p["low"] for p in points], PALETTE[7]),
+                Curve("90th pct", ks, [p["high"] for p in points], PALETTE[1]),
+            ],
+            empty_text="no feasible trial",
+            title=f"best {safe_text(study['objective']['metric'])} found with k trials (PB-13)",
+        )
+
+    def _draw_ranking(self, study: dict[str, Any]) -> None:
+        """The top trials by the ranking's metric and position (PB-29)."""
+        ranking = study["ranking"]
+        note = Text()
+        note.append(f"ranked by {safe_text(ranking['metric'])} at {ranking['at']}", style="bold")
+        note.append("  (k: next metric, a: best/final/min/max, enter: open)", style="dim")
+        self.query_one("#ranking-note", Static).update(note)
+        rows = [
+            (
+                str(r["trial_id"]),
+                (
+                    Text(str(r["rank"]), justify="right"),
+                    Text(str(r["trial_id"]), justify="right"),
+                    Text(number(r["value"]), justify="right"),
+                    Text(params_text(r["params"])),
+                ),
+            )
+            for r in ranking["trials"]
+        ]
+        refill(self.query_one("#ranking-table", DataTable), RANKING_COLUMNS, rows)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Each tab's own keys show only on that tab."""
+        tab = self.query_one("#review-tabs", TabbedContent).active if self.is_mounted else ""
+        only_on = {
+            "next_axis": ("axis",),
+            "rank_metric": ("ranking",),
+            "rank_at": ("ranking",),
+            "open_trial": ("ranking",),
+            "study": ("study", "axis", "bootstrap", "ranking"),
+        }
+        return tab in only_on[action] if action in only_on else True
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
+        tables = list(event.pane.query(DataTable).results(DataTable))
+        if tables and tables[0].display:
+            tables[0].focus()
+
+    def action_next_tab(self) -> None:
+        """Show the next tab (after the last, the first)."""
+        tabs = self.query_one("#review-tabs", TabbedContent)
+        panes = [pane for pane, _ in TABS]
+        index = panes.index(tabs.active) if tabs.active in panes else -1
+        tabs.active = panes[(index + 1) % len(panes)]
+
+    def action_show_tab(self, pane: str) -> None:
+        """Show one tab by its pane id."""
+        self.query_one("#review-tabs", TabbedContent).active = pane
+
+    def action_study(self, step: int) -> None:
+        """Show the study `step` away from the current one (wrapping around)."""
+        if self.studies:
+            self.study_index = (self.study_index + step) % len(self.studies)
+
+    def action_next_axis(self) -> None:
+        """Plot the objective against the study's next searched hyperparameter."""
+        self.axis_index += 1
+
+    def action_rank_metric(self) -> None:
+        """Rank by the selected study's next recorded metric (the objective first)."""
+        study, review = self.study, self.review
+        if study is None or review is None:
+            return
+        metrics = review.metrics.get(study["id"], ())
+        if not metrics:
+            self.notify("this study's trials recorded no series to rank by", severity="warning")
+            return
+        current = study["ranking"]["metric"]
+        index = metrics.index(current) if current in metrics else -1
+        metric = metrics[(index + 1) % len(metrics)]
+        objective = f"validation/{study['objective']['metric']}"
+        self._load(None if metric == objective else metric, review.at)
+
+    def action_rank_at(self) -> None:
+        """Read the ranking metric at the next position: best, final, min, max."""
+        review = self.review
+        if review is None:
+            return
+        at = POSITIONS[(POSITIONS.index(review.at) + 1) % len(POSITIONS)]
+        self._load(review.rank_by, at)
+
+    def ranked_trial(self) -> int | None:
+        """The highlighted trial of the ranking, if any."""
+        study = self.study
+        trials = [] if study is None else study["ranking"]["trials"]
+        row = self.query_one("#ranking-table", DataTable).cursor_row
+        return trials[row]["trial_id"] if 0 <= row < len(trials) else None
+
+    def action_open_trial(self) -> None:
+        """Open the highlighted ranked trial."""
+        trial_id = self.ranked_trial()
+        if trial_id is not None:
+            self.tunebook.show_trial(trial_id)
+
+    @on(DataTable.RowSelected, "#ranking-table")
+    def _ranked_selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_open_trial()
+
+    def action_back(self) -> None:
+        """Back to the screen that opened this one."""
+        self.dismiss()
