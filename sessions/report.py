@@ -505,6 +505,15 @@ def _markdown(session: Session) -> str:
                 f"- {_cell(FailureGroup.from_dict(f).line())}" for f in experiment["failures"]
             ]
         lines.append("")
+    launches = session.launches()
+    if launches:
+        lines += ["## Launches", "", "| launch | trial | verdict | note |", "|---|---|---|---|"]
+        lines += [
+            f"| {launch.id} | {_cell(launch.trial_id)} | "
+            f"{_cell(launch.evidence.get('verdict'))} | {_cell(launch.note or None)} |"
+            for launch in launches
+        ]
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
