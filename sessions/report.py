@@ -522,13 +522,13 @@ def _markdown(session: Session, checklists: Checklists) -> str:
         lines.append("")
     launches = session.launches()
     if launches:
-        lines += ["## Launches", "", "| launch | trial | experiment | note | evidence |"]
-        lines += ["|---|---|---|---|---|"]
         names = {e.id: e.name for e in session.experiments()}
+        lines += ["## Launches", "", "| launch | trial | experiment | verdict | note |"]
+        lines += ["|---|---|---|---|---|"]
         lines += [
             f"| {launch.id} | {_cell(launch.trial_id)} | "
-            f"{_cell(names.get(launch.experiment_id))} | {_cell(launch.note or None)} | "
-            f"{_cell(', '.join(sorted(launch.evidence)) or None)} |"
+            f"{_cell(names.get(launch.experiment_id))} | "
+            f"{_cell(launch.evidence.get('verdict'))} | {_cell(launch.note or None)} |"
             for launch in launches
         ]
         lines.append("")

@@ -53,7 +53,9 @@ class ProbePlan(abc.ABC):
     name: ClassVar[str]  # the command-line name: `tunebook probe NAME PATH`
     title: ClassVar[str]
     playbook: ClassVar[tuple[str, ...]]
-    decision: ClassVar[DecisionKind]
+    #: The decision a completed probe proposes; None for a probe that informs something
+    #: else (the seed-variance probe's evidence goes into a launch, PB-17).
+    decision: ClassVar[DecisionKind | None]
     #: Whether the units may run in parallel workers (the batch-size probe measures sizes
     #: one after another in one process: its memory reading depends on that).
     parallel: ClassVar[bool] = True
@@ -77,7 +79,7 @@ class ProbePlan(abc.ABC):
     def recommendation(self, summary: Mapping[str, Any]) -> Recommendation | None:
         """The decision a completed probe's summary proposes, or None."""
         found = summary.get("recommendation")
-        if not found:
+        if not found or self.decision is None:
             return None
         return Recommendation(self.decision, found["value"], found["rationale"])
 

@@ -1,7 +1,9 @@
-"""Every project-start probe by its command-line name."""
+"""Every probe by its command-line name: the project-start ones and the seed-variance
+probe that adoption runs (`tunebook adopt`, PB-17)."""
 
 from __future__ import annotations
 
+from tunebook.core.analysis.adoption import SeedVarianceProbe
 from tunebook.core.project_start.batch_size import BatchSizeProbe
 from tunebook.core.project_start.initial_config import InitialConfigProbe
 from tunebook.core.project_start.probe import ProbePlan
@@ -11,7 +13,13 @@ from tunebook.sessions import BadInput
 
 PROBES: dict[str, ProbePlan] = {
     plan.name: plan
-    for plan in (BatchSizeProbe(), InitialConfigProbe(), TrainingLengthProbe(), StabilityProbe())
+    for plan in (
+        BatchSizeProbe(),
+        InitialConfigProbe(),
+        TrainingLengthProbe(),
+        StabilityProbe(),
+        SeedVarianceProbe(),
+    )
 }
 #: Other names a probe answers to (DESIGN.md's `tunebook probe lr`).
 ALIASES = {"lr": "training-length", "batch_size": "batch-size"}

@@ -54,6 +54,7 @@ def _workload_and_config(payload: Mapping[str, Any], **settings: Any) -> tuple[A
         payload["hparams"],
         max_train_steps=int(payload["max_train_steps"]),
         settings={"checkpoint_every": 0, "keep_best": 1, **settings},
+        objective=tuple(payload["objective"]) if payload.get("objective") else None,
         init_seed=int(payload.get("init_seed", 0)),
         data_seed=int(payload.get("data_seed", 0)),
         threads=int(payload.get("threads", 1)),

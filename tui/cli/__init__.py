@@ -16,6 +16,7 @@ from tunebook.sessions.errors import BadInput, TunebookError
 from tunebook.sessions.text import safe_lines, safe_text
 from tunebook.sessions.version import __version__
 from tunebook.tui.cli import (
+    adopt_commands,
     engine_commands,
     probe_commands,
     review_commands,
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     engine_commands,
     probe_commands,
     review_commands,
+    adopt_commands,
     run_commands,
 )
 
