@@ -55,7 +55,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     from tunebook.core.project_start.runner import ProbeRunner
     from tunebook.sessions import Session
     from tunebook.tui.cli.engine_commands import print_notice
-    from tunebook.tui.cli.probe_commands import _run_with_progress
+    from tunebook.tui.cli.probe_commands import probe_with_progress
 
     runner = ProbeRunner(
         args.path,
@@ -65,7 +65,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
         executor=args.executor,
         notice=print_notice,
     )
-    probe = runner.run() if args.json else _run_with_progress(runner)
+    probe = runner.run() if args.json else probe_with_progress(runner)
     if probe.status != "completed":
         print(f"adoption {probe.status}; run the same command again to resume it")
         return 130

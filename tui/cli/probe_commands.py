@@ -161,7 +161,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         detached=args.detached_child,
     )
     quiet = args.detached_child or args.json
-    probe = runner.run() if quiet else _run_with_progress(runner)
+    probe = runner.run() if quiet else probe_with_progress(runner)
     if args.json:
         print(json.dumps(probe_json(probe), indent=2, allow_nan=False, default=_no_nan))
         return 0
@@ -223,7 +223,7 @@ def _flag(option: str) -> str:
     return "--" + option.removesuffix("_mb").replace("_", "-")
 
 
-def _run_with_progress(runner: Any) -> Any:
+def probe_with_progress(runner: Any) -> Any:
     """A live line while the probe measures: how many units are done, which are running. It
     appears once the probe has started, so a refused probe prints its one sentence only."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
