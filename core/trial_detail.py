@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,14 @@ class HistogramBins:
     def total(self) -> int:
         """Finite values counted."""
         return sum(self.counts)
+
+    @property
+    def centres(self) -> list[float]:
+        """Where each bin's bar stands on a chart's x axis: its centre, in log10 units for
+        log bins (charts draw log axes as log10 values with 1eN labels)."""
+        if self.log:
+            return [(math.log10(a) + math.log10(b)) / 2 for a, b in pairwise(self.edges)]
+        return [(a + b) / 2 for a, b in pairwise(self.edges)]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from tunebook.core.analysis.checklist import Verdict, experiment_checklist
 from tunebook.core.analysis.plots import isolation_plots
-from tunebook.core.analysis.study import StudyView
-from tunebook.sessions import Session
+from tunebook.core.analysis.study import StudyView, load_experiment
+from tunebook.sessions import BadInput, ExperimentStatus, Session
+from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,30 @@ def evidence_for(session: Session, views: Sequence[StudyView]) -> Evidence:
         if item.verdict is not Verdict.PASS
     )
     return Evidence(tuple(results), fixed, open_checks)
+
+
+def conclude(session: Session, name: str, note: str, source: str = "cli") -> str:
+    """Store experiment `name`'s conclusion (the user's `note`, then the evidence), mark it
+    concluded and log it as from `source`; returns the stored text. BadInput while a runner
+    is alive (it is the file's writer) or trials are unfinished (the evidence would change)."""
+    runner = session.runner()
+    if runner is not None and runner.is_alive(RUNNER_STALE_AFTER):
+        raise BadInput(
+            f"session '{session.path}' is being run by process {runner.pid}; conclude once "
+            "the run has ended (or stop it with 'tunebook stop')"
+        )
+    views = load_experiment(session, name)
+    unfinished = sum(len(v.trials) - len(v.finished) for v in views)
+    if unfinished:
+        raise BadInput(
+            f"experiment '{name}' has {unfinished} unfinished trials; run them "
+            f"with 'tunebook run {session.path} --experiment {name}' first"
+        )
+    metric = views[0].metric if views else "objective"
+    evidence = evidence_for(session, views).text(metric)
+    note = note.strip()
+    text = (f"{note} " if note else "") + f"Evidence: {evidence}"
+    experiment = session.experiment(name)
+    session.update_experiment(experiment.id, ExperimentStatus.CONCLUDED, text)
+    session.log_event(source, "experiment.concluded", f"experiment {experiment.name} concluded")
+    return text

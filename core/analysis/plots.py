@@ -9,7 +9,8 @@
   equal buckets of its range on the range's own scale (log ranges in equal decades) and a
   categorical one is grouped by value. The baseline is the latest launch's objective.
 * `top_curves` (PB-12): the training loss and validation objective of the best trials.
-* `grad_norms` (PB-31): one trial's unclipped gradient norm and its 90th percentile.
+* `grad_norms` (PB-31): one trial's unclipped gradient norm, its 90th percentile and
+  histogram.
 
 Reading stays quick at thousands of trials: the study's trials come loaded in its
 `StudyView`, the axis and isolation plots need no series at all, and `top_curves` reads one
@@ -25,7 +26,7 @@ from typing import Any
 
 from tunebook.core.analysis.study import StudyView
 from tunebook.core.search.space import Categorical, Discrete, Float, Int, is_number, same_value
-from tunebook.core.trial_detail import GRAD_NORM, TRAIN_LOSS, grad_summary
+from tunebook.core.trial_detail import GRAD_NORM, TRAIN_LOSS, HistogramBins, grad_summary, histogram
 from tunebook.sessions import BadInput, Session, Trial
 
 #: Buckets a continuous scientific hyperparameter's range is cut into (combined layout).
@@ -96,13 +97,14 @@ class TrialCurves:
 
 @dataclass(frozen=True)
 class GradNorms:
-    """One trial's unclipped gradient norm per step and its 90th percentile (PB-31: the
-    suggested clipping threshold; None without finite values)."""
+    """One trial's unclipped gradient norm per step, its 90th percentile (PB-31: the
+    suggested clipping threshold; None without finite values) and its histogram."""
 
     trial_id: int
     steps: tuple[int, ...]
     norms: tuple[float, ...]
     p90: float | None
+    histogram: HistogramBins
 
 
 # -- axis plots (PB-16) ------------------------------------------------------------------------
@@ -357,9 +359,9 @@ def top_curves(session: Session, view: StudyView, k: int = TOP_CURVES) -> tuple[
 
 
 def grad_norms(session: Session, trial_id: int) -> GradNorms:
-    """Trial `trial_id`'s unclipped gradient norms and their 90th percentile (BadInput
-    naming the id when there is no such trial)."""
+    """Trial `trial_id`'s unclipped gradient norms, their 90th percentile and histogram
+    (BadInput naming the id when there is no such trial)."""
     session.trial(trial_id)
     found = session.trial_series(trial_id, [GRAD_NORM]).get(GRAD_NORM)
     steps, norms = (tuple(found.steps), tuple(found.values)) if found else ((), ())
-    return GradNorms(trial_id, steps, norms, grad_summary(norms, ()).p90)
+    return GradNorms(trial_id, steps, norms, grad_summary(norms, ()).p90, histogram(norms))

@@ -218,6 +218,7 @@ def test_grad_norms_and_their_90th_percentile(tmp_path: Path) -> None:
     assert found.norms[3] == math.inf and found.norms[4] == 2.5
     finite = [n for n in norms if math.isfinite(n)]
     assert found.p90 == pytest.approx(float(np.percentile(finite, 90)))
+    assert sum(found.histogram.counts) == len(finite) and found.histogram.nonfinite == 1
 
 
 def test_a_thousand_trials_are_read_in_well_under_a_second(tmp_path: Path) -> None:

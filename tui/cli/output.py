@@ -6,9 +6,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunebook.sessions.text import safe_text
+
+if TYPE_CHECKING:
+    from tunebook.core.trial_detail import HistogramBins
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: (label, xs, ys) of one curve or point set; a None y is skipped.
@@ -77,4 +80,28 @@ def text_chart(
             plt.xticks(ticks, [f"1e{t}" for t in ticks])
     plt.title(safe_text(title))
     plt.xlabel(safe_text(xlabel))
+    return ANSI.sub("", plt.build())
+
+
+def text_histogram(bins: HistogramBins, title: str, xlabel: str) -> str:
+    """Histogram bins (`core.trial_detail.histogram`) as a plotext bar chart in text; log
+    bins stand at their log10 centres with 1eN tick labels, as the app draws them."""
+    import plotext as plt
+
+    centres, counts, log = bins.centres, bins.counts, bins.log
+    plt.clear_figure()
+    plt.plotsize(72, 14)
+    plt.theme("clear")
+    if centres:
+        spacing = (max(centres) - min(centres)) / (len(centres) - 1) if len(centres) > 1 else 1
+        plt.bar(centres, list(counts), width=spacing * 0.9)
+        low, high = min(centres), max(centres)
+        if log:
+            ticks = list(range(math.floor(low), math.ceil(high) + 1))
+            plt.xticks(ticks, [f"1e{t}" for t in ticks])
+        elif high > low:
+            ticks = [low + (high - low) * k / 4 for k in range(5)]
+            plt.xticks(ticks, [f"{t:.3g}" for t in ticks])
+    plt.title(safe_text(title))
+    plt.xlabel(safe_text(xlabel + (" (log bins)" if log else "")))
     return ANSI.sub("", plt.build())

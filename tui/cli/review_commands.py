@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 
 from tunebook.sessions.text import safe_text
-from tunebook.tui.cli.output import finite_json, text_chart, text_table
+from tunebook.tui.cli.output import finite_json, text_chart, text_histogram, text_table
 from tunebook.tui.probe_text import number
 
 VERDICT_MARKS = {"pass": "✓ pass", "warn": "! warn", "fail": "✗ fail"}
@@ -61,7 +61,7 @@ def review_document(session: Any, name: str | None, rank_by: str | None, at: str
     """The whole review of experiment `name` (the latest when None) as plain data: the
     document `--json` prints and the tests compare with the app."""
     from tunebook.core.analysis.checklist import experiment_checklist, study_checklist
-    from tunebook.core.analysis.plots import axis_plots, isolation_plots
+    from tunebook.core.analysis.plots import axis_plots, grad_norms, isolation_plots, top_curves
     from tunebook.core.analysis.study import load_experiment
     from tunebook.sessions import BadInput
 
@@ -95,6 +95,8 @@ def review_document(session: Any, name: str | None, rank_by: str | None, at: str
                 },
                 "checklist": [plain(item) for item in study_checklist(session, view)],
                 "axis_plots": [plain(plot) for plot in axis_plots(view)],
+                "curves": [plain(curves) for curves in top_curves(session, view)],
+                "gradients": None if best is None else plain(grad_norms(session, best.id)),
                 "ranking": {
                     "metric": metric,
                     "at": at,
@@ -163,32 +165,11 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_conclude(args: argparse.Namespace) -> int:
     """Store the experiment's conclusion (the note, then the evidence) and mark it
     concluded; refused while a runner is alive or trials are unfinished."""
-    from tunebook.core.analysis.conclusion import evidence_for
-    from tunebook.core.analysis.study import load_experiment
-    from tunebook.sessions import BadInput, ExperimentStatus, Session
-    from tunebook.sessions.report import RUNNER_STALE_AFTER
+    from tunebook.core.analysis.conclusion import conclude
+    from tunebook.sessions import Session
 
     with Session.open(args.path) as session:
-        runner = session.runner()
-        if runner is not None and runner.is_alive(RUNNER_STALE_AFTER):
-            raise BadInput(
-                f"session '{args.path}' is being run by process {runner.pid}; conclude once "
-                "the run has ended (or stop it with 'tunebook stop')"
-            )
-        views = load_experiment(session, args.experiment)
-        unfinished = sum(len(v.trials) - len(v.finished) for v in views)
-        if unfinished:
-            raise BadInput(
-                f"experiment '{args.experiment}' has {unfinished} unfinished trials; run them "
-                f"with 'tunebook run {args.path} --experiment {args.experiment}' first"
-            )
-        metric = views[0].metric if views else "objective"
-        evidence = evidence_for(session, views).text(metric)
-        note = args.note.strip()
-        text = (f"{note} " if note else "") + f"Evidence: {evidence}"
-        experiment = session.experiment(args.experiment)
-        session.update_experiment(experiment.id, ExperimentStatus.CONCLUDED, text)
-        session.log_event("cli", "experiment.concluded", f"experiment {experiment.name} concluded")
+        text = conclude(session, args.experiment, args.note)
     print(f"concluded experiment '{safe_text(args.experiment)}': {safe_text(text)}")
     return 0
 
@@ -287,6 +268,7 @@ def _print_study(console: Any, study: dict) -> None:
     _print_study_checklist(console, study["checklist"])
     for plot in study["axis_plots"]:
         _print_axis_plot(console, plot, study["objective"])
+    _print_curves(console, study)
     density = next((i for i in study["checklist"] if i["key"] == "density"), None)
     points = (density or {}).get("data", {}).get("bootstrap") or []
     if points:
@@ -364,3 +346,43 @@ def _print_categories(console: Any, plot: dict, objective: dict) -> None:
         )
     title = f"axis plot: {objective['metric']} by {plot['name']} (PB-12)"
     console.print(text_table(title, (plot["name"], "trials", "infeasible", "best"), rows))
+
+
+def _print_curves(console: Any, study: dict) -> None:
+    """The top trials' training loss and validation objective (PB-14), then the best
+    trial's gradient norm by step and its histogram (PB-31)."""
+    curves = study["curves"]
+    metric = study["objective"]["metric"]
+    for label, steps, values in (
+        ("training loss", "train_steps", "train_loss"),
+        (f"validation {metric}", "val_steps", "val_values"),
+    ):
+        series = [(f"trial {c['trial_id']}", c[steps], c[values]) for c in curves if c[steps]]
+        if series:
+            title = f"{label} of the best {len(series)} trials (PB-14)"
+            console.print(text_chart(series, title, "step"), markup=False)
+    gradients = study["gradients"]
+    if not gradients or not gradients["steps"]:
+        return
+    trial = gradients["trial_id"]
+    console.print(
+        text_chart(
+            [("grad norm", gradients["steps"], gradients["norms"])],
+            f"gradient norm of the best trial {trial} (unclipped, PB-31)",
+            "step",
+        ),
+        markup=False,
+    )
+    from tunebook.core.trial_detail import HistogramBins
+
+    bins = HistogramBins(**gradients["histogram"])
+    if bins.counts:
+        console.print(
+            text_histogram(bins, f"gradient norms of trial {trial}", "norm"), markup=False
+        )
+    if gradients["p90"] is not None:
+        console.print(
+            f"90th percentile of trial {trial}'s gradient norms: {number(gradients['p90'])} "
+            "(a clipping threshold, PB-31)",
+            markup=False,
+        )

@@ -8,20 +8,11 @@ as `CurveChart` draws log axes (plotext's own log scale is unusable, DESIGN.md).
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 
 from textual_plotext import PlotextPlot
 
 from tunebook.core.trial_detail import HistogramBins
 from tunebook.tui.widgets.curve_chart import PALETTE, log_ticks
-
-
-def bar_positions(bins: HistogramBins) -> list[float]:
-    """Where each bin's bar stands on the x axis: its centre, in log10 units for log bins."""
-    edges = bins.edges
-    if bins.log:
-        return [(math.log10(a) + math.log10(b)) / 2 for a, b in pairwise(edges)]
-    return [(a + b) / 2 for a, b in pairwise(edges)]
 
 
 def linear_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], list[str]]:
@@ -83,7 +74,7 @@ class HistogramChart(PlotextPlot):
             plt.title(f"{title}: no values yet")
             self.refresh()
             return
-        xs = bar_positions(bins)
+        xs = bins.centres
         plt.bar(xs, list(bins.counts), color=self._color, width=0.9)
         if bins.log:
             low, high = math.log10(bins.edges[0]), math.log10(bins.edges[-1])
