@@ -20,7 +20,7 @@ from typing import Any
 
 from tunebook.sessions.connection import read_only_reason
 from tunebook.sessions.facts import WorkloadFacts, below_one_example, describe_facts
-from tunebook.sessions.records import Experiment, Study, Trial, TrialStatus, now
+from tunebook.sessions.records import Experiment, ProbeKind, Study, Trial, TrialStatus, now
 from tunebook.sessions.store import Session
 from tunebook.sessions.text import plural, safe_text
 
@@ -172,7 +172,23 @@ def status_data(session: Session) -> dict[str, Any]:
         "experiments": experiments,
         "trials": {**totals, "total": sum(totals.values())},
         "launches": len(session.launches()),
+        "final_test": final_test(session),
     }
+
+
+def final_test(session: Session) -> dict[str, Any] | None:
+    """The session's one test-set evaluation (PB-18) as `{probe, trial, experiment,
+    objective, value, checkpoint_step}`, or None before it."""
+    for probe in reversed(session.probes(ProbeKind.FINAL_TEST)):
+        summary = probe.summary
+        if probe.status == "completed" and summary.get("test_value") is not None:
+            keys = ("trial", "experiment", "objective", "checkpoint_step")
+            return {
+                "probe": probe.id,
+                **{k: summary[k] for k in keys},
+                "value": summary["test_value"],
+            }
+    return None
 
 
 def trial_sampler(trial: Trial, study: Study) -> str:
@@ -532,6 +548,16 @@ def _markdown(session: Session, checklists: Checklists) -> str:
             for launch in launches
         ]
         lines.append("")
+    found = data["final_test"]
+    if found is not None:
+        lines += [
+            "## Final test",
+            "",
+            f"Test {_cell(found['objective'])} {found['value']:.4g}: trial {found['trial']} "
+            f"({_cell(found['experiment'])}), best checkpoint at step {found['checkpoint_step']}; "
+            "evaluated once (PB-18).",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -164,6 +164,13 @@ def print_status(data: dict[str, Any]) -> None:
         f"{totals['infeasible']} infeasible, {totals['failed']} failed, "
         f"{totals['running']} running, {totals['pending']} pending"
     )
+    found = data["final_test"]
+    if found is not None:
+        console.print(
+            f"final test: {safe_text(found['objective'])} {found['value']:.4g} (trial "
+            f"{found['trial']}, step {found['checkpoint_step']}; evaluated once, PB-18)",
+            markup=False,
+        )
     print_stages(console, data.get("stages", []))
 
 
