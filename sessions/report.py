@@ -236,6 +236,16 @@ def counts_with_planned(study: Study, counts: dict[str, int]) -> dict[str, int]:
     return full
 
 
+def note_target(session: Session, experiment: str | None, trial: int | None) -> str:
+    """The note target of an experiment name or a trial id (BadInput naming one that does
+    not exist), else the session: `experiment:<id>`, `trial:<id>` or `session`."""
+    if experiment is not None:
+        return f"experiment:{session.experiment(experiment).id}"
+    if trial is not None:
+        return f"trial:{session.trial(trial).id}"
+    return "session"
+
+
 def data_notes(facts: WorkloadFacts | None) -> tuple[str, ...]:
     """The likely mistakes `new` noted about the data (none for files from before v2)."""
     return () if facts is None else facts.notes
@@ -471,6 +481,13 @@ def _markdown(session: Session, checklists: Checklists) -> str:
         f"- Trials: {data['trials']['total']} ({counts})",
         "",
     ]
+    notes: dict[str, list[str]] = {}
+    for note in session.notes():
+        notes.setdefault(note.target, []).append(note.text)
+    lines += _notes_lines("Notes", notes.get("session", []))
+    noted = [int(t.split(":", 1)[1]) for t in notes if t.startswith("trial:")]
+    experiment_of = {s.id: s.experiment_id for s in session.studies()}
+    trials_noted = [(t.id, experiment_of[t.study_id]) for t in session.trials_by_id(noted)]
     if data["decisions"]:
         lines += ["## Decisions", "", "| decision | value | stale |", "|---|---|---|"]
         lines += [
@@ -536,6 +553,14 @@ def _markdown(session: Session, checklists: Checklists) -> str:
         if stored.conclusion:
             lines += ["", f"Conclusion: {_cell(stored.conclusion)}"]
         lines.append("")
+        lines += _notes_lines("Notes", notes.get(f"experiment:{stored.id}", []))
+        trial_notes = [
+            f"trial {trial}: {text}"
+            for trial, experiment_id in trials_noted
+            if experiment_id == stored.id
+            for text in notes[f"trial:{trial}"]
+        ]
+        lines += _notes_lines("Trial notes", trial_notes)
     launches = session.launches()
     if launches:
         names = {e.id: e.name for e in session.experiments()}
@@ -559,6 +584,13 @@ def _markdown(session: Session, checklists: Checklists) -> str:
             "",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _notes_lines(title: str, texts: Sequence[str]) -> list[str]:
+    """A titled list of notes (nothing when there are none)."""
+    if not texts:
+        return []
+    return [f"{title}:", "", *(f"- {_cell(text)}" for text in texts), ""]
 
 
 def _design_line(design: Mapping[str, Any]) -> str:
