@@ -2,7 +2,8 @@
 
 ``load_spec(path)`` validates a spec into an `ExperimentDesign`; `plan_studies` splits it
 into studies (PB-9); `advise` lists the playbook's warnings; `propose_roles` pre-fills
-roles by PB-8's rules of thumb. Nothing here imports torch or textual.
+roles by PB-8's rules of thumb; `spec_to_toml` writes a spec dict back as the TOML file.
+Nothing here imports torch or textual.
 """
 
 from tunebook.core.design.advice import Advice, advise
@@ -25,6 +26,7 @@ from tunebook.core.design.spec import (
     load_spec,
     parse_spec,
 )
+from tunebook.core.design.spec_toml import spec_to_toml
 
 __all__ = [
     "TRAINING_HPARAMS",
@@ -48,4 +50,5 @@ __all__ = [
     "parse_spec",
     "plan_studies",
     "propose_roles",
+    "spec_to_toml",
 ]
