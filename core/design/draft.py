@@ -533,6 +533,13 @@ class Estimate:
     max_train_steps: int | None
     cost: CostEstimate | None
 
+    def brief(self) -> str:
+        """Studies, trials and the wall time, in a few words."""
+        counts = f"{plural(self.studies, 'study')}, {plural(self.trials, 'trial')}"
+        if self.cost is None:
+            return f"{counts}, time unknown"
+        return f"{counts}, about {duration(self.cost.wall_seconds)} on one worker"
+
     def text(self) -> str:
         """One line, as `experiment add` words its estimate."""
         counts = f"{plural(self.studies, 'study')}, {plural(self.trials, 'trial')}"
