@@ -233,6 +233,20 @@ async def designed_with_warnings(pilot: Pilot) -> None:
     await settle(pilot, checked(pilot.app))  # type: ignore[arg-type]
 
 
+async def chart_laid_out(pilot: Pilot) -> None:
+    """Wait until the preview chart has kept one size for a few frames: plotext picks its
+    ticks from the size it draws at, so a frame taken mid-layout could differ."""
+    chart = pilot.app.screen.query_one("#designer-preview")
+    sizes: list[object] = []
+    for _ in range(100):
+        await pilot.pause(0.05)
+        sizes.append(chart.content_region.size)
+        if len(sizes) >= 4 and len(set(sizes[-4:])) == 1 and chart.content_region.area:
+            break
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.1)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot(snap_compare, template: Path, size: tuple[int, int]) -> None:
     shutil.copy(template, "s.tunebook")
@@ -241,7 +255,7 @@ def test_snapshot(snap_compare, template: Path, size: tuple[int, int]) -> None:
         await designed_with_warnings(pilot)
         if size[0] < 110:
             await pilot.press("p")  # the advice and the preview
-        await pilot.pause(0.2)
+        await chart_laid_out(pilot)
 
     app = TunebookApp(Path("s.tunebook"))
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -48,6 +48,7 @@ from tunebook.sessions import BadInput, TunebookError
 from tunebook.sessions.text import plural, safe_text
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.widgets.curve_chart import log_ticks
+from tunebook.tui.widgets.histogram import linear_ticks
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -159,8 +160,16 @@ class PreviewPlot(PlotextPlot):
         xs, ys = axes[0], axes[1] if len(axes) > 1 else [0.0] * len(axes[0])
         plt.scatter(xs, ys, marker="dot")
         for index, ticks in ((0, plt.xticks), (1, plt.yticks)):
-            if index < len(axes) and preview.log[index] and axes[index]:
-                ticks(*log_ticks(min(axes[index]), max(axes[index])))
+            if index < len(axes) and axes[index]:
+                # Ticks of our own on both scales: plotext's own labels of a linear axis
+                # can round one way or the other from one draw to the next.
+                # Few enough that no two share a row of a short chart.
+                low, high = min(axes[index]), max(axes[index])
+                if preview.log[index]:
+                    ticks(*log_ticks(low, high))
+                else:
+                    rows = self.content_region.height if index else self.content_region.width
+                    ticks(*linear_ticks(low, high, max(2, min(5, rows // 4))))
         plt.title(f"first {len(preview.points)} points of the first study")
         self.refresh()
 
