@@ -163,13 +163,12 @@ class PreviewPlot(PlotextPlot):
             if index < len(axes) and axes[index]:
                 # Ticks of our own on both scales: plotext's own labels of a linear axis
                 # can round one way or the other from one draw to the next.
-                # Few enough that no two share a row of a short chart.
+                # Few enough on y that no two share a row of a short chart.
                 low, high = min(axes[index]), max(axes[index])
                 if preview.log[index]:
                     ticks(*log_ticks(low, high))
                 else:
-                    rows = self.content_region.height if index else self.content_region.width
-                    ticks(*linear_ticks(low, high, max(2, min(5, rows // 4))))
+                    ticks(*linear_ticks(low, high, 3 if index else 5))
         plt.title(f"first {len(preview.points)} points of the first study")
         self.refresh()
 
