@@ -166,7 +166,12 @@ class PreviewPlot(PlotextPlot):
                 # Few enough on y that no two share a row of a short chart.
                 low, high = min(axes[index]), max(axes[index])
                 if preview.log[index]:
-                    ticks(*log_ticks(low, high))
+                    positions, labels = log_ticks(low, high)
+                    if index and len(positions) > 3:  # decades only, or ends
+                        kept = [i for i, p in enumerate(positions) if abs(p - round(p)) < 1e-9]
+                        kept = kept if len(kept) >= 2 else [0, len(positions) - 1]
+                        positions, labels = [positions[i] for i in kept], [labels[i] for i in kept]
+                    ticks(positions, labels)
                 else:
                     ticks(*linear_ticks(low, high, 3 if index else 5))
         plt.title(f"first {len(preview.points)} points of the first study")
