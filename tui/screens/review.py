@@ -1,7 +1,8 @@
-"""An experiment reviewed the playbook's way (PB-11 … PB-16, PB-29): its checklist with each
-item's evidence and next step, each study's checklist, and the plots one key away —
+"""An experiment reviewed the playbook's way (PB-11 … PB-16, PB-29, PB-31): its checklist with
+each item's evidence and next step, each study's checklist, and the plots one key away —
 isolation (PB-15), axis plots (PB-12/16, infeasible trials as ✗), the bootstrap of
-best-of-k (PB-13) and a ranking by any recorded metric (PB-29).
+best-of-k (PB-13), a ranking by any recorded metric (PB-29), the best trials' curves (PB-14)
+and the best trial's gradient norms (PB-31).
 
 Every number is `review_document`'s, the function `tunebook review --json` prints, so the
 app and the command line show the same review; it runs in a thread worker."""
@@ -12,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from rich.color import Color
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,12 +23,14 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from tunebook.core.trial_detail import HistogramBins
 from tunebook.sessions import BadInput
 from tunebook.sessions.text import safe_text
 from tunebook.tui.probe_text import number
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.screens.experiments import EXPERIMENT_STYLE
-from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart, log_ticks
+from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart, log_ticks, trial_color
+from tunebook.tui.widgets.histogram import HistogramChart
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -37,6 +42,8 @@ TABS = (
     ("axis", "Axis plots"),
     ("bootstrap", "Bootstrap"),
     ("ranking", "Ranking"),
+    ("curves", "Curves"),
+    ("gradients", "Gradients"),
 )
 #: Where a ranking reads each trial's metric (`tunebook review --at`).
 POSITIONS = ("best", "final", "min", "max")
@@ -106,6 +113,18 @@ def evidence_text(item: dict[str, Any] | None) -> Text:
     return text
 
 
+def distinct_colors(trial_ids: list[int]) -> list[tuple[int, int, int]]:
+    """Each trial's own colour (`trial_color`), or the first unused one where an earlier
+    trial of the same chart has it already: overlaid curves must read apart."""
+    colors: list[tuple[int, int, int]] = []
+    for trial_id in trial_ids:
+        color = trial_color(trial_id)
+        if color in colors:
+            color = next((c for c in PALETTE if c not in colors), color)
+        colors.append(color)
+    return colors
+
+
 def params_text(params: dict[str, Any]) -> str:
     """A trial's hyperparameters in one line, as `tunebook review` prints them."""
     return ", ".join(
@@ -162,7 +181,8 @@ class ReviewScreen(SessionScreen):
     ReviewScreen .note { height: auto; }
     ReviewScreen #isolation-table { max-height: 7; }
     ReviewScreen #category-table { max-height: 12; }
-    ReviewScreen CurveChart { height: 1fr; min-height: 8; }
+    ReviewScreen CurveChart, ReviewScreen HistogramChart { height: 1fr; min-height: 8; }
+    ReviewScreen #curves CurveChart, ReviewScreen #gradients .chart { min-height: 6; }
     """
 
     BINDINGS = [
@@ -171,7 +191,8 @@ class ReviewScreen(SessionScreen):
             "next_tab",
             "Next tab",
             id="review.next_tab",
-            tooltip="Checklist, study, isolation, axis plots, bootstrap, ranking",
+            tooltip="Checklist, study, isolation, axis plots, bootstrap, ranking, curves, "
+            "gradients",
         ),
         Binding(
             "left_square_bracket",
@@ -267,6 +288,18 @@ class ReviewScreen(SessionScreen):
             with TabPane("Ranking", id="ranking"), Vertical():
                 yield Static(id="ranking-note", classes="note", markup=False)
                 yield DataTable(id="ranking-table", cursor_type="row", zebra_stripes=False)
+            with TabPane("Curves", id="curves"), Vertical():
+                yield Static(id="curves-note", classes="note", markup=False)
+                yield CurveChart("training loss", log_y=True, id="train-curves")
+                yield CurveChart("validation objective", id="val-curves")
+            with TabPane("Gradients", id="gradients"), Vertical():
+                yield Static(id="gradients-note", classes="note", markup=False)
+                yield CurveChart(
+                    "unclipped gradient norm", log_y=True, id="grad-chart", classes="chart"
+                )
+                yield HistogramChart(
+                    "gradient norm histogram", x_label="norm", id="grad-histogram", classes="chart"
+                )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -441,6 +474,8 @@ class ReviewScreen(SessionScreen):
         self._draw_axis()
         self._draw_bootstrap(study)
         self._draw_ranking(study)
+        self._draw_curves(study)
+        self._draw_gradients(study)
 
     def _draw_axis(self) -> None:
         """The objective against the selected hyperparameter: points (log x for a log
@@ -533,6 +568,70 @@ class ReviewScreen(SessionScreen):
         ]
         refill(self.query_one("#ranking-table", DataTable), RANKING_COLUMNS, rows)
 
+    def _draw_curves(self, study: dict[str, Any]) -> None:
+        """The training loss and validation objective of the study's best trials, one line
+        per trial, best first (PB-14)."""
+        curves = study["curves"]
+        metric = safe_text(study["objective"]["metric"])
+        colors = distinct_colors([c["trial_id"] for c in curves])
+        best = "the best trial" if len(curves) == 1 else f"the best {len(curves)} trials"
+        note = Text()
+        if curves:  # the legend too: a short chart has no room for plotext's own
+            note.append("best first (PB-14):", style="bold")
+            for curve, color in zip(curves, colors):
+                note.append("  ■ ", style=Style(color=Color.from_rgb(*color)))
+                note.append(f"trial {curve['trial_id']}")
+        else:
+            note.append(
+                f"No curves to draw: study {safe_text(study['name'])} has no feasible trial "
+                "yet (a completed trial with a finite objective)."
+            )
+        self.query_one("#curves-note", Static).update(note)
+        for chart_id, steps, values, title, missing in (
+            ("#train-curves", "train_steps", "train_loss", "training loss", "training loss"),
+            ("#val-curves", "val_steps", "val_values", f"validation {metric}", "evaluation"),
+        ):
+            chart = self.query_one(chart_id, CurveChart)
+            chart.display = bool(curves)
+            chart.show(
+                [
+                    Curve(f"trial {c['trial_id']}", c[steps], c[values], color)
+                    for c, color in zip(curves, colors)
+                ],
+                empty_text=f"the best trials logged no {missing}",
+                title=f"{title} of {best}",
+            )
+
+    def _draw_gradients(self, study: dict[str, Any]) -> None:
+        """The best trial's unclipped gradient norm by step and its histogram, with the
+        90th percentile as a clipping threshold to try (PB-31)."""
+        gradients = study["gradients"]
+        note = Text()
+        line = self.query_one("#grad-chart", CurveChart)
+        bars = self.query_one("#grad-histogram", HistogramChart)
+        steps = [] if gradients is None else gradients["steps"]
+        line.display = bars.display = bool(steps)
+        if gradients is None:
+            note.append(
+                f"No gradient norms to draw: study {safe_text(study['name'])} has no feasible "
+                "trial yet, so no best trial to read them from."
+            )
+        elif not steps:
+            note.append(
+                f"No gradient norms to draw: trial {gradients['trial_id']}, the study's best, "
+                "logged no unclipped gradient norm while it trained."
+            )
+        else:
+            trial = gradients["trial_id"]
+            note.append(f"90th percentile of trial {trial}'s norms: ", style="bold")
+            note.append(f"{number(gradients['p90'])} (a clipping threshold, PB-31)")
+            line.show(
+                [Curve(f"trial {trial}", steps, gradients["norms"], trial_color(trial))],
+                title=f"unclipped gradient norm of the best trial {trial}",
+            )
+            bars.show(HistogramBins(**gradients["histogram"]))
+        self.query_one("#gradients-note", Static).update(note)
+
     # -- actions ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -543,7 +642,7 @@ class ReviewScreen(SessionScreen):
             "rank_metric": ("ranking",),
             "rank_at": ("ranking",),
             "open_trial": ("ranking",),
-            "study": ("study", "axis", "bootstrap", "ranking"),
+            "study": ("study", "axis", "bootstrap", "ranking", "curves", "gradients"),
         }
         return tab in only_on[action] if action in only_on else True
 
