@@ -2,7 +2,9 @@
 each item's evidence and next step, each study's checklist, and the plots one key away —
 isolation (PB-15), axis plots (PB-12/16, infeasible trials as ✗), the bootstrap of
 best-of-k (PB-13), a ranking by any recorded metric (PB-29), the best trials' curves (PB-14)
-and the best trial's gradient norms (PB-31).
+and the best trial's gradient norms (PB-31). `c` concludes the experiment (PB-5): the one
+write the app makes itself, `core.analysis.conclusion.conclude` on a writable session in a
+thread worker, refused by core while a runner is alive or trials are unfinished.
 
 Every number is `review_document`'s, the function `tunebook review --json` prints, so the
 app and the command line show the same review; it runs in a thread worker."""
@@ -10,7 +12,9 @@ app and the command line show the same review; it runs in a thread worker."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.color import Color
@@ -19,15 +23,26 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.screen import ModalScreen
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
 from tunebook.core.trial_detail import HistogramBins
-from tunebook.sessions import BadInput
+from tunebook.sessions import BadInput, Session
 from tunebook.sessions.text import safe_text
 from tunebook.tui.probe_text import number
-from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.screens.base import SessionScreen, TunebookScreen
 from tunebook.tui.screens.experiments import EXPERIMENT_STYLE
 from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart, log_ticks, trial_color
 from tunebook.tui.widgets.histogram import HistogramChart
@@ -93,6 +108,25 @@ def read_review(session: Any, name: str | None, rank_by: str | None, at: str) ->
     return Review(document, metrics, rank_by, at)
 
 
+def evidence_preview(session: Any, name: str) -> str:
+    """The evidence `conclude` would store after the note, as the experiment stands now."""
+    from tunebook.core.analysis.conclusion import evidence_for
+    from tunebook.core.analysis.study import load_experiment
+
+    views = load_experiment(session, name)
+    return evidence_for(session, views).text(views[0].metric if views else "objective")
+
+
+def conclude_experiment(path: Path, name: str, note: str) -> str:
+    """Conclude experiment `name` on a writable session (from a thread worker); what to
+    tell the user. BadInput from core while a runner is alive or trials are unfinished."""
+    from tunebook.core.analysis.conclusion import conclude
+
+    with Session.open(path) as session:
+        text = conclude(session, name, note, source="app")
+    return f"concluded experiment '{safe_text(name)}': {safe_text(text)}"
+
+
 def verdict_text(verdict: str, word: bool = True) -> Text:
     """A verdict as its coloured mark (and word)."""
     mark = VERDICT_MARK[verdict] + (f" {verdict}" if word else "")
@@ -131,6 +165,75 @@ def params_text(params: dict[str, Any]) -> str:
         f"{safe_text(k)}={number(v) if isinstance(v, float) else safe_text(v)}"
         for k, v in params.items()
     )
+
+
+class NoteScreen(TunebookScreen, ModalScreen[str | None]):
+    """Asks for the user's note before the app records something (a conclusion, a launch):
+    what gets recorded, an Input, and Record / Cancel. `save(note)` runs in a thread worker
+    and its message closes the screen; a refusal is shown in one sentence and the note kept,
+    so it can be sent again once the reason is gone. Dismisses with None when cancelled."""
+
+    DEFAULT_CSS = """
+    NoteScreen { align: center middle; }
+    NoteScreen #note-dialog {
+        width: 84; max-width: 95%; height: auto; max-height: 95%;
+        border: thick $primary; background: $surface; padding: 1 2;
+    }
+    NoteScreen #note-title { text-style: bold; }
+    NoteScreen #note-body { height: auto; max-height: 14; overflow-y: auto; margin: 1 0; }
+    NoteScreen #note-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    NoteScreen Button { margin-left: 1; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="note.cancel", tooltip="Close without recording")
+    ]
+
+    def __init__(
+        self, title: str, body: Text, confirm: str, save: Callable[[str], str], placeholder: str
+    ) -> None:
+        super().__init__()
+        self._title, self._body, self._confirm = title, body, confirm
+        self._save_note, self._placeholder = save, placeholder
+        #: True while `save` runs (a second enter is ignored).
+        self.saving = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-dialog"):
+            yield Label(self._title, id="note-title", markup=False)
+            yield Static(self._body, id="note-body", markup=False)
+            yield Input(placeholder=self._placeholder, id="note-input")
+            with Horizontal(id="note-buttons"):
+                yield Button(f"{self._confirm} (enter)", variant="primary", id="note-save")
+                yield Button("Cancel (esc)", id="note-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#note-input", Input).focus()
+
+    @on(Input.Submitted, "#note-input")
+    @on(Button.Pressed, "#note-save")
+    def _submitted(self) -> None:
+        if not self.saving:
+            self.saving = True
+            self._save(self.query_one("#note-input", Input).value)
+
+    @on(Button.Pressed, "#note-cancel")
+    def action_cancel(self) -> None:
+        """Close without recording anything."""
+        self.dismiss(None)
+
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def _save(self, note: str) -> None:
+        try:
+            message = self._save_note(note)
+        except Exception as exc:  # one sentence (BadInput's own), and the note kept
+            self.app.call_from_thread(self._refused, exc)
+        else:
+            self.app.call_from_thread(self.dismiss, message)
+
+    def _refused(self, error: Exception) -> None:
+        self.saving = False
+        self.tunebook.report_error(error)
 
 
 class AxisChart(CurveChart):
@@ -174,6 +277,10 @@ class ReviewScreen(SessionScreen):
 
     DEFAULT_CSS = """
     ReviewScreen #review-head { padding: 0 1; height: auto; }
+    ReviewScreen #review-conclusion {
+        padding: 0 1; height: 1; display: none; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    ReviewScreen #review-conclusion.-shown { display: block; }
     ReviewScreen #review-tabs { height: 1fr; }
     ReviewScreen TabPane { padding: 0 1; }
     ReviewScreen DataTable { height: auto; max-height: 10; }
@@ -238,6 +345,13 @@ class ReviewScreen(SessionScreen):
             id="review.open_trial",
             tooltip="Open the highlighted ranked trial",
         ),
+        Binding(
+            "c",
+            "conclude",
+            "Conclude",
+            id="review.conclude",
+            tooltip="Record the experiment's conclusion: your note, then the evidence (PB-5)",
+        ),
         Binding("escape", "back", "Back", id="review.back", tooltip="Back to the previous screen"),
         *(
             Binding(
@@ -267,6 +381,7 @@ class ReviewScreen(SessionScreen):
         yield Header()
         yield ReadOnlyBanner()
         yield Static("loading the review…", id="review-head", markup=False)
+        yield Static(id="review-conclusion", markup=False)
         with TabbedContent(id="review-tabs"):
             with TabPane("Checklist", id="checklist"), Vertical():
                 yield DataTable(id="review-checklist", cursor_type="row", zebra_stripes=False)
@@ -360,6 +475,7 @@ class ReviewScreen(SessionScreen):
             cells = (Text(item["title"]), verdict_text(item["verdict"]), where)
             rows.append((item["key"], cells))
         refill(self.query_one("#review-checklist", DataTable), CHECKLIST_COLUMNS, rows)
+        self._show_conclusion(document["experiment"]["conclusion"])
         self._show_evidence()
         self._draw_isolation(document["isolation"])
         self._draw_study()
@@ -400,6 +516,16 @@ class ReviewScreen(SessionScreen):
             metric = safe_text(study["objective"]["metric"])
             text.append(f"; best {metric} {number(best['value'])}, trial {best['trial_id']}")
         return text
+
+    def _show_conclusion(self, conclusion: str) -> None:
+        """The stored conclusion in one line under the head (the note comes first; `c`
+        shows it in full)."""
+        line = self.query_one("#review-conclusion", Static)
+        line.set_class(bool(conclusion), "-shown")
+        text = Text()
+        text.append("conclusion: ", style="bold green")
+        text.append(safe_text(conclusion))
+        line.update(text)
 
     def _show_evidence(self) -> None:
         """The highlighted experiment checklist item's evidence and next step."""
@@ -712,6 +838,53 @@ class ReviewScreen(SessionScreen):
     @on(DataTable.RowSelected, "#ranking-table")
     def _ranked_selected(self, _event: DataTable.RowSelected) -> None:
         self.action_open_trial()
+
+    def action_conclude(self) -> None:
+        """Ask for a note and conclude the experiment with it and the evidence (PB-5);
+        refused at once on a read-only session, by core while it is being run."""
+        refusal = self.tunebook.write_refusal()
+        if refusal:
+            self.notify(f"cannot conclude: {safe_text(refusal)}", severity="warning")
+            return
+        if self.review is not None:
+            self._open_conclusion(self.review.document["experiment"])
+
+    @work(thread=True, exclusive=True, group="conclude", exit_on_error=False)
+    def _open_conclusion(self, experiment: dict[str, Any]) -> None:
+        name = experiment["name"]
+        evidence = self.read(lambda session: evidence_preview(session, name))
+        self.app.call_from_thread(self._ask_conclusion, experiment, evidence)
+
+    def _ask_conclusion(self, experiment: dict[str, Any], evidence: str) -> None:
+        name, path = experiment["name"], self.session_path
+        body = Text()
+        body.append("goal: ", style="bold")
+        body.append((safe_text(experiment["goal"]) or "—") + "\n")
+        body.append("evidence: ", style="bold")
+        body.append(safe_text(evidence) + "\n")
+        if experiment["conclusion"]:
+            body.append("concluded already (replaced): ", style="bold yellow")
+            body.append(safe_text(experiment["conclusion"]) + "\n")
+        body.append(
+            "Stored: your note, then the evidence; the experiment is marked concluded.",
+            style="dim",
+        )
+
+        def concluded(message: str | None) -> None:
+            if message:
+                self.notify(message, title="Concluded", timeout=10)
+                self.reload()  # the watcher posts the change too; this shows it at once
+
+        self.app.push_screen(
+            NoteScreen(
+                f"Conclude experiment {safe_text(name)}",
+                body,
+                "Conclude",
+                lambda note: conclude_experiment(path, name, note),
+                "what you conclude, in your words",
+            ),
+            concluded,
+        )
 
     def action_back(self) -> None:
         """Back to the screen that opened this one."""
