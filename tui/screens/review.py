@@ -332,7 +332,7 @@ class ReviewScreen(SessionScreen):
             tooltip="Rank the trials by the next recorded metric (PB-29)",
         ),
         Binding(
-            "a",
+            "p",
             "rank_at",
             "At",
             id="review.rank_at",
@@ -344,6 +344,14 @@ class ReviewScreen(SessionScreen):
             "Open",
             id="review.open_trial",
             tooltip="Open the highlighted ranked trial",
+        ),
+        Binding(
+            "a",
+            "adopt",
+            "Adopt",
+            id="review.adopt",
+            tooltip="Adopt the highlighted ranked trial (else the study's best) as the new "
+            "baseline, on its seed variance (PB-17)",
         ),
         Binding(
             "c",
@@ -678,7 +686,7 @@ class ReviewScreen(SessionScreen):
         ranking = study["ranking"]
         note = Text()
         note.append(f"ranked by {safe_text(ranking['metric'])} at {ranking['at']}", style="bold")
-        note.append("  (k: next metric, a: best/final/min/max, enter: open)", style="dim")
+        note.append("  (k: next metric, p: best/final/min/max, enter: open, a: adopt)", style="dim")
         self.query_one("#ranking-note", Static).update(note)
         rows = [
             (
@@ -838,6 +846,21 @@ class ReviewScreen(SessionScreen):
     @on(DataTable.RowSelected, "#ranking-table")
     def _ranked_selected(self, _event: DataTable.RowSelected) -> None:
         self.action_open_trial()
+
+    def action_adopt(self) -> None:
+        """Open the adoption of the highlighted ranked trial on the ranking tab, else of the
+        selected study's best trial (PB-17)."""
+        from tunebook.tui.screens.adoption import AdoptionScreen
+
+        study = self.study
+        on_ranking = self.query_one("#review-tabs", TabbedContent).active == "ranking"
+        trial_id = self.ranked_trial() if on_ranking else None
+        if trial_id is None and study is not None and study["best"] is not None:
+            trial_id = study["best"]["trial_id"]
+        if trial_id is None:
+            self.notify("no trial to adopt: the study has no feasible trial", severity="warning")
+            return
+        self.app.push_screen(AdoptionScreen(trial_id))
 
     def action_conclude(self) -> None:
         """Ask for a note and conclude the experiment with it and the evidence (PB-5);
