@@ -360,6 +360,14 @@ class ReviewScreen(SessionScreen):
             id="review.conclude",
             tooltip="Record the experiment's conclusion: your note, then the evidence (PB-5)",
         ),
+        Binding(
+            "L",
+            "launches",
+            "Launch history",
+            id="review.launches",
+            show=False,
+            tooltip="Every adopted baseline with its evidence and config",
+        ),
         Binding("escape", "back", "Back", id="review.back", tooltip="Back to the previous screen"),
         *(
             Binding(
@@ -861,6 +869,12 @@ class ReviewScreen(SessionScreen):
             self.notify("no trial to adopt: the study has no feasible trial", severity="warning")
             return
         self.app.push_screen(AdoptionScreen(trial_id))
+
+    def action_launches(self) -> None:
+        """Open the launch history."""
+        from tunebook.tui.screens.launches import LaunchesScreen
+
+        self.app.push_screen(LaunchesScreen())
 
     def action_conclude(self) -> None:
         """Ask for a note and conclude the experiment with it and the evidence (PB-5);
