@@ -25,6 +25,7 @@ from tests.tui.detail_helpers import (  # noqa: F401 - private_user_files is an 
 from tests.tui.pilot import wait_for
 from tests.tui.test_adoption_screen import adoptable
 from tests.tui.test_review_screen import column, open_review
+from tests.tui.test_snapshots import SIZES, settle
 from tunebook.core.analysis.adoption import (
     ALPHA,
     FIRST_SEED,
@@ -194,3 +195,23 @@ async def test_no_launch_yet_says_how_and_the_palette_opens_it(tmp_path: Path) -
         assert note == EMPTY and note.startswith("No launch yet: adopt a trial from the Review")
         assert not screen.query_one("#launches").display
         assert list(session_commands(screen)) == []  # not offered over itself
+
+
+@pytest.mark.usefixtures("utc")
+@pytest.mark.parametrize("size", SIZES)
+def test_launches_snapshot(
+    snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = launched(Path("launches.tunebook"))
+
+    async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
+        await settle(pilot, lambda: type(app.screen).__name__ == "SessionMapScreen")
+        await pilot.press("L")
+        await settle(
+            pilot, lambda: isinstance(app.screen, LaunchesScreen) and bool(app.screen.history)
+        )
+        await pilot.pause(0.1)
+
+    assert snap_compare(TunebookApp(path), terminal_size=size, run_before=run_before)

@@ -1,12 +1,14 @@
 """The review's Curves and Gradients tabs on written sessions: the top trials' training loss
 and validation objective and the best trial's gradient norms, the numbers of `tunebook
-review --json`, and in words why a study has nothing to draw."""
+review --json`, in words why a study has nothing to draw, and the Curves tab's snapshots."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import pytest
+from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
 from tests.analysis.sessions import LR, finished
@@ -16,8 +18,10 @@ from tests.tui.detail_helpers import (  # noqa: F401 - private_user_files is an 
 )
 from tests.tui.pilot import wait_for
 from tests.tui.test_review_screen import open_review
+from tests.tui.test_snapshots import SIZES, settle
 from tunebook.core.trial_detail import HistogramBins
 from tunebook.sessions import Session, TrialStatus
+from tunebook.tui.app import TunebookApp
 from tunebook.tui.cli.review_commands import review_document
 from tunebook.tui.screens.review import ReviewScreen
 from tunebook.tui.widgets.curve_chart import CurveChart
@@ -51,7 +55,7 @@ def curved_experiment(path: Path) -> Path:
         for i in range(7):
             steps = range(1, STEPS + 1)
             evaluated = steps[4::5]
-            error = [0.2 + 0.03 * abs(i - 3) + 0.5 / (1 + s / 4) for s in evaluated]
+            error = [0.2 + 0.03 * abs(i - 3) + 0.01 * i + 0.5 / (1 + s / 4) for s in evaluated]
             series = {
                 "train/loss": [(s, 2.0 / (1 + s * (i + 1) / 50) + 0.05 * i) for s in steps],
                 "validation/error": list(zip(evaluated, error)),
@@ -128,3 +132,23 @@ async def test_curves_and_gradients_draw_the_numbers_of_review_json(tmp_path: Pa
             screen, "#gradients-note"
         )
         assert not screen.query_one("#grad-histogram").display
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_curves_snapshot(
+    snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = curved_experiment(Path("curves.tunebook"))
+
+    async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
+        await settle(pilot, lambda: type(app.screen).__name__ == "SessionMapScreen")
+        app.show_review()  # type: ignore[attr-defined]
+        await settle(
+            pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.review is not None
+        )
+        await pilot.press("7")
+        await pilot.pause(0.3)  # charts draw at their final size after the tab's layout
+
+    assert snap_compare(TunebookApp(path), terminal_size=size, run_before=run_before)
