@@ -60,6 +60,7 @@ class ProbeKind(str, Enum):
     STABILITY = "stability"
     WARMUP = "warmup"
     SEED_VARIANCE = "seed_variance"
+    FINAL_TEST = "final_test"  # the one test-set evaluation (PB-18)
 
 
 class CheckpointKind(str, Enum):

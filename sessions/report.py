@@ -20,7 +20,7 @@ from typing import Any
 
 from tunebook.sessions.connection import read_only_reason
 from tunebook.sessions.facts import WorkloadFacts, below_one_example, describe_facts
-from tunebook.sessions.records import Experiment, Study, Trial, TrialStatus, now
+from tunebook.sessions.records import Experiment, ProbeKind, Study, Trial, TrialStatus, now
 from tunebook.sessions.store import Session
 from tunebook.sessions.text import plural, safe_text
 
@@ -172,7 +172,23 @@ def status_data(session: Session) -> dict[str, Any]:
         "experiments": experiments,
         "trials": {**totals, "total": sum(totals.values())},
         "launches": len(session.launches()),
+        "final_test": final_test(session),
     }
+
+
+def final_test(session: Session) -> dict[str, Any] | None:
+    """The session's one test-set evaluation (PB-18) as `{probe, trial, experiment,
+    objective, value, checkpoint_step}`, or None before it."""
+    for probe in reversed(session.probes(ProbeKind.FINAL_TEST)):
+        summary = probe.summary
+        if probe.status == "completed" and summary.get("test_value") is not None:
+            keys = ("trial", "experiment", "objective", "checkpoint_step")
+            return {
+                "probe": probe.id,
+                **{k: summary[k] for k in keys},
+                "value": summary["test_value"],
+            }
+    return None
 
 
 def trial_sampler(trial: Trial, study: Study) -> str:
@@ -218,6 +234,16 @@ def counts_with_planned(study: Study, counts: dict[str, int]) -> dict[str, int]:
     full = {s.value: counts.get(s.value, 0) for s in TrialStatus}
     full[TrialStatus.PENDING.value] += max(0, study.budget - sum(full.values()))
     return full
+
+
+def note_target(session: Session, experiment: str | None, trial: int | None) -> str:
+    """The note target of an experiment name or a trial id (BadInput naming one that does
+    not exist), else the session: `experiment:<id>`, `trial:<id>` or `session`."""
+    if experiment is not None:
+        return f"experiment:{session.experiment(experiment).id}"
+    if trial is not None:
+        return f"trial:{session.trial(trial).id}"
+    return "session"
 
 
 def data_notes(facts: WorkloadFacts | None) -> tuple[str, ...]:
@@ -455,6 +481,13 @@ def _markdown(session: Session, checklists: Checklists) -> str:
         f"- Trials: {data['trials']['total']} ({counts})",
         "",
     ]
+    notes: dict[str, list[str]] = {}
+    for note in session.notes():
+        notes.setdefault(note.target, []).append(note.text)
+    lines += _notes_lines("Notes", notes.get("session", []))
+    noted = [int(t.split(":", 1)[1]) for t in notes if t.startswith("trial:")]
+    experiment_of = {s.id: s.experiment_id for s in session.studies()}
+    trials_noted = [(t.id, experiment_of[t.study_id]) for t in session.trials_by_id(noted)]
     if data["decisions"]:
         lines += ["## Decisions", "", "| decision | value | stale |", "|---|---|---|"]
         lines += [
@@ -520,6 +553,14 @@ def _markdown(session: Session, checklists: Checklists) -> str:
         if stored.conclusion:
             lines += ["", f"Conclusion: {_cell(stored.conclusion)}"]
         lines.append("")
+        lines += _notes_lines("Notes", notes.get(f"experiment:{stored.id}", []))
+        trial_notes = [
+            f"trial {trial}: {text}"
+            for trial, experiment_id in trials_noted
+            if experiment_id == stored.id
+            for text in notes[f"trial:{trial}"]
+        ]
+        lines += _notes_lines("Trial notes", trial_notes)
     launches = session.launches()
     if launches:
         names = {e.id: e.name for e in session.experiments()}
@@ -532,7 +573,24 @@ def _markdown(session: Session, checklists: Checklists) -> str:
             for launch in launches
         ]
         lines.append("")
+    found = data["final_test"]
+    if found is not None:
+        lines += [
+            "## Final test",
+            "",
+            f"Test {_cell(found['objective'])} {found['value']:.4g}: trial {found['trial']} "
+            f"({_cell(found['experiment'])}), best checkpoint at step {found['checkpoint_step']}; "
+            "evaluated once (PB-18).",
+            "",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _notes_lines(title: str, texts: Sequence[str]) -> list[str]:
+    """A titled list of notes (nothing when there are none)."""
+    if not texts:
+        return []
+    return [f"{title}:", "", *(f"- {_cell(text)}" for text in texts), ""]
 
 
 def _design_line(design: Mapping[str, Any]) -> str:

@@ -130,3 +130,21 @@ def test_a_refused_run_prints_one_sentence_and_no_progress_bar(
     assert main(["run", str(filled), *extra]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and message in err
+
+
+def test_notes_go_where_they_belong_in_the_report(
+    filled: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["note", str(filled), "the data is noisy"]) == 0
+    assert main(["note", str(filled), "depth 3 | wins?", "--experiment", "depth"]) == 0
+    assert main(["note", str(filled), "spiky\x1b[31m", "--trial", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "note 3 on trial 1"
+    assert main(["note", str(filled), "x", "--trial", "999"]) == 2
+    assert main(["note", str(filled), "   "]) == 2
+    assert "the note is empty" in capsys.readouterr().err
+    assert main(["export", str(filled), "--format", "md"]) == 0
+    report = capsys.readouterr().out
+    session_part, experiment_part = report.split("## Experiment: depth", 1)
+    assert "- the data is noisy" in session_part
+    assert "- depth 3 \\| wins?" in experiment_part
+    assert "- trial 1: spiky\\x1b[31m" in experiment_part and "\x1b" not in report

@@ -213,6 +213,18 @@ class TunebookApp(App[None]):
 
         self.push_screen(ReviewScreen(experiment_name))
 
+    def show_exploitation(self, experiment_name: str) -> None:
+        """The refined space of a concluded exploration and its Bayesian study (PB-18)."""
+        from tunebook.tui.screens.exploitation import ExploitationScreen
+
+        self.push_screen(ExploitationScreen(experiment_name))
+
+    def show_final_test(self) -> None:
+        """The session's one test-set evaluation (PB-18)."""
+        from tunebook.tui.screens.final_test import FinalTestScreen
+
+        self.push_screen(FinalTestScreen())
+
     def show_project_step(self, key: str) -> bool:
         """The project-start screen of stage `key` (model … stability); False when the
         stage has none."""

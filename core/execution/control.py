@@ -194,20 +194,38 @@ def stop_runner(path: str | os.PathLike[str], timeout: float) -> StopResult:
     return StopResult(runner, time.monotonic() - started)
 
 
-DECIDE_WAIT = 120.0  # seconds `tunebook decide` may take (it imports torch to check values)
+CHILD_WAIT = 120.0  # seconds a writing child may take (it imports torch to check values)
 
 
 def record_decision(path: str | os.PathLike[str], arguments: list[str]) -> str:
     """Record a project-start decision by running `tunebook decide PATH ARGUMENTS…` in a
     child process: the app itself never writes the session. Returns what it printed; raises
     BadInput (exit 2) or TunebookError with the child's one-sentence error."""
-    command = [sys.executable, "-m", "tunebook.tui.cli", "decide", os.fspath(path), *arguments]
+    return _run_child(["decide", os.fspath(path), *arguments], "recording the decision")
+
+
+def create_exploitation(
+    path: str | os.PathLike[str], experiment: str, trials: int | None = None
+) -> str:
+    """Store the Bayesian study over experiment `experiment`'s refined space (PB-18) by
+    running `tunebook exploit PATH EXPERIMENT [--trials N]` in a child process, as
+    `record_decision` does; returns what it printed."""
+    arguments = ["exploit", os.fspath(path), experiment]
+    if trials is not None:
+        arguments += ["--trials", str(trials)]
+    return _run_child(arguments, "creating the exploitation study")
+
+
+def _run_child(arguments: list[str], what: str) -> str:
+    """Run `tunebook ARGUMENTS…` to completion; its output, or its one-sentence error as
+    BadInput (exit 2) or TunebookError."""
+    command = [sys.executable, "-m", "tunebook.tui.cli", *arguments]
     try:
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=DECIDE_WAIT, stdin=subprocess.DEVNULL
+            command, capture_output=True, text=True, timeout=CHILD_WAIT, stdin=subprocess.DEVNULL
         )
     except subprocess.TimeoutExpired as exc:
-        raise TunebookError(f"recording the decision took more than {DECIDE_WAIT:.0f} s") from exc
+        raise TunebookError(f"{what} took more than {CHILD_WAIT:.0f} s") from exc
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
         message = lines[-1].removeprefix("tunebook: ") if lines else f"exit {done.returncode}"

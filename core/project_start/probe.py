@@ -24,6 +24,7 @@ UNITS = "tunebook.core.project_start.units"
 TRAIN_UNIT = f"{UNITS}:train_unit"
 THROUGHPUT_UNIT = f"{UNITS}:throughput_unit"
 CHANCE_UNIT = f"{UNITS}:chance_unit"
+FINAL_TEST_UNIT = f"{UNITS}:final_test_unit"
 
 Points = Mapping[str, Mapping[str, Any]]
 

@@ -1,9 +1,11 @@
-"""Every probe by its command-line name: the project-start ones and the seed-variance
-probe that adoption runs (`tunebook adopt`, PB-17)."""
+"""Every probe by its command-line name: the project-start ones, the seed-variance probe
+that adoption runs (`tunebook adopt`, PB-17) and the final test (`tunebook final-test`,
+PB-18)."""
 
 from __future__ import annotations
 
 from tunebook.core.analysis.adoption import SeedVarianceProbe
+from tunebook.core.analysis.final_test import FinalTestProbe
 from tunebook.core.project_start.batch_size import BatchSizeProbe
 from tunebook.core.project_start.initial_config import InitialConfigProbe
 from tunebook.core.project_start.probe import ProbePlan
@@ -19,6 +21,7 @@ PROBES: dict[str, ProbePlan] = {
         TrainingLengthProbe(),
         StabilityProbe(),
         SeedVarianceProbe(),
+        FinalTestProbe(),
     )
 }
 #: Other names a probe answers to (DESIGN.md's `tunebook probe lr`).

@@ -25,7 +25,9 @@ import torch
 from tunebook.core.execution.trial_config import config_from_hparams
 from tunebook.core.execution.trial_task import OOM_MARKERS, cached_workload, describe_error
 from tunebook.core.training import MemoryReporter, TrainingStatus, train_trial
-from tunebook.core.workloads.base import split_length
+from tunebook.core.training.loop import evaluate, split_hparams
+from tunebook.core.training.state import from_bytes
+from tunebook.core.workloads.base import split_length, split_tensors
 
 #: Steps trained before timing starts (allocator, caches, lazy initialisation).
 WARMUP_STEPS = 5
@@ -256,3 +258,29 @@ def _finite(value: float) -> float | None:
 
 def _pairs(series: list[tuple[int, float]]) -> list[list[float | None]]:
     return [[step, _finite(value)] for step, value in series]
+
+
+def final_test_unit(payload: Mapping[str, Any], stop: Any) -> dict[str, Any]:
+    """Evaluate one stored checkpoint on the workload's test split, and on its validation
+    split to check it is the model the session recorded (PB-18). The checkpoint is read
+    from the session file (read-only) and loaded with `weights_only=True`."""
+    from tunebook.sessions import Session
+
+    try:
+        workload, config = _workload_and_config(payload, eval_every=0)
+        splits = workload.splits(config.data_seed)
+        if splits.test is None:
+            error = f"workload {workload.ref!r} has no test split"
+            return {"status": "no_test_split", "error": error}
+        with Session.open(payload["session"], read_only=True) as session:
+            state = from_bytes(session.checkpoint_data(int(payload["checkpoint"])))
+        architecture, _, _ = split_hparams(workload, config.optimizer, config.hparams)
+        model = workload.build_model(architecture).to(config.device)
+        model.load_state_dict(state)
+        results = {}
+        for name, split in (("test", splits.test), ("validation", splits.validation)):
+            tensors = [t.to(config.device) for t in split_tensors(split)]
+            results[name] = evaluate(workload, model, tensors, config.batch_size, name)
+    except Exception as exc:
+        return {"status": "failed", "error": describe_error(exc)}
+    return {"status": "ok", **results}

@@ -18,6 +18,7 @@ from tunebook.sessions.version import __version__
 from tunebook.tui.cli import (
     adopt_commands,
     engine_commands,
+    exploit_commands,
     probe_commands,
     review_commands,
     run_commands,
@@ -30,6 +31,7 @@ COMMAND_MODULES = (
     probe_commands,
     review_commands,
     adopt_commands,
+    exploit_commands,
     run_commands,
 )
 

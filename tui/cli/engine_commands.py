@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tunebook.sessions import Experiment, Session, Trial
 from tunebook.sessions.text import plural, safe_text
+
+if TYPE_CHECKING:
+    from tunebook.core.experiments import AddedExperiment
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -90,6 +94,13 @@ def cmd_experiment_add(args: argparse.Namespace) -> int:
     with Session.open(args.path) as session:
         show_foreign_code_notice(session)
         added = add_experiment_from_spec(session, args.spec)
+    print_added(args.path, added)
+    return 0
+
+
+def print_added(path: str, added: AddedExperiment) -> None:
+    """What `experiment add` says of a stored experiment: its studies, the coverage of
+    the scientific values, the playbook's notes, the estimated time, how to run it."""
     name, studies = safe_text(added.experiment.name), plural(len(added.studies), "study")
     print(f"added experiment '{name}' with {studies}:")
     for study in added.studies:
@@ -102,9 +113,8 @@ def cmd_experiment_add(args: argparse.Namespace) -> int:
         )
     for advice in added.advice:
         print(f"note ({advice.playbook_id}): {safe_text(advice.message)}")
-    print(cost_line(args.path, added.experiment))
-    print(f"run it with 'tunebook run {safe_text(args.path)}'")
-    return 0
+    print(cost_line(path, added.experiment))
+    print(f"run it with 'tunebook run {safe_text(path)}'")
 
 
 def cost_line(path: str, experiment: Experiment) -> str:

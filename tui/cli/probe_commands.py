@@ -3,8 +3,10 @@
 `probe model` and `probe optimizer` show the choices (the architecture family, the seven
 optimizers with a suggestion); `probe batch-size|initial-config|training-length|stability`
 measure in worker processes with a progress line, then print the table, a plotext chart,
-the warnings and the recommendation (`--json` prints the stored probe instead). `decide`
-records a decision: the value given, or the latest probe's recommendation.
+the warnings and the recommendation (`--json` prints the stored probe instead). The
+review's probes, `seed-variance` and `final-test`, run here too (the app starts them
+detached through this command). `decide` records a decision: the value given, or the
+latest probe's recommendation.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from tunebook.tui.probe_text import BATCH_SIZE_COLUMNS, batch_size_cells, number
 
 MEASURING = ("batch-size", "initial-config", "training-length", "stability")
 VIEWS = ("model", "optimizer")
+#: The probes of the review's end (their own commands, `adopt` and `final-test`, run them
+#: too; the app starts them detached through this one).
+REVIEW_PROBES = ("seed-variance", "final-test")
 #: Options that only some probes take (the others refuse them in one sentence).
 PROBE_OPTIONS = {
     "start": ("batch-size",),
@@ -32,6 +37,8 @@ PROBE_OPTIONS = {
     "max_steps": ("batch-size",),
     "steps": ("initial-config", "training-length", "stability"),
     "learning_rate": ("initial-config", "training-length", "stability"),
+    "trial": REVIEW_PROBES,
+    "seeds": ("seed-variance",),
 }
 DECISIONS = {
     "model": "model",
@@ -50,9 +57,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     probe.add_argument(
         "name",
-        choices=(*VIEWS, *MEASURING, "lr"),
+        choices=(*VIEWS, *MEASURING, *REVIEW_PROBES, "lr"),
         metavar="NAME",
-        help=f"one of {', '.join((*VIEWS, *MEASURING))}",
+        help=f"one of {', '.join((*VIEWS, *MEASURING, *REVIEW_PROBES))}",
     )
     probe.add_argument("path", help="the session file")
     probe.add_argument("--json", action="store_true", help="print the stored probe as JSON")
@@ -95,6 +102,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=float,
         help="the learning rate to centre on (default: the project's)",
     )
+    review = probe.add_argument_group("seed-variance, final-test")
+    review.add_argument("--trial", type=int, help="the trial to re-run or evaluate")
+    review.add_argument("--seeds", type=int, help="seed-variance: new seeds per configuration")
     probe.set_defaults(handler=cmd_probe)
 
     decide = commands.add_parser("decide", help="record a project-start decision")
@@ -263,6 +273,12 @@ def print_probe(path: str, name: str, status: str, summary: Mapping[str, Any]) -
         console.print(
             f"probe {name} {status}; run the same command again to resume it", markup=False
         )
+        return
+    if name in REVIEW_PROBES:
+        from tunebook.tui.cli.adopt_commands import print_adoption
+        from tunebook.tui.cli.exploit_commands import print_final_test
+
+        (print_adoption if name == "seed-variance" else print_final_test)(summary)
         return
     {
         "batch-size": _print_batch_sizes,

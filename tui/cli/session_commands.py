@@ -61,6 +61,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--output", "-O", help="write to this file instead of standard output")
     export.set_defaults(handler=cmd_export)
 
+    note = commands.add_parser(
+        "note", help="attach a note to the session, an experiment or a trial (PB-24)"
+    )
+    note.add_argument("path", help="the session file")
+    note.add_argument("text", help="the note")
+    where = note.add_mutually_exclusive_group()
+    where.add_argument("--experiment", "-e", help="attach it to this experiment")
+    where.add_argument("--trial", "-t", type=int, help="attach it to this trial")
+    note.set_defaults(handler=cmd_note)
+
 
 def cmd_new(args: argparse.Namespace) -> int:
     """Check the workload loads, then create the file (the app's new-session form calls
@@ -74,6 +84,26 @@ def cmd_new(args: argparse.Namespace) -> int:
     print(describe_facts(info.workload_facts))
     for note in info.workload_facts.notes if info.workload_facts else ():
         print(f"note: {safe_text(note)}")
+    return 0
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    """Store the note on its target (which must exist) and say where it went."""
+    from tunebook.sessions import BadInput
+    from tunebook.sessions.report import note_target
+
+    text = args.text.strip()
+    if not text:
+        raise BadInput("the note is empty; write what you want to remember")
+    with Session.open(args.path) as session:
+        target = note_target(session, args.experiment, args.trial)
+        stored = session.add_note(target, text)
+    where = (
+        f"experiment '{safe_text(args.experiment)}'"
+        if args.experiment is not None
+        else (f"trial {args.trial}" if args.trial is not None else "the session")
+    )
+    print(f"note {stored.id} on {where}")
     return 0
 
 
@@ -164,6 +194,13 @@ def print_status(data: dict[str, Any]) -> None:
         f"{totals['infeasible']} infeasible, {totals['failed']} failed, "
         f"{totals['running']} running, {totals['pending']} pending"
     )
+    found = data["final_test"]
+    if found is not None:
+        console.print(
+            f"final test: {safe_text(found['objective'])} {found['value']:.4g} (trial "
+            f"{found['trial']}, step {found['checkpoint_step']}; evaluated once, PB-18)",
+            markup=False,
+        )
     print_stages(console, data.get("stages", []))
 
 

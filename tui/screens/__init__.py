@@ -9,6 +9,8 @@ def screen_classes() -> list[type[Screen]]:
     """Every screen class of the app (the keymap may name any of their bindings)."""
     from tunebook.tui.screens.confirm import ConfirmScreen
     from tunebook.tui.screens.experiments import ExperimentsScreen
+    from tunebook.tui.screens.exploitation import ExploitationScreen
+    from tunebook.tui.screens.final_test import FinalTestScreen
     from tunebook.tui.screens.help import HelpScreen
     from tunebook.tui.screens.home import HomeScreen
     from tunebook.tui.screens.new_session import NewSessionScreen
@@ -27,6 +29,8 @@ def screen_classes() -> list[type[Screen]]:
         ExperimentsScreen,
         TrialDetailScreen,
         ReviewScreen,
+        ExploitationScreen,
+        FinalTestScreen,
         HelpScreen,
         ConfirmScreen,
     ]
