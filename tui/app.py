@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 from tunebook.sessions import BadInput, Session, TunebookError
 from tunebook.sessions.connection import read_only_reason
 from tunebook.sessions.text import safe_text
-from tunebook.tui.commands import ScreenCommands
+from tunebook.tui.commands import DesignerCommands, ScreenCommands
 from tunebook.tui.keymap import check_binding_ids, keymap_path, load_keymap
 from tunebook.tui.messages import (
     RunnerStarted,
@@ -55,7 +55,7 @@ class TunebookApp(App[None]):
 
     TITLE = "tunebook"
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {ScreenCommands}
+    COMMANDS = App.COMMANDS | {ScreenCommands, DesignerCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys and glossary"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (a run keeps running)"),
@@ -224,6 +224,13 @@ class TunebookApp(App[None]):
         from tunebook.tui.screens.final_test import FinalTestScreen
 
         self.push_screen(FinalTestScreen())
+
+    def show_designer(self, from_experiment: str | None = None) -> None:
+        """The experiment designer: a new experiment over the session's decisions, or one
+        copied from experiment `from_experiment` with its goal and name cleared."""
+        from tunebook.tui.screens.designer import DesignerScreen
+
+        self.push_screen(DesignerScreen(from_experiment))
 
     def show_project_step(self, key: str) -> bool:
         """The project-start screen of stage `key` (model … stability); False when the

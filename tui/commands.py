@@ -1,5 +1,6 @@
-"""The command palette's provider: the current screen's commands, then the app's, then the
-screens of the open session that are reachable from anywhere (the launch history).
+"""The command palette's providers: the current screen's commands, then the app's, then the
+screens of the open session reachable from anywhere (the launch history); and "New
+experiment", which opens the designer from any screen over an open session.
 
 Every screen or app command is a binding with an id and a description, so the palette, the
 footer, the help screen and the user's keymap all name the same things.
@@ -74,3 +75,27 @@ class ScreenCommands(Provider):
 
     async def _run(self, action: str, namespace: object) -> None:
         await self.app.run_action(action, default_namespace=namespace)  # type: ignore[arg-type]
+
+
+class DesignerCommands(Provider):
+    """The "New experiment" command: the designer, from any screen over an open session."""
+
+    TITLE = "New experiment"
+    HELP = "Design an experiment: goal, roles, search space, budget (PB-5 … PB-10)"
+
+    def _available(self) -> bool:
+        return getattr(self.app, "session_path", None) is not None
+
+    async def discover(self) -> Hits:
+        if self._available():
+            yield DiscoveryHit(self.TITLE, self._open, help=self.HELP)
+
+    async def search(self, query: str) -> Hits:
+        if not self._available():
+            return
+        score = self.matcher(query).match(self.TITLE)
+        if score > 0:
+            yield Hit(score, self.matcher(query).highlight(self.TITLE), self._open, help=self.HELP)
+
+    def _open(self) -> None:
+        self.app.show_designer()  # type: ignore[attr-defined]

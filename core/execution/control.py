@@ -216,6 +216,14 @@ def create_exploitation(
     return _run_child(arguments, "creating the exploitation study")
 
 
+def add_experiment_spec(path: str | os.PathLike[str], spec_path: str | os.PathLike[str]) -> str:
+    """Add the experiment of a TOML spec by running `tunebook experiment add PATH SPEC` in a
+    child process, as `record_decision` does (the app's designer saves through the CLI's
+    own code path); returns what it printed: the studies, the advice, the estimate."""
+    arguments = ["experiment", "add", os.fspath(path), os.fspath(spec_path)]
+    return _run_child(arguments, "adding the experiment")
+
+
 def _run_child(arguments: list[str], what: str) -> str:
     """Run `tunebook ARGUMENTS…` to completion; its output, or its one-sentence error as
     BadInput (exit 2) or TunebookError."""

@@ -8,6 +8,7 @@ from textual.screen import Screen
 def screen_classes() -> list[type[Screen]]:
     """Every screen class of the app (the keymap may name any of their bindings)."""
     from tunebook.tui.screens.confirm import ConfirmScreen
+    from tunebook.tui.screens.designer import AddedScreen, DesignerScreen
     from tunebook.tui.screens.experiments import ExperimentsScreen
     from tunebook.tui.screens.exploitation import ExploitationScreen
     from tunebook.tui.screens.final_test import FinalTestScreen
@@ -27,6 +28,8 @@ def screen_classes() -> list[type[Screen]]:
         *PROJECT_SCREENS.values(),
         RunMonitorScreen,
         ExperimentsScreen,
+        DesignerScreen,
+        AddedScreen,
         TrialDetailScreen,
         ReviewScreen,
         ExploitationScreen,

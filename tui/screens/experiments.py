@@ -154,6 +154,14 @@ class ExperimentsScreen(SessionScreen):
             tooltip="Review the highlighted experiment: its checklist and plots",
         ),
         Binding(
+            "n", "new_experiment", "New", id="experiments.new",
+            tooltip="Design a new experiment over the session's decisions",
+        ),
+        Binding(
+            "N", "new_from_this", "New from this", id="experiments.new_from",
+            tooltip="Design a new experiment from the highlighted one: its design, a new goal",
+        ),
+        Binding(
             "escape", "back", "Back", id="experiments.back", tooltip="Back to the previous screen"
         ),
     ]
@@ -219,7 +227,7 @@ class ExperimentsScreen(SessionScreen):
         highlighted = self._highlighted()
         if highlighted is None:
             detail.update(
-                "no experiments yet: add one with 'tunebook experiment add PATH SPEC.toml'"
+                "no experiments yet: n designs one (or 'tunebook experiment add PATH SPEC.toml')"
             )
             return
         detail.update(experiment_text(*highlighted))
@@ -256,6 +264,18 @@ class ExperimentsScreen(SessionScreen):
             self.notify("no experiment to review yet", severity="warning")
             return
         self.tunebook.show_review(highlighted[0]["name"])
+
+    def action_new_experiment(self) -> None:
+        """The designer, pre-filled from the session's decisions (PB-5 … PB-10)."""
+        self.tunebook.show_designer()
+
+    def action_new_from_this(self) -> None:
+        """The designer with the highlighted experiment's design, goal and name cleared."""
+        highlighted = self._highlighted()
+        if highlighted is None:
+            self.notify("no experiment to copy yet", severity="warning")
+            return
+        self.tunebook.show_designer(highlighted[0]["name"])
 
     def action_back(self) -> None:
         """Back to the screen that opened this one."""
