@@ -272,8 +272,9 @@ class AxisChart(CurveChart):
 
 
 class ReviewScreen(SessionScreen):
-    """One experiment's review in tabs; `[`/`]` pick the study the study tabs show, `k`/`a`
-    change the ranking, enter opens a ranked trial, escape goes back."""
+    """One experiment's review in tabs; `[`/`]` pick the study the study tabs show, `k`/`p`
+    change the ranking, enter opens a ranked trial, `a` adopts a trial, `c` concludes the
+    experiment, `L` shows the launch history, escape goes back."""
 
     DEFAULT_CSS = """
     ReviewScreen #review-head { padding: 0 1; height: auto; }
