@@ -1,13 +1,14 @@
-"""The command palette's providers: the current screen's commands, then the app's; and
-"New experiment", which opens the designer from any screen over an open session.
+"""The command palette's providers: the current screen's commands, then the app's, then the
+screens of the open session reachable from anywhere (the launch history); and "New
+experiment", which opens the designer from any screen over an open session.
 
-Every command is a binding with an id and a description, so the palette, the footer, the
-help screen and the user's keymap all name the same things.
+Every screen or app command is a binding with an id and a description, so the palette, the
+footer, the help screen and the user's keymap all name the same things.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 
 from textual.binding import Binding
@@ -35,27 +36,42 @@ def screen_commands(screen: Screen) -> Iterator[tuple[str, str, str, object]]:
             ), namespace
 
 
-class ScreenCommands(Provider):
-    """Commands of the screen the palette was opened over."""
+def session_commands(screen: Screen) -> Iterator[tuple[str, str, Callable[[], object]]]:
+    """(title, help, callback) for the screens any screen over an open session reaches: the
+    launch history (its own screen excepted)."""
+    from tunebook.tui.screens.launches import LaunchesScreen
 
-    def _commands(self) -> list[tuple[str, str, str, object]]:
-        return list(screen_commands(self.screen))
+    app = screen.app
+    if getattr(app, "session_path", None) is None or isinstance(screen, LaunchesScreen):
+        return
+    yield (
+        "Launch history",
+        "Every adopted baseline with its evidence and config",
+        lambda: app.push_screen(LaunchesScreen()),
+    )
+
+
+class ScreenCommands(Provider):
+    """Commands of the screen the palette was opened over, then the open session's."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        commands = [
+            (title, help_text, partial(self._run, action, namespace))
+            for title, help_text, action, namespace in screen_commands(self.screen)
+        ]
+        titles = {title for title, *_ in commands}
+        return commands + [c for c in session_commands(self.screen) if c[0] not in titles]
 
     async def discover(self) -> Hits:
-        for title, help_text, action, namespace in self._commands():
-            yield DiscoveryHit(title, partial(self._run, action, namespace), help=help_text)
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for title, help_text, action, namespace in self._commands():
+        for title, help_text, callback in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(
-                    score,
-                    matcher.highlight(title),
-                    partial(self._run, action, namespace),
-                    help=help_text,
-                )
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
     async def _run(self, action: str, namespace: object) -> None:
         await self.app.run_action(action, default_namespace=namespace)  # type: ignore[arg-type]

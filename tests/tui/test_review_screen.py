@@ -127,7 +127,7 @@ async def test_cycling_the_rank_metric_and_position_reranks(tmp_path: Path) -> N
             expected = review_document(session, "width", "validation/accuracy", "best")
         ranked = expected["studies"][0]["ranking"]["trials"]
         assert by_accuracy == [str(r["trial_id"]) for r in ranked]
-        await pilot.press("a")
+        await pilot.press("p")
         await wait_for(pilot, lambda: screen.review.at == "final")
         assert column(table, 1) != by_accuracy  # final accuracy orders them the other way
         assert "validation/accuracy at final" in str(

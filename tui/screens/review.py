@@ -1,7 +1,10 @@
-"""An experiment reviewed the playbook's way (PB-11 … PB-16, PB-29): its checklist with each
-item's evidence and next step, each study's checklist, and the plots one key away —
+"""An experiment reviewed the playbook's way (PB-11 … PB-16, PB-29, PB-31): its checklist with
+each item's evidence and next step, each study's checklist, and the plots one key away —
 isolation (PB-15), axis plots (PB-12/16, infeasible trials as ✗), the bootstrap of
-best-of-k (PB-13) and a ranking by any recorded metric (PB-29).
+best-of-k (PB-13), a ranking by any recorded metric (PB-29), the best trials' curves (PB-14)
+and the best trial's gradient norms (PB-31). `c` concludes the experiment (PB-5): the one
+write the app makes itself, `core.analysis.conclusion.conclude` on a writable session in a
+thread worker, refused by core while a runner is alive or trials are unfinished.
 
 Every number is `review_document`'s, the function `tunebook review --json` prints, so the
 app and the command line show the same review; it runs in a thread worker."""
@@ -9,23 +12,40 @@ app and the command line show the same review; it runs in a thread worker."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from rich.color import Color
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.screen import ModalScreen
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
-from tunebook.sessions import BadInput
+from tunebook.core.trial_detail import HistogramBins
+from tunebook.sessions import BadInput, Session
 from tunebook.sessions.text import safe_text
 from tunebook.tui.probe_text import number
-from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.screens.base import SessionScreen, TunebookScreen
 from tunebook.tui.screens.experiments import EXPERIMENT_STYLE
-from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart, log_ticks
+from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart, log_ticks, trial_color
+from tunebook.tui.widgets.histogram import HistogramChart
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -37,6 +57,8 @@ TABS = (
     ("axis", "Axis plots"),
     ("bootstrap", "Bootstrap"),
     ("ranking", "Ranking"),
+    ("curves", "Curves"),
+    ("gradients", "Gradients"),
 )
 #: Where a ranking reads each trial's metric (`tunebook review --at`).
 POSITIONS = ("best", "final", "min", "max")
@@ -86,6 +108,25 @@ def read_review(session: Any, name: str | None, rank_by: str | None, at: str) ->
     return Review(document, metrics, rank_by, at)
 
 
+def evidence_preview(session: Any, name: str) -> str:
+    """The evidence `conclude` would store after the note, as the experiment stands now."""
+    from tunebook.core.analysis.conclusion import evidence_for
+    from tunebook.core.analysis.study import load_experiment
+
+    views = load_experiment(session, name)
+    return evidence_for(session, views).text(views[0].metric if views else "objective")
+
+
+def conclude_experiment(path: Path, name: str, note: str) -> str:
+    """Conclude experiment `name` on a writable session (from a thread worker); what to
+    tell the user. BadInput from core while a runner is alive or trials are unfinished."""
+    from tunebook.core.analysis.conclusion import conclude
+
+    with Session.open(path) as session:
+        text = conclude(session, name, note, source="app")
+    return f"concluded experiment '{safe_text(name)}': {safe_text(text)}"
+
+
 def verdict_text(verdict: str, word: bool = True) -> Text:
     """A verdict as its coloured mark (and word)."""
     mark = VERDICT_MARK[verdict] + (f" {verdict}" if word else "")
@@ -106,12 +147,93 @@ def evidence_text(item: dict[str, Any] | None) -> Text:
     return text
 
 
+def distinct_colors(trial_ids: list[int]) -> list[tuple[int, int, int]]:
+    """Each trial's own colour (`trial_color`), or the first unused one where an earlier
+    trial of the same chart has it already: overlaid curves must read apart."""
+    colors: list[tuple[int, int, int]] = []
+    for trial_id in trial_ids:
+        color = trial_color(trial_id)
+        if color in colors:
+            color = next((c for c in PALETTE if c not in colors), color)
+        colors.append(color)
+    return colors
+
+
 def params_text(params: dict[str, Any]) -> str:
     """A trial's hyperparameters in one line, as `tunebook review` prints them."""
     return ", ".join(
         f"{safe_text(k)}={number(v) if isinstance(v, float) else safe_text(v)}"
         for k, v in params.items()
     )
+
+
+class NoteScreen(TunebookScreen, ModalScreen[str | None]):
+    """Asks for the user's note before the app records something (a conclusion, a launch):
+    what gets recorded, an Input, and Record / Cancel. `save(note)` runs in a thread worker
+    and its message closes the screen; a refusal is shown in one sentence and the note kept,
+    so it can be sent again once the reason is gone. Dismisses with None when cancelled."""
+
+    DEFAULT_CSS = """
+    NoteScreen { align: center middle; }
+    NoteScreen #note-dialog {
+        width: 84; max-width: 95%; height: auto; max-height: 95%;
+        border: thick $primary; background: $surface; padding: 1 2;
+    }
+    NoteScreen #note-title { text-style: bold; }
+    NoteScreen #note-body { height: auto; max-height: 14; overflow-y: auto; margin: 1 0; }
+    NoteScreen #note-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    NoteScreen Button { margin-left: 1; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="note.cancel", tooltip="Close without recording")
+    ]
+
+    def __init__(
+        self, title: str, body: Text, confirm: str, save: Callable[[str], str], placeholder: str
+    ) -> None:
+        super().__init__()
+        self._title, self._body, self._confirm = title, body, confirm
+        self._save_note, self._placeholder = save, placeholder
+        #: True while `save` runs (a second enter is ignored).
+        self.saving = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-dialog"):
+            yield Label(self._title, id="note-title", markup=False)
+            yield Static(self._body, id="note-body", markup=False)
+            yield Input(placeholder=self._placeholder, id="note-input")
+            with Horizontal(id="note-buttons"):
+                yield Button(f"{self._confirm} (enter)", variant="primary", id="note-save")
+                yield Button("Cancel (esc)", id="note-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#note-input", Input).focus()
+
+    @on(Input.Submitted, "#note-input")
+    @on(Button.Pressed, "#note-save")
+    def _submitted(self) -> None:
+        if not self.saving:
+            self.saving = True
+            self._save(self.query_one("#note-input", Input).value)
+
+    @on(Button.Pressed, "#note-cancel")
+    def action_cancel(self) -> None:
+        """Close without recording anything."""
+        self.dismiss(None)
+
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def _save(self, note: str) -> None:
+        try:
+            message = self._save_note(note)
+        except Exception as exc:  # one sentence (BadInput's own), and the note kept
+            self.app.call_from_thread(self._refused, exc)
+        else:
+            self.app.call_from_thread(self.dismiss, message)
+
+    def _refused(self, error: Exception) -> None:
+        self.saving = False
+        self.tunebook.report_error(error)
 
 
 class AxisChart(CurveChart):
@@ -150,11 +272,16 @@ class AxisChart(CurveChart):
 
 
 class ReviewScreen(SessionScreen):
-    """One experiment's review in tabs; `[`/`]` pick the study the study tabs show, `k`/`a`
-    change the ranking, enter opens a ranked trial, escape goes back."""
+    """One experiment's review in tabs; `[`/`]` pick the study the study tabs show, `k`/`p`
+    change the ranking, enter opens a ranked trial, `a` adopts a trial, `c` concludes the
+    experiment, `L` shows the launch history, escape goes back."""
 
     DEFAULT_CSS = """
     ReviewScreen #review-head { padding: 0 1; height: auto; }
+    ReviewScreen #review-conclusion {
+        padding: 0 1; height: 1; display: none; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    ReviewScreen #review-conclusion.-shown { display: block; }
     ReviewScreen #review-tabs { height: 1fr; }
     ReviewScreen TabPane { padding: 0 1; }
     ReviewScreen DataTable { height: auto; max-height: 10; }
@@ -162,7 +289,8 @@ class ReviewScreen(SessionScreen):
     ReviewScreen .note { height: auto; }
     ReviewScreen #isolation-table { max-height: 7; }
     ReviewScreen #category-table { max-height: 12; }
-    ReviewScreen CurveChart { height: 1fr; min-height: 8; }
+    ReviewScreen CurveChart, ReviewScreen HistogramChart { height: 1fr; min-height: 8; }
+    ReviewScreen #curves CurveChart, ReviewScreen #gradients .chart { min-height: 6; }
     """
 
     BINDINGS = [
@@ -171,7 +299,8 @@ class ReviewScreen(SessionScreen):
             "next_tab",
             "Next tab",
             id="review.next_tab",
-            tooltip="Checklist, study, isolation, axis plots, bootstrap, ranking",
+            tooltip="Checklist, study, isolation, axis plots, bootstrap, ranking, curves, "
+            "gradients",
         ),
         Binding(
             "left_square_bracket",
@@ -204,7 +333,7 @@ class ReviewScreen(SessionScreen):
             tooltip="Rank the trials by the next recorded metric (PB-29)",
         ),
         Binding(
-            "a",
+            "p",
             "rank_at",
             "At",
             id="review.rank_at",
@@ -216,6 +345,29 @@ class ReviewScreen(SessionScreen):
             "Open",
             id="review.open_trial",
             tooltip="Open the highlighted ranked trial",
+        ),
+        Binding(
+            "a",
+            "adopt",
+            "Adopt",
+            id="review.adopt",
+            tooltip="Adopt the highlighted ranked trial (else the study's best) as the new "
+            "baseline, on its seed variance (PB-17)",
+        ),
+        Binding(
+            "c",
+            "conclude",
+            "Conclude",
+            id="review.conclude",
+            tooltip="Record the experiment's conclusion: your note, then the evidence (PB-5)",
+        ),
+        Binding(
+            "L",
+            "launches",
+            "Launch history",
+            id="review.launches",
+            show=False,
+            tooltip="Every adopted baseline with its evidence and config",
         ),
         Binding("escape", "back", "Back", id="review.back", tooltip="Back to the previous screen"),
         *(
@@ -246,6 +398,7 @@ class ReviewScreen(SessionScreen):
         yield Header()
         yield ReadOnlyBanner()
         yield Static("loading the review…", id="review-head", markup=False)
+        yield Static(id="review-conclusion", markup=False)
         with TabbedContent(id="review-tabs"):
             with TabPane("Checklist", id="checklist"), Vertical():
                 yield DataTable(id="review-checklist", cursor_type="row", zebra_stripes=False)
@@ -267,6 +420,18 @@ class ReviewScreen(SessionScreen):
             with TabPane("Ranking", id="ranking"), Vertical():
                 yield Static(id="ranking-note", classes="note", markup=False)
                 yield DataTable(id="ranking-table", cursor_type="row", zebra_stripes=False)
+            with TabPane("Curves", id="curves"), Vertical():
+                yield Static(id="curves-note", classes="note", markup=False)
+                yield CurveChart("training loss", log_y=True, id="train-curves")
+                yield CurveChart("validation objective", id="val-curves")
+            with TabPane("Gradients", id="gradients"), Vertical():
+                yield Static(id="gradients-note", classes="note", markup=False)
+                yield CurveChart(
+                    "unclipped gradient norm", log_y=True, id="grad-chart", classes="chart"
+                )
+                yield HistogramChart(
+                    "gradient norm histogram", x_label="norm", id="grad-histogram", classes="chart"
+                )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -327,6 +492,7 @@ class ReviewScreen(SessionScreen):
             cells = (Text(item["title"]), verdict_text(item["verdict"]), where)
             rows.append((item["key"], cells))
         refill(self.query_one("#review-checklist", DataTable), CHECKLIST_COLUMNS, rows)
+        self._show_conclusion(document["experiment"]["conclusion"])
         self._show_evidence()
         self._draw_isolation(document["isolation"])
         self._draw_study()
@@ -367,6 +533,16 @@ class ReviewScreen(SessionScreen):
             metric = safe_text(study["objective"]["metric"])
             text.append(f"; best {metric} {number(best['value'])}, trial {best['trial_id']}")
         return text
+
+    def _show_conclusion(self, conclusion: str) -> None:
+        """The stored conclusion in one line under the head (the note comes first; `c`
+        shows it in full)."""
+        line = self.query_one("#review-conclusion", Static)
+        line.set_class(bool(conclusion), "-shown")
+        text = Text()
+        text.append("conclusion: ", style="bold green")
+        text.append(safe_text(conclusion))
+        line.update(text)
 
     def _show_evidence(self) -> None:
         """The highlighted experiment checklist item's evidence and next step."""
@@ -441,6 +617,8 @@ class ReviewScreen(SessionScreen):
         self._draw_axis()
         self._draw_bootstrap(study)
         self._draw_ranking(study)
+        self._draw_curves(study)
+        self._draw_gradients(study)
 
     def _draw_axis(self) -> None:
         """The objective against the selected hyperparameter: points (log x for a log
@@ -517,7 +695,7 @@ class ReviewScreen(SessionScreen):
         ranking = study["ranking"]
         note = Text()
         note.append(f"ranked by {safe_text(ranking['metric'])} at {ranking['at']}", style="bold")
-        note.append("  (k: next metric, a: best/final/min/max, enter: open)", style="dim")
+        note.append("  (k: next metric, p: best/final/min/max, enter: open, a: adopt)", style="dim")
         self.query_one("#ranking-note", Static).update(note)
         rows = [
             (
@@ -533,6 +711,70 @@ class ReviewScreen(SessionScreen):
         ]
         refill(self.query_one("#ranking-table", DataTable), RANKING_COLUMNS, rows)
 
+    def _draw_curves(self, study: dict[str, Any]) -> None:
+        """The training loss and validation objective of the study's best trials, one line
+        per trial, best first (PB-14)."""
+        curves = study["curves"]
+        metric = safe_text(study["objective"]["metric"])
+        colors = distinct_colors([c["trial_id"] for c in curves])
+        best = "the best trial" if len(curves) == 1 else f"the best {len(curves)} trials"
+        note = Text()
+        if curves:  # the legend too: a short chart has no room for plotext's own
+            note.append("best first (PB-14):", style="bold")
+            for curve, color in zip(curves, colors):
+                note.append("  ■ ", style=Style(color=Color.from_rgb(*color)))
+                note.append(f"trial {curve['trial_id']}")
+        else:
+            note.append(
+                f"No curves to draw: study {safe_text(study['name'])} has no feasible trial "
+                "yet (a completed trial with a finite objective)."
+            )
+        self.query_one("#curves-note", Static).update(note)
+        for chart_id, steps, values, title, missing in (
+            ("#train-curves", "train_steps", "train_loss", "training loss", "training loss"),
+            ("#val-curves", "val_steps", "val_values", f"validation {metric}", "evaluation"),
+        ):
+            chart = self.query_one(chart_id, CurveChart)
+            chart.display = bool(curves)
+            chart.show(
+                [
+                    Curve(f"trial {c['trial_id']}", c[steps], c[values], color)
+                    for c, color in zip(curves, colors)
+                ],
+                empty_text=f"the best trials logged no {missing}",
+                title=f"{title} of {best}",
+            )
+
+    def _draw_gradients(self, study: dict[str, Any]) -> None:
+        """The best trial's unclipped gradient norm by step and its histogram, with the
+        90th percentile as a clipping threshold to try (PB-31)."""
+        gradients = study["gradients"]
+        note = Text()
+        line = self.query_one("#grad-chart", CurveChart)
+        bars = self.query_one("#grad-histogram", HistogramChart)
+        steps = [] if gradients is None else gradients["steps"]
+        line.display = bars.display = bool(steps)
+        if gradients is None:
+            note.append(
+                f"No gradient norms to draw: study {safe_text(study['name'])} has no feasible "
+                "trial yet, so no best trial to read them from."
+            )
+        elif not steps:
+            note.append(
+                f"No gradient norms to draw: trial {gradients['trial_id']}, the study's best, "
+                "logged no unclipped gradient norm while it trained."
+            )
+        else:
+            trial = gradients["trial_id"]
+            note.append(f"90th percentile of trial {trial}'s norms: ", style="bold")
+            note.append(f"{number(gradients['p90'])} (a clipping threshold, PB-31)")
+            line.show(
+                [Curve(f"trial {trial}", steps, gradients["norms"], trial_color(trial))],
+                title=f"unclipped gradient norm of the best trial {trial}",
+            )
+            bars.show(HistogramBins(**gradients["histogram"]))
+        self.query_one("#gradients-note", Static).update(note)
+
     # -- actions ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -543,7 +785,7 @@ class ReviewScreen(SessionScreen):
             "rank_metric": ("ranking",),
             "rank_at": ("ranking",),
             "open_trial": ("ranking",),
-            "study": ("study", "axis", "bootstrap", "ranking"),
+            "study": ("study", "axis", "bootstrap", "ranking", "curves", "gradients"),
         }
         return tab in only_on[action] if action in only_on else True
 
@@ -613,6 +855,74 @@ class ReviewScreen(SessionScreen):
     @on(DataTable.RowSelected, "#ranking-table")
     def _ranked_selected(self, _event: DataTable.RowSelected) -> None:
         self.action_open_trial()
+
+    def action_adopt(self) -> None:
+        """Open the adoption of the highlighted ranked trial on the ranking tab, else of the
+        selected study's best trial (PB-17)."""
+        from tunebook.tui.screens.adoption import AdoptionScreen
+
+        study = self.study
+        on_ranking = self.query_one("#review-tabs", TabbedContent).active == "ranking"
+        trial_id = self.ranked_trial() if on_ranking else None
+        if trial_id is None and study is not None and study["best"] is not None:
+            trial_id = study["best"]["trial_id"]
+        if trial_id is None:
+            self.notify("no trial to adopt: the study has no feasible trial", severity="warning")
+            return
+        self.app.push_screen(AdoptionScreen(trial_id))
+
+    def action_launches(self) -> None:
+        """Open the launch history."""
+        from tunebook.tui.screens.launches import LaunchesScreen
+
+        self.app.push_screen(LaunchesScreen())
+
+    def action_conclude(self) -> None:
+        """Ask for a note and conclude the experiment with it and the evidence (PB-5);
+        refused at once on a read-only session, by core while it is being run."""
+        refusal = self.tunebook.write_refusal()
+        if refusal:
+            self.notify(f"cannot conclude: {safe_text(refusal)}", severity="warning")
+            return
+        if self.review is not None:
+            self._open_conclusion(self.review.document["experiment"])
+
+    @work(thread=True, exclusive=True, group="conclude", exit_on_error=False)
+    def _open_conclusion(self, experiment: dict[str, Any]) -> None:
+        name = experiment["name"]
+        evidence = self.read(lambda session: evidence_preview(session, name))
+        self.app.call_from_thread(self._ask_conclusion, experiment, evidence)
+
+    def _ask_conclusion(self, experiment: dict[str, Any], evidence: str) -> None:
+        name, path = experiment["name"], self.session_path
+        body = Text()
+        body.append("goal: ", style="bold")
+        body.append((safe_text(experiment["goal"]) or "—") + "\n")
+        body.append("evidence: ", style="bold")
+        body.append(safe_text(evidence) + "\n")
+        if experiment["conclusion"]:
+            body.append("concluded already (replaced): ", style="bold yellow")
+            body.append(safe_text(experiment["conclusion"]) + "\n")
+        body.append(
+            "Stored: your note, then the evidence; the experiment is marked concluded.",
+            style="dim",
+        )
+
+        def concluded(message: str | None) -> None:
+            if message:
+                self.notify(message, title="Concluded", timeout=10)
+                self.reload()  # the watcher posts the change too; this shows it at once
+
+        self.app.push_screen(
+            NoteScreen(
+                f"Conclude experiment {safe_text(name)}",
+                body,
+                "Conclude",
+                lambda note: conclude_experiment(path, name, note),
+                "what you conclude, in your words",
+            ),
+            concluded,
+        )
 
     def action_back(self) -> None:
         """Back to the screen that opened this one."""

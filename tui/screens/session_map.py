@@ -68,6 +68,14 @@ class SessionMapScreen(SessionScreen):
         Binding("m", "monitor", "Monitor", id="map.monitor", tooltip="Trials, progress, curves"),
         Binding("e", "experiments", "Experiments", id="map.experiments"),
         Binding("r", "run", "Run", id="map.run", tooltip="Start a run of the pending trials"),
+        Binding(
+            "L",
+            "launches",
+            "Launch history",
+            id="map.launches",
+            show=False,
+            tooltip="Every adopted baseline with its evidence and config",
+        ),
         Binding("escape", "home", "Home", id="map.home", tooltip="Back to the home screen"),
     ]
 
@@ -191,6 +199,12 @@ class SessionMapScreen(SessionScreen):
     def action_experiments(self) -> None:
         """Open the experiments and studies."""
         self.tunebook.show_experiments()
+
+    def action_launches(self) -> None:
+        """Open the launch history."""
+        from tunebook.tui.screens.launches import LaunchesScreen
+
+        self.app.push_screen(LaunchesScreen())
 
     def action_run(self) -> None:
         """Start a run, then watch it."""
