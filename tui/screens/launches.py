@@ -167,6 +167,13 @@ class LaunchesScreen(SessionScreen):
             tooltip="Open the highlighted launch's trial (enter too)",
         ),
         Binding(
+            "t",
+            "final_test",
+            "Final test",
+            id="launches.final_test",
+            tooltip="The adopted trial's one evaluation on the test split (PB-18)",
+        ),
+        Binding(
             "escape", "back", "Back", id="launches.back", tooltip="Back to the previous screen"
         ),
     ]
@@ -278,6 +285,10 @@ class LaunchesScreen(SessionScreen):
     @on(DataTable.RowSelected, "#launches")
     def _selected(self) -> None:
         self.action_open_trial()
+
+    def action_final_test(self) -> None:
+        """Open the final test: the adopted trial on the test split, once (PB-18)."""
+        self.tunebook.show_final_test()
 
     def action_back(self) -> None:
         """Back to the screen that opened this one."""

@@ -362,6 +362,13 @@ class ReviewScreen(SessionScreen):
             tooltip="Record the experiment's conclusion: your note, then the evidence (PB-5)",
         ),
         Binding(
+            "E",
+            "exploit",
+            "Exploit",
+            id="review.exploit",
+            tooltip="After the conclusion: a Bayesian study over the refined space (PB-18)",
+        ),
+        Binding(
             "L",
             "launches",
             "Launch history",
@@ -496,6 +503,7 @@ class ReviewScreen(SessionScreen):
         self._show_evidence()
         self._draw_isolation(document["isolation"])
         self._draw_study()
+        self.refresh_bindings()  # exploitation shows once the experiment is concluded
 
     def watch_study_index(self, _index: int) -> None:
         self.axis_index = 0
@@ -778,7 +786,7 @@ class ReviewScreen(SessionScreen):
     # -- actions ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Each tab's own keys show only on that tab."""
+        """Each tab's own keys show only on that tab; exploitation once concluded."""
         tab = self.query_one("#review-tabs", TabbedContent).active if self.is_mounted else ""
         only_on = {
             "next_axis": ("axis",),
@@ -787,6 +795,9 @@ class ReviewScreen(SessionScreen):
             "open_trial": ("ranking",),
             "study": ("study", "axis", "bootstrap", "ranking", "curves", "gradients"),
         }
+        if action == "exploit":  # after the conclusion only (PB-18)
+            review = self.review
+            return review is not None and review.document["experiment"]["status"] == "concluded"
         return tab in only_on[action] if action in only_on else True
 
     @on(TabbedContent.TabActivated)
@@ -870,6 +881,12 @@ class ReviewScreen(SessionScreen):
             self.notify("no trial to adopt: the study has no feasible trial", severity="warning")
             return
         self.app.push_screen(AdoptionScreen(trial_id))
+
+    def action_exploit(self) -> None:
+        """Open the exploitation of this experiment: its refined space and the key that
+        stores the Bayesian study (PB-18)."""
+        if self.review is not None:
+            self.tunebook.show_exploitation(self.review.document["experiment"]["name"])
 
     def action_launches(self) -> None:
         """Open the launch history."""
