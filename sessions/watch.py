@@ -112,12 +112,16 @@ class SessionWatcher:
         return Change(version=self._changes, runner_alive=alive)
 
     def _still_readable(self) -> bool:
+        """Whether the file still reads as a whole session: on a fresh connection, since
+        this one's page cache may still hold pages the file no longer has; quick_check
+        reports damage as a row, not an error."""
         try:
-            self._session.db.conn.execute("PRAGMA quick_check(1)").fetchone()
-            self._session.runner()
+            with Session.open(self.path, read_only=True) as fresh:
+                row = fresh.db.conn.execute("PRAGMA quick_check(1)").fetchone()
+                fresh.runner()
         except Exception:
             return False
-        return True
+        return row is not None and row[0] == "ok"
 
     def close(self) -> None:
         """Close the watcher's connection."""

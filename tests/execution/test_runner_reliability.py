@@ -128,8 +128,8 @@ def test_ctrl_c_stops_gracefully_and_the_resumed_run_matches_an_uninterrupted_on
 def test_sigkill_at_random_moments_loses_nothing(
     tmp_path: Path, processes: list[subprocess.Popen[str]]
 ) -> None:
-    # Six kills, three in each mode; benchmarks/kill_runner.py runs 20+ of four kinds.
-    kills, steps, budget = 6, 80, 6
+    # Four kills, two in each mode; benchmarks/kill_runner.py runs 20+ of four kinds.
+    kills, steps, budget = 4, 80, 6
     # width 512: a stopped worker's resume state outgrows a pipe buffer (64 KiB).
     spec = spec_text(
         steps=steps,

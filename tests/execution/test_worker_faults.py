@@ -79,14 +79,14 @@ def test_a_trial_that_never_reports_is_failed_by_the_watchdog_and_the_study_goes
     spec = spec_text(steps=20, trials=1, scientific={"fault": ["hang", "none"]})
     path = new_session(tmp_path, spec)
     started = time.monotonic()
-    run = cli("run", path, "--workers", 1, "--stall-timeout", 5)
+    run = cli("run", path, "--workers", 1, "--stall-timeout", 2)
     assert run.returncode == 0, run.stderr
     assert "2/2 trials finished: 1 completed, 0 infeasible, 1 failed" in run.stdout
     assert time.monotonic() - started < 90
     hung, healthy = trials_of(path)
     assert hung.status is TrialStatus.FAILED
     assert hung.error == (
-        "no progress: the trial reported nothing for 5 s (--stall-timeout), "
+        "no progress: the trial reported nothing for 2 s (--stall-timeout), "
         "so its worker was killed"
     )
     assert healthy.status is TrialStatus.COMPLETED

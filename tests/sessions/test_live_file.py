@@ -113,7 +113,7 @@ def test_reopening_an_open_session_never_opens_the_file_outside_sqlite(
 def test_a_refused_second_runner_costs_the_live_runner_nothing(tmp_path: Path) -> None:
     """`run -j 2`, a reader holding the file, `run` again (refused): the live runner keeps
     its -wal/-shm, and the file ends holding every trial the runner reported finished."""
-    path = _slow_session(tmp_path, trials=8)
+    path = _slow_session(tmp_path, trials=6)
     runner = start_cli("run", path, "-j", "2")
     reader = None
     try:
@@ -136,7 +136,7 @@ def test_a_refused_second_runner_costs_the_live_runner_nothing(tmp_path: Path) -
     reported = re.search(r"(\d+) completed", out)
     assert reported is not None, out
     trials = trials_of(path)
-    assert sum(t.status is TrialStatus.COMPLETED for t in trials) == int(reported.group(1)) == 8
+    assert sum(t.status is TrialStatus.COMPLETED for t in trials) == int(reported.group(1)) == 6
     with Session.open(path, read_only=True) as session:
         assert session.runner() is None, "the runner row outlived a clean exit"
         assert session.integrity_check() == "ok"
