@@ -106,7 +106,8 @@ def test_status_runs_beside_a_writing_runner_without_lock_errors(tmp_path: Path)
         experiment = session.add_experiment("busy", "", {}, 200)
         study = session.add_study(experiment.id, "s", {}, "random", 10**6, 0, "loss", "min")
     writer = subprocess.Popen(
-        [sys.executable, str(writer_process.SCRIPT), "busy", str(path), str(study.id), "3"],
+        # Long enough for three `status` processes even on a loaded machine (-n 2).
+        [sys.executable, str(writer_process.SCRIPT), "busy", str(path), str(study.id), "8"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
