@@ -24,7 +24,7 @@ FAST = {"min_steps": 5, "min_seconds": 0.08, "max_steps": 12, "device": "cpu"}
 
 
 def test_batch_size_saturating_at_64_recommends_64(tmp_path: Path) -> None:
-    """A fixed 15 ms per step up to 64 examples: 16 → 32 → 64 gain throughput, 128 and
+    """A fixed 40 ms per step up to 64 examples: 16 → 32 → 64 gain throughput, 128 and
     256 gain nothing, so the probe stops there and recommends 64."""
     path = new_session(tmp_path, SATURATING_REF)
     probe = run_inline(path, "batch-size", {"start": 16, "max_size": 1024, **FAST})

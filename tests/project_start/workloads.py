@@ -3,7 +3,7 @@
 Each is referenced as ``workloads.py:Name`` through the ``*_REF`` constants (absolute paths,
 so a probe's worker process finds them from any folder):
 
-- ``Saturating``: the forward pass sleeps 15 ms for a batch of up to 64 examples and
+- ``Saturating``: the forward pass sleeps 40 ms for a batch of up to 64 examples and
   proportionally longer above, so throughput grows until 64 and is flat from there.
 - ``MemoryHog``: the forward pass allocates and writes a buffer of 2 MB per example, so a
   batch of b examples needs about 2·b MB more memory than the model.
@@ -42,7 +42,7 @@ SLOW_REF = f"{HERE}:Slow"
 #: The batch size at which `Saturating` stops getting faster.
 SATURATES_AT = 64
 #: The seconds `Saturating` sleeps per step up to `SATURATES_AT` examples.
-STEP_SECONDS = 0.015
+STEP_SECONDS = 0.04  # large against scheduling noise when tests run in parallel
 #: The largest batch `DeviceFull` fits; larger ones raise torch's CUDA out-of-memory error.
 DEVICE_FITS = 64
 #: The MB `MemoryHog` allocates per example of a training batch.
