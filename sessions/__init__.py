@@ -26,6 +26,7 @@ from tunebook.sessions.records import (
     StudySummary,
     Trial,
     TrialStatus,
+    current_baseline,
 )
 from tunebook.sessions.schema import SCHEMA_VERSION
 from tunebook.sessions.store import SESSION_SUFFIX, RunnerBusy, Session
@@ -62,6 +63,7 @@ __all__ = [
     "WorkloadFacts",
     "__version__",
     "below_one_example",
+    "current_baseline",
     "describe_facts",
     "one_example",
 ]

@@ -10,6 +10,7 @@ import math
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -223,6 +224,11 @@ class Launch:
     evidence: dict[str, Any]
     note: str = ""
     created_at: float = 0.0
+
+
+def current_baseline(launches: Sequence[Launch]) -> Launch | None:
+    """The baseline now: the latest of `launches` (oldest first) that names its trial."""
+    return next((launch for launch in reversed(launches) if launch.trial_id is not None), None)
 
 
 @dataclass(frozen=True)

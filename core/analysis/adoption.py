@@ -35,7 +35,15 @@ from tunebook.core.project_start.probe import (
     run_problem,
     train_payload,
 )
-from tunebook.sessions import BadInput, Launch, ProbeKind, Session, TrialStatus, TunebookError
+from tunebook.sessions import (
+    BadInput,
+    Launch,
+    ProbeKind,
+    Session,
+    TrialStatus,
+    TunebookError,
+    current_baseline,
+)
 
 if TYPE_CHECKING:
     from tunebook.core.project_start.project import Project
@@ -159,7 +167,7 @@ class SeedVarianceProbe(ProbePlan):
             "candidate": _spec(session, trial_id, objective),
             "baseline": None,
         }
-        launch = _latest_launch(session)
+        launch = current_baseline(session.launches())
         if launch is not None:
             if launch.trial_id == trial_id:
                 raise BadInput(f"trial {trial_id} is already the baseline (launch {launch.id})")
@@ -290,12 +298,6 @@ def _evidence_side(side: Mapping[str, Any] | None) -> dict[str, Any] | None:
     keep = ("trial", "launch", "reused_from", "mean", "std", "n")
     runs = [{k: r.get(k) for k in ("seed", "status", "best_value")} for r in side["runs"]]
     return {**{k: side[k] for k in keep}, "runs": runs}
-
-
-def _latest_launch(session: Session) -> Launch | None:
-    """The current baseline: the latest launch that names its trial."""
-    launches = [launch for launch in session.launches() if launch.trial_id is not None]
-    return launches[-1] if launches else None
 
 
 def _spec(session: Session, trial_id: int, objective: tuple[str, str]) -> dict[str, Any]:

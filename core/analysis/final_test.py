@@ -26,7 +26,14 @@ from tunebook.core.project_start.probe import (
     train_payload,
 )
 from tunebook.core.trial_detail import kept_checkpoints
-from tunebook.sessions import BadInput, CheckpointKind, ProbeKind, Session, TrialStatus
+from tunebook.sessions import (
+    BadInput,
+    CheckpointKind,
+    ProbeKind,
+    Session,
+    TrialStatus,
+    current_baseline,
+)
 from tunebook.sessions.report import final_test
 
 if TYPE_CHECKING:
@@ -145,10 +152,10 @@ def _chosen_trial(session: Session, trial: Any) -> int:
     """The trial named, else the latest launch's (the adopted configuration)."""
     if trial is not None:
         return int(trial)
-    launches = [launch for launch in session.launches() if launch.trial_id is not None]
-    if not launches:
+    baseline = current_baseline(session.launches())
+    if baseline is None:
         raise BadInput(
             "no trial to evaluate: adopt the final configuration first ('tunebook adopt "
             "PATH TRIAL') or name a trial with --trial"
         )
-    return int(launches[-1].trial_id)
+    return int(baseline.trial_id or 0)

@@ -25,7 +25,8 @@ from tunebook.core.experiments import add_experiment_from_dict
 from tunebook.sessions import Session
 from tunebook.sessions.report import final_test
 from tunebook.tui.cli import main
-from tunebook.tui.screens.exploitation import ExploitationScreen, range_text
+from tunebook.tui.probe_text import range_text
+from tunebook.tui.screens.exploitation import ExploitationScreen
 from tunebook.tui.screens.final_test import FinalTestScreen
 
 CHILD_WAIT = 40.0  # seconds: the child `tunebook` process imports torch
@@ -58,8 +59,8 @@ async def test_exploitation_shows_the_plan_and_stores_the_study(tmp_path: Path) 
         (lr,) = plan.ranges
         assert cells(table, 0) == [
             "learning_rate",
-            range_text(lr, True),
-            range_text(lr, False),
+            range_text(lr.previous_low, lr.previous_high, lr.previous_values, lr.scale),
+            range_text(lr.low, lr.high, lr.values, lr.scale),
         ]
         below = str(screen.query_one("#exploit-fixed", Static).render())
         assert f"learning_rate: {lr.reason}." in below and "depth=2" in below

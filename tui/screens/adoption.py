@@ -36,6 +36,7 @@ from tunebook.sessions import (
     Study,
     Trial,
     TrialStatus,
+    current_baseline,
 )
 from tunebook.sessions.records import RunnerInfo
 from tunebook.sessions.report import RUNNER_STALE_AFTER
@@ -80,7 +81,6 @@ def read_adoption(session: Session, trial_id: int) -> AdoptionView:
     trial = session.trial(trial_id)
     study = session.study(trial.study_id)
     launches = session.launches()
-    named = [launch for launch in launches if launch.trial_id is not None]
     probe = session.latest_probe(ProbeKind.SEED_VARIANCE)
     if probe is not None and (probe.config.get("candidate") or {}).get("trial") != trial_id:
         probe = None  # the latest probe re-ran another trial
@@ -98,7 +98,7 @@ def read_adoption(session: Session, trial_id: int) -> AdoptionView:
         trial,
         study,
         session.experiment(study.experiment_id),
-        named[-1] if named else None,
+        current_baseline(launches),
         probe,
         summary,
         planned,

@@ -20,10 +20,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tunebook.sessions import ProbeKind
+from tunebook.sessions import ProbeKind, current_baseline
 from tunebook.sessions.report import RUNNER_STALE_AFTER, final_test
 from tunebook.sessions.text import safe_text
-from tunebook.tui.probe_text import number
+from tunebook.tui.probe_text import final_test_rows, number
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.screens.confirm import ConfirmScreen
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
@@ -54,13 +54,13 @@ class FinalTestView:
 
 def read_final_test(session: Session) -> FinalTestView:
     """What the screen shows, from a read-only session (in a thread worker)."""
-    launches = [launch for launch in session.launches() if launch.trial_id is not None]
+    baseline = current_baseline(session.launches())
     runner = session.runner()
     facts = session.info().workload_facts
     return FinalTestView(
         probe=session.latest_probe(ProbeKind.FINAL_TEST),
         recorded=final_test(session),
-        trial=launches[-1].trial_id if launches else None,
+        trial=None if baseline is None else baseline.trial_id,
         test_examples=None if facts is None else facts.test_examples,
         facts_measured=facts is not None,
         runner_alive=runner is not None and runner.is_alive(RUNNER_STALE_AFTER),
@@ -69,22 +69,12 @@ def read_final_test(session: Session) -> FinalTestView:
 
 def metric_rows(summary: Mapping[str, Any]) -> list[Row]:
     """Each metric on test and validation, then the examples counted (as the CLI prints)."""
-    test, validation = summary.get("test", {}), summary.get("validation", {})
-    names = sorted({key.split("/", 1)[1] for key in test} - {"count"})
-    rows = [
-        (name, (Text(safe_text(name)), *_numbers(test, validation, name, ".4g")))
-        for name in names
+    if not summary.get("test"):
+        return []
+    return [
+        (metric, (Text(safe_text(metric)), Text(test, justify="right"), Text(val, justify="right")))
+        for metric, test, val in final_test_rows(summary)
     ]
-    if test:
-        rows.append(("count", (Text("examples"), *_numbers(test, validation, "count", ".0f"))))
-    return rows
-
-
-def _numbers(test: Mapping, validation: Mapping, name: str, fmt: str) -> tuple[Text, Text]:
-    return (
-        Text(number(test.get(f"test/{name}"), fmt), justify="right"),
-        Text(number(validation.get(f"validation/{name}"), fmt), justify="right"),
-    )
 
 
 class FinalTestScreen(SessionScreen):

@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tunebook.sessions import Launch
+from tunebook.sessions import Launch, current_baseline
 from tunebook.sessions.text import safe_text
 from tunebook.tui.probe_text import number
 from tunebook.tui.screens.adoption import mean_std, rule_text
@@ -52,13 +52,6 @@ def date_text(created_at: float) -> str:
 def cell(value: Any) -> str:
     """A table cell from a file: `—` when missing, else the text as typed."""
     return "—" if value is None or value == "" else safe_text(str(value))
-
-
-def baseline_of(launches: list[Launch]) -> Launch | None:
-    """The baseline now: the latest launch that names its trial (as adoption compares
-    against)."""
-    named = [launch for launch in launches if launch.trial_id is not None]
-    return named[-1] if named else None
 
 
 def fit_widths(rows: list[Row], width: int) -> dict[str, int]:
@@ -213,7 +206,7 @@ class LaunchesScreen(SessionScreen):
             note.update(Text(EMPTY))
             self.query_one("#launch-detail", Static).update("")
             return
-        baseline = baseline_of(launches)
+        baseline = current_baseline(launches)
         lead = Text(f"{len(launches)} launches, oldest first", style="bold")
         if baseline is not None:
             lead.append("; ")
