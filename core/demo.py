@@ -1,8 +1,10 @@
-"""The demo session: a real, small experiment on the built-in default workload.
+"""The demo session on the built-in default workload.
 
-`tunebook demo` shows the playbook's loop end to end in about a minute on a laptop CPU:
-one goal (does depth help?), one study per scientific value, the learning rate as the
-nuisance hyperparameter tuned by quasi-random search, then the comparison.
+In a terminal, `tunebook demo` opens the app on an empty session: the guided path, from
+the model to the first experiment, its review, adoption and exploitation. Headless (no
+terminal, or `--headless`), it runs a ready-made small experiment in about a minute on a
+laptop CPU: one goal (does depth help?), one study per scientific value, the learning rate
+as the nuisance hyperparameter tuned by quasi-random search, then the comparison.
 """
 
 from __future__ import annotations
@@ -26,18 +28,29 @@ DEMO_SPEC = {
 }
 
 
-def prepare_demo(path: Path) -> bool:
+#: The `meta` entry that marks a session made by `tunebook demo`.
+DEMO_META = ("made_by", "tunebook demo")
+
+
+def prepare_demo(path: Path, with_study: bool = True) -> bool:
     """Create the demo session at `path`, or reuse one made earlier (it resumes where it
-    stopped). Returns True when it was created now."""
+    stopped). `with_study` adds the ready-made depth study that a headless demo runs; the
+    app's demo leaves the session empty for the guided path (model → … → first experiment),
+    where the user designs the first experiment. Returns True when it was created now."""
+    key, value = DEMO_META
     if path.exists():
         with Session.open(path) as session:
             names = [e.name for e in session.experiments()]
-            if session.info().workload != DEMO_WORKLOAD or DEMO_SPEC["name"] not in names:
+            is_demo = session.meta_value(key) == value or DEMO_SPEC["name"] in names
+            if session.info().workload != DEMO_WORKLOAD or not is_demo:
                 raise BadInput(f"'{path}' exists and is not a demo session; give another path")
+            if with_study and DEMO_SPEC["name"] not in names:
+                add_experiment_from_dict(session, DEMO_SPEC, "<demo>", load_workload(DEMO_WORKLOAD))
         return False
     workload = load_workload(DEMO_WORKLOAD)
     facts = check_workload(workload)
-    with Session.create(path, DEMO_WORKLOAD, workload.config()) as session:
+    with Session.create(path, DEMO_WORKLOAD, workload.config(), meta=dict([DEMO_META])) as session:
         session.record_workload_facts(facts)
-        add_experiment_from_dict(session, DEMO_SPEC, "<demo>", workload)
+        if with_study:
+            add_experiment_from_dict(session, DEMO_SPEC, "<demo>", workload)
     return True

@@ -1,10 +1,14 @@
 """The session map: the playbook's stages in order, each with where this session stands.
 
 Model → optimizer → batch size → initial configuration → training length (PB-1 … PB-4,
-PB-19), then the experiments (rounds, PB-5) and the launches they led to. Each stage is
-done, stale (with the reason), running, the recommended next step, or not started, and
-says what the session holds and the command that does the step today. The app's Session
-map screen and `tunebook status` both draw this; neither decides anything itself.
+PB-19), then the experiments (rounds, PB-5: designed, run, reviewed and concluded), the
+adoption of a concluded round's best configuration (PB-17), exploitation (PB-18), the
+final test (PB-18) and the next round. Each stage is done, stale (with the reason),
+running, the recommended next step, or not started, and says what the session holds and
+the command that does the step today. The guided path is the recommended next step, taken
+one after another: the app's `n` key, and `next_step` in `tunebook status --json`. The
+app's Session map screen and `tunebook status` both draw this; neither decides anything
+itself.
 
 Imports only `tunebook.sessions`, so `status` stays free of torch.
 """
@@ -20,13 +24,16 @@ from typing import Any
 from tunebook.sessions import (
     Decision,
     DecisionKind,
+    Experiment,
     ExperimentStatus,
     Probe,
     ProbeKind,
     Session,
+    StudySummary,
     TrialStatus,
+    current_baseline,
 )
-from tunebook.sessions.report import RUNNER_STALE_AFTER, counts_with_planned
+from tunebook.sessions.report import RUNNER_STALE_AFTER, counts_with_planned, final_test
 from tunebook.sessions.text import plural
 
 
@@ -46,8 +53,12 @@ class StageAction(str, Enum):
     NONE = ""
     RUN = "run"  # start the runner on the pending trials
     MONITOR = "monitor"  # watch the run
-    EXPERIMENTS = "experiments"  # the experiments' and studies' numbers
     PROJECT_STEP = "project step"  # the project-start screen of the stage (model … stability)
+    DESIGN = "design"  # the experiment designer (a first experiment, or one from `experiment`)
+    REVIEW = "review"  # the experiment's review: checklist, plots, conclusion
+    ADOPT = "adopt"  # the seed-variance comparison of `trial`, then the launch
+    EXPLOIT = "exploit"  # the Bayesian study over `experiment`'s refined space
+    FINAL_TEST = "final test"  # the one test-set evaluation
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,8 @@ class Stage:
     reason: str = ""  # why stale, or why it is the next step
     command: str = ""  # the CLI command that does this step today ("" when there is none)
     action: StageAction = StageAction.NONE
-    experiment: str | None = None  # the experiment of an experiment stage
+    experiment: str | None = None  # the experiment the action opens (review, exploit, design)
+    trial: int | None = None  # the trial the action opens (adopt)
 
     @property
     def about(self) -> str:
@@ -158,6 +170,12 @@ STAGE_ABOUT = {
     "ones tuned away, fixed ones held; check the results before concluding.",
     "launches": "Adopt a change as the new baseline only on strong evidence, knowing the "
     "trial-to-trial variance.",
+    "exploitation": "Once the exploration has answered its questions, spend the rest of the "
+    "budget on Bayesian search over the refined space to find the best configuration.",
+    "final_test": "Evaluate the chosen configuration on the test split once, at the very end; "
+    "never tune against it.",
+    "next_round": "Tuning is a loop: the next round asks a new narrow question, starting from "
+    "the current baseline.",
 }
 
 
@@ -176,23 +194,68 @@ def session_map(session: Session) -> SessionMap:
     ]
     if alive:
         stages = [_probing(stage, runner.command) for stage in stages]
-    stages += _experiment_stages(session, experiments, alive, path)
-    launches = session.launches()
-    stages.append(
-        Stage(
-            key="launches",
-            title="Launches",
-            playbook=("PB-5", "PB-17"),
-            state=StageState.DONE if launches else StageState.NOT_STARTED,
-            summary=(
-                f"{plural(len(launches), 'configuration')} adopted as baseline"
-                if launches
-                else "no configuration adopted yet"
+    summaries = session.study_summaries()
+    rounds = [_Round.of(e, summaries) for e in experiments]
+    stages += _experiment_stages(rounds, alive, path)
+    stages.append(_adoption_stage(session, rounds, path))
+    if rounds:
+        stages += [
+            _exploitation_stage(rounds, path),
+            _final_test_stage(session, path),
+            Stage(
+                key="next_round",
+                title="Next round",
+                playbook=("PB-5", "PB-7"),
+                state=StageState.NOT_STARTED,
+                summary=f"a new experiment starting from '{rounds[-1].experiment.name}'",
+                command=f"tunebook experiment add {path} SPEC.toml",
+                action=StageAction.DESIGN,
+                experiment=rounds[-1].experiment.name,
             ),
-        )
-    )
+        ]
     marked, stale_next = _mark_next(stages)
     return SessionMap(tuple(marked), alive, stale_next)
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One experiment with its trial counts and its best feasible trial so far."""
+
+    experiment: Experiment
+    counts: dict[str, int]
+    best_trial: int | None
+
+    @classmethod
+    def of(cls, experiment: Experiment, summaries: Iterable[StudySummary]) -> _Round:
+        counts = {s.value: 0 for s in TrialStatus}
+        best: tuple[float, int] | None = None
+        for summary in summaries:
+            if summary.study.experiment_id != experiment.id:
+                continue
+            for status, count in counts_with_planned(summary.study, summary.counts).items():
+                counts[status] += count
+            if summary.best_value is not None and summary.best_trial_id is not None:
+                sign = -1.0 if summary.study.objective_mode == "max" else 1.0
+                candidate = (sign * summary.best_value, summary.best_trial_id)
+                best = candidate if best is None or candidate < best else best
+        return cls(experiment, counts, None if best is None else best[1])
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return sum(self.counts[s.value] for s in TrialStatus if s.is_finished())
+
+    @property
+    def concluded(self) -> bool:
+        return self.experiment.status is ExperimentStatus.CONCLUDED
+
+    @property
+    def exploits(self) -> bool:
+        """Whether the round is exploitation: a Bayesian search (PB-18)."""
+        return self.experiment.design.get("search", {}).get("algorithm") == "bayesian"
 
 
 def _decision_stage(
@@ -215,9 +278,7 @@ def _decision_stage(
         return Stage(kind.value, title, playbook, state, summary, decision.stale_reason, **common)
     found = (probe.summary.get("recommendation") or {}) if probe is not None else {}
     if probe is not None and probe.status == "completed" and found:
-        summary = (
-            f"measured: recommends {describe_decision(kind, found['value'])}; not decided yet"
-        )
+        summary = f"measured: recommends {describe_decision(kind, found['value'])}; not decided yet"
         return Stage(kind.value, title, playbook, StageState.NOT_STARTED, summary, **common)
     used = _values_in_experiments(key, experiments)
     summary = (
@@ -274,11 +335,9 @@ def _values_in_experiments(key: str, experiments: Iterable[Any]) -> list[str]:
     return found
 
 
-def _experiment_stages(
-    session: Session, experiments: list[Any], alive: bool, path: str
-) -> list[Stage]:
-    """One stage per experiment (a round, PB-5), with its trial counts."""
-    if not experiments:
+def _experiment_stages(rounds: list[_Round], alive: bool, path: str) -> list[Stage]:
+    """One stage per experiment (a round, PB-5): run its trials, then review and conclude."""
+    if not rounds:
         return [
             Stage(
                 key="experiments",
@@ -287,32 +346,33 @@ def _experiment_stages(
                 state=StageState.NOT_STARTED,
                 summary="no experiment designed yet",
                 command=f"tunebook experiment add {path} SPEC.toml",
+                action=StageAction.DESIGN,
             )
         ]
-    summaries = session.study_summaries()
     stages = []
-    for experiment in experiments:
-        counts = {s.value: 0 for s in TrialStatus}
-        for summary in summaries:
-            if summary.study.experiment_id == experiment.id:
-                for status, count in counts_with_planned(summary.study, summary.counts).items():
-                    counts[status] += count
-        total = sum(counts.values())
-        finished = sum(counts[s.value] for s in TrialStatus if s.is_finished())
-        unfinished = total - finished
+    for round_ in rounds:
+        counts, experiment = round_.counts, round_.experiment
+        unfinished = round_.total - round_.finished
         summary_text = (
-            f"{finished}/{total} trials finished: {counts['completed']} completed, "
-            f"{counts['infeasible']} infeasible, {counts['failed']} failed"
+            f"{round_.finished}/{round_.total} trials finished: {counts['completed']} "
+            f"completed, {counts['infeasible']} infeasible, {counts['failed']} failed"
         )
         name = shlex.quote(experiment.name)
+        reason = ""
         if alive and unfinished:
             state, action, command = StageState.RUNNING, StageAction.MONITOR, ""
         elif unfinished:
             state, action = StageState.NOT_STARTED, StageAction.RUN
             command = f"tunebook run {path} --experiment {name}"
+            reason = "its trials are waiting to run"
+        elif round_.concluded:
+            state, action = StageState.DONE, StageAction.REVIEW
+            command = f"tunebook review {path} --experiment {name}"
         else:
-            state, action, command = StageState.DONE, StageAction.EXPERIMENTS, ""
-        if experiment.status is ExperimentStatus.CONCLUDED:
+            state, action = StageState.NOT_STARTED, StageAction.REVIEW
+            command = f"tunebook conclude {path} {name} --note TEXT"
+            reason = "its trials are finished: check the results before concluding (PB-11 … PB-16)"
+        if round_.concluded:
             summary_text += f"; concluded: {experiment.conclusion}"
         stages.append(
             Stage(
@@ -321,6 +381,7 @@ def _experiment_stages(
                 playbook=("PB-5", "PB-9", "PB-11"),
                 state=state,
                 summary=summary_text,
+                reason=reason,
                 command=command,
                 action=action,
                 experiment=experiment.name,
@@ -329,12 +390,113 @@ def _experiment_stages(
     return stages
 
 
+def _adoption_stage(session: Session, rounds: list[_Round], path: str) -> Stage:
+    """Adopt the latest concluded round's best trial, or keep the baseline, on evidence
+    (PB-17): done once it is launched, or once its seed-variance comparison found it no
+    better than the baseline beyond the seed noise."""
+    launches = session.launches()
+    common = {"key": "launches", "title": "Adoption", "playbook": ("PB-5", "PB-17")}
+    adopted = (
+        f"{plural(len(launches), 'configuration')} adopted as baseline"
+        if launches
+        else "no configuration adopted yet"
+    )
+    candidate = next((r for r in reversed(rounds) if r.concluded and r.best_trial), None)
+    if candidate is None:
+        state = StageState.DONE if launches else StageState.NOT_STARTED
+        return Stage(state=state, summary=adopted, **common)
+    name, trial = candidate.experiment.name, candidate.best_trial
+    if any(launch.experiment_id == candidate.experiment.id for launch in launches):
+        summary = f"{adopted}; the latest from '{name}'"
+        return Stage(state=StageState.DONE, summary=summary, **common)
+    kept = _baseline_kept(session, trial)
+    if kept:
+        summary = f"{adopted}; trial {trial} of '{name}' measured: {kept}, the baseline stays"
+        return Stage(state=StageState.DONE, summary=summary, **common)
+    return Stage(
+        state=StageState.NOT_STARTED,
+        summary=f"{adopted}; '{name}' is concluded, its best is trial {trial}",
+        reason=f"measure trial {trial} against the seed noise, then adopt it on evidence",
+        command=f"tunebook adopt {path} {trial}",
+        action=StageAction.ADOPT,
+        experiment=name,
+        trial=trial,
+        **common,
+    )
+
+
+def _baseline_kept(session: Session, trial: int | None) -> str:
+    """The verdict of a completed seed-variance comparison of `trial` against a baseline
+    that did not find it better beyond the seed noise, else ""."""
+    for probe in reversed(session.probes(ProbeKind.SEED_VARIANCE)):
+        if probe.status != "completed" or probe.config.get("candidate", {}).get("trial") != trial:
+            continue
+        comparison = probe.summary.get("comparison")
+        if comparison and not (comparison.get("beyond") and comparison.get("better")):
+            return str(probe.summary.get("verdict", "not better"))
+        return ""
+    return ""
+
+
+def _exploitation_stage(rounds: list[_Round], path: str) -> Stage:
+    """Exploitation (PB-18): a Bayesian study over the latest concluded exploration's
+    refined space, once one is concluded."""
+    common = {"key": "exploitation", "title": "Exploitation", "playbook": ("PB-18", "PB-29")}
+    exploiting = [r.experiment.name for r in rounds if r.exploits]
+    if exploiting:
+        summary = "Bayesian search: " + ", ".join(f"'{n}'" for n in exploiting)
+        return Stage(state=StageState.DONE, summary=summary, **common)
+    source = next((r for r in reversed(rounds) if r.concluded and not r.exploits), None)
+    if source is None:
+        return Stage(
+            state=StageState.NOT_STARTED, summary="after a concluded exploration", **common
+        )
+    name = source.experiment.name
+    return Stage(
+        state=StageState.NOT_STARTED,
+        summary=f"'{name}' is concluded: its best region can be searched with Bayesian search",
+        reason="the exploration is concluded: spend the rest of the budget exploiting it",
+        command=f"tunebook exploit {path} {shlex.quote(name)}",
+        action=StageAction.EXPLOIT,
+        experiment=name,
+        **common,
+    )
+
+
+def _final_test_stage(session: Session, path: str) -> Stage:
+    """The one test-set evaluation (PB-18), once a configuration is adopted."""
+    common = {"key": "final_test", "title": "Final test", "playbook": ("PB-18",)}
+    done = final_test(session)
+    if done is not None:
+        summary = f"test {done['objective']} {done['value']:.4g} (trial {done['trial']})"
+        return Stage(state=StageState.DONE, summary=summary, **common)
+    facts = session.info().workload_facts
+    if facts is not None and not facts.test_examples:
+        return Stage(
+            state=StageState.NOT_STARTED, summary="the workload has no test split", **common
+        )
+    if current_baseline(session.launches()) is None:
+        return Stage(
+            state=StageState.NOT_STARTED, summary="after a configuration is adopted", **common
+        )
+    return Stage(
+        state=StageState.NOT_STARTED,
+        summary="the adopted configuration is not evaluated on the test split yet",
+        reason="tuning is done: evaluate the baseline on the test split, once",
+        command=f"tunebook final-test {path}",
+        action=StageAction.FINAL_TEST,
+        **common,
+    )
+
+
 def _mark_next(stages: list[Stage]) -> tuple[list[Stage], str | None]:
     """Mark the recommended step: watch a live run; else, before the first experiment, the
     first project-start decision not made (or stale); else the first stage in the playbook's
-    order that is not done and can be taken now. Once experiments exist, an undecided
-    project-start stage is not pushed: their specs set those values. Returns the stages and
-    the key of a stale decision when that is the recommended step (it stays `STALE`)."""
+    order that is not done and can be taken now: run an experiment's trials, review and
+    conclude it, adopt its best, exploit, the final test, and at last the next round. Once
+    experiments exist, an undecided project-start stage is not pushed: their specs set those
+    values. Returns the stages and the key of a stale decision when that is the recommended
+    step (it stays `STALE`)."""
     if any(s.state is StageState.RUNNING for s in stages):
         return stages, None
     decisions = {kind.value for kind, *_ in DECISION_STAGES}
@@ -349,11 +511,7 @@ def _mark_next(stages: list[Stage]) -> tuple[list[Stage], str | None]:
         if stage.key in decisions:
             continue
         if stage.state is StageState.NOT_STARTED and stage.actionable:
-            reason = (
-                "its trials are waiting to run"
-                if stage.action is StageAction.RUN
-                else "every tuning round starts with one narrow goal (PB-7)"
-            )
+            reason = stage.reason or "every tuning round starts with one narrow goal (PB-7)"
             stages[index] = replace(stage, state=StageState.NEXT, reason=reason)
             return stages, None
     return stages, None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tunebook.core.demo import DEMO_SPEC
+from tunebook.core.demo import DEMO_SPEC, prepare_demo
 from tunebook.sessions import Session, TrialStatus
 from tunebook.tui.cli import main
 
@@ -29,6 +29,19 @@ def test_demo_runs_a_real_study_and_resumes(
         assert curve.steps[0] == 1 and curve.steps[-1] == DEMO_SPEC["max_train_steps"]
     assert main(["demo", str(path)]) == 0  # a second run resumes: nothing left to do
     assert "resuming" in capsys.readouterr().out
+
+
+def test_the_apps_demo_starts_empty_and_a_headless_demo_adds_its_study(tmp_path: Path) -> None:
+    """In a terminal the demo opens the guided path on an empty session; run headless
+    later on the same file, it adds the ready-made study and runs that."""
+    path = tmp_path / "demo.tunebook"
+    assert prepare_demo(path, with_study=False)
+    with Session.open(path, read_only=True) as session:
+        assert session.experiments() == []
+        assert session.info().workload_facts is not None
+    assert not prepare_demo(path, with_study=True)
+    with Session.open(path, read_only=True) as session:
+        assert [e.name for e in session.experiments()] == [DEMO_SPEC["name"]]
 
 
 def test_demo_refuses_a_foreign_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from textual import on, work
 from textual.app import App
@@ -37,6 +37,9 @@ from tunebook.tui.messages import (
 )
 from tunebook.tui.recent import remember
 
+if TYPE_CHECKING:
+    from tunebook.core.session_map import SessionMap
+
 T = TypeVar("T")
 
 STOP_TIMEOUT = 120.0  # seconds the app waits for a stopped runner to checkpoint and exit
@@ -57,10 +60,21 @@ class TunebookApp(App[None]):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ScreenCommands, DesignerCommands}
     BINDINGS = [
+        Binding(
+            "n",
+            "next_step",
+            "Next step",
+            id="app.next",
+            tooltip="Take the session map's recommended next step (the guided path)",
+        ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys and glossary"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (a run keeps running)"),
         Binding(
-            "ctrl+t", "toggle_theme", "Theme", id="app.theme", show=False,
+            "ctrl+t",
+            "toggle_theme",
+            "Theme",
+            id="app.theme",
+            show=False,
             tooltip="Switch between the dark and the light theme",
         ),
     ]
@@ -77,14 +91,12 @@ class TunebookApp(App[None]):
         path: str | Path | None = None,
         *,
         read_only: bool = False,
-        start_run: bool = False,
         run_workers: int | None = None,
         keymap_file: Path | None = None,
     ) -> None:
         super().__init__()
         self._initial_path = Path(path) if path is not None else None
         self._initial_read_only = read_only
-        self._start_run_on_open = start_run
         self._run_workers = run_workers or default_workers()
         self._keymap_file = keymap_path() if keymap_file is None else keymap_file
         self._watch_stop = threading.Event()
@@ -150,10 +162,6 @@ class TunebookApp(App[None]):
         self._watch_stop = threading.Event()
         self._watch_session(path, self._watch_stop)
         self.push_screen(SessionMapScreen())
-        if self._start_run_on_open:  # `tunebook demo`: start its run and watch it
-            self._start_run_on_open = False
-            if self.start_run():
-                self.show_monitor()
 
     def close_session(self) -> None:
         """Stop watching the session (back on Home); a runner keeps running."""
@@ -231,6 +239,42 @@ class TunebookApp(App[None]):
         from tunebook.tui.screens.designer import DesignerScreen
 
         self.push_screen(DesignerScreen(from_experiment))
+
+    def show_adoption(self, trial_id: int) -> None:
+        """The seed-variance comparison of trial `trial_id` with the baseline, and its
+        launch (PB-17)."""
+        from tunebook.tui.screens.adoption import AdoptionScreen
+
+        self.push_screen(AdoptionScreen(trial_id))
+
+    def action_next_step(self) -> None:
+        """Take the session map's recommended next step from any screen: back to the map,
+        then on to the step (the guided path)."""
+        if self.session_path is not None:
+            self._next_step(self.session_path)
+
+    @work(thread=True, exclusive=True, group="next", exit_on_error=False)
+    def _next_step(self, path: Path) -> None:
+        from tunebook.core.session_map import session_map
+
+        computed = read_session(path, session_map)
+        self.call_from_thread(self._take_next_step, computed)
+
+    def _take_next_step(self, computed: SessionMap) -> None:
+        from tunebook.tui.screens.session_map import SessionMapScreen
+
+        maps = [s for s in self.screen_stack if isinstance(s, SessionMapScreen)]
+        if not maps or self.session_path is None:
+            return
+        while self.screen is not maps[-1]:
+            self.pop_screen()
+        maps[-1].take_next(computed)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_step":
+            # Not on Home, and not where leaving would drop the user's unsaved work.
+            return self.session_path is not None and getattr(self.screen, "GUIDED", True)
+        return True
 
     def show_project_step(self, key: str) -> bool:
         """The project-start screen of stage `key` (model … stability); False when the

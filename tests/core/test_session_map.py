@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.filled_session import fill_session
 from tunebook.core.session_map import StageAction, StageState, session_map
-from tunebook.sessions import DecisionKind, ProbeKind, Session
+from tunebook.sessions import DecisionKind, ExperimentStatus, ProbeKind, Session, WorkloadFacts
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
 DECISIONS = ["model", "optimizer", "batch_size", "initial_config", "max_train_steps", "stability"]
@@ -27,6 +27,7 @@ def test_an_empty_session_recommends_the_model_step_first(tmp_path: Path) -> Non
     with Session.create(path, "tabular", {}) as session:
         stages = session_map(session)
     assert [s.key for s in stages.stages] == [*DECISIONS, "experiments", "launches"]
+    assert stages.stage("experiments").action is StageAction.DESIGN
     assert all(stages.stage(k).state is StageState.NOT_STARTED for k in DECISIONS[1:])
     assert stages.next is stages.stage("model")
     assert stages.next.state is StageState.NEXT
@@ -91,11 +92,81 @@ def test_decisions_finished_experiments_and_launches_are_done(tmp_path: Path) ->
     assert batch.state is StageState.DONE
     assert batch.summary == "decided: 128"
     depth = stages.stage("experiment:depth")
-    assert depth.state is StageState.DONE and depth.action is StageAction.EXPERIMENTS
     assert depth.summary == "8/8 trials finished: 4 completed, 2 infeasible, 2 failed"
     assert stages.stage("launches").state is StageState.DONE
     assert stages.stage("launches").summary == "1 configuration adopted as baseline"
-    assert stages.next is None  # nothing left that can be taken today
+    # finished but not concluded: reviewing it is the next step
+    assert stages.next is depth and depth.action is StageAction.REVIEW
+    assert depth.command == f"tunebook conclude {path} depth --note TEXT"
+
+
+def test_the_guided_path_leads_from_a_finished_round_to_the_next_one(tmp_path: Path) -> None:
+    """Review → adopt → exploit → final test → next round, each the next step in turn."""
+    path = fill_session(tmp_path / "filled.tunebook")
+    with Session.open(path) as session:
+        session.record_workload_facts(WorkloadFacts("classification", 100, 20, test_examples=20))
+        depth = session.experiment("depth")
+        session.update_experiment(depth.id, ExperimentStatus.CONCLUDED, "depth 3 wins")
+        stages = session_map(session)
+        best = stages.next
+        # the best feasible trial over both studies: depth=3's 0.20 / 3 (trial 6)
+        assert (best.key, best.action, best.trial) == ("launches", StageAction.ADOPT, 6)
+        assert stages.stage("experiment:depth").state is StageState.DONE
+        assert best.command == f"tunebook adopt {path} 6"
+
+        # measured, no better than the baseline beyond the seed noise: the baseline stays
+        verdict = "not beyond the seed noise: the difference may be luck of the seeds"
+        session.add_probe(
+            ProbeKind.SEED_VARIANCE,
+            {"candidate": {"trial": 6}},
+            {
+                "status": "completed",
+                "summary": {"comparison": {"beyond": False, "better": True}, "verdict": verdict},
+            },
+        )
+        stages = session_map(session)
+        assert stages.stage("launches").state is StageState.DONE
+        assert stages.stage("launches").summary.endswith(f"{verdict}, the baseline stays")
+        assert (stages.next.key, stages.next.action) == ("exploitation", StageAction.EXPLOIT)
+        assert stages.next.experiment == "depth"
+
+        exploit = session.add_experiment(
+            "depth-exploit", "Exploit", {"search": {"algorithm": "bayesian"}}, 50
+        )
+        session.update_experiment(exploit.id, ExperimentStatus.CONCLUDED, "done")
+        stages = session_map(session)
+        assert stages.stage("exploitation").state is StageState.DONE
+        # the exploitation round has no best trial yet, so the latest concluded round with
+        # one is still 'depth': measured, kept; the final test is next
+        assert (stages.next.key, stages.next.action) == ("final_test", StageAction.FINAL_TEST)
+
+        session.add_probe(
+            ProbeKind.FINAL_TEST,
+            {},
+            {
+                "status": "completed",
+                "summary": {
+                    "trial": 2,
+                    "experiment": "depth",
+                    "objective": "error",
+                    "checkpoint_step": 9,
+                    "test_value": 0.125,
+                },
+            },
+        )
+        stages = session_map(session)
+        assert stages.stage("final_test").summary == "test error 0.125 (trial 2)"
+        assert (stages.next.key, stages.next.action) == ("next_round", StageAction.DESIGN)
+        assert stages.next.experiment == "depth-exploit"
+
+
+def test_without_a_test_split_the_final_test_is_not_offered(tmp_path: Path) -> None:
+    path = fill_session(tmp_path / "filled.tunebook")
+    with Session.open(path) as session:
+        session.record_workload_facts(WorkloadFacts("classification", 100, 20))
+        stage = session_map(session).stage("final_test")
+    assert stage.summary == "the workload has no test split"
+    assert not stage.actionable
 
 
 def test_a_stale_decision_says_why(tmp_path: Path) -> None:

@@ -199,7 +199,7 @@ async def test_a_cli_spec_opens_and_saves_as_the_same_design(session: Path) -> N
             what="the experiments",
         )
         app.screen.query_one(DataTable).move_cursor(row=0)
-        await pilot.press("N")
+        await pilot.press("D")
         await wait_for(pilot, checked(app), timeout=30, what="the copied design")
         screen = designer(app)
         assert screen.draft is not None and (screen.draft.name, screen.draft.goal) == ("", "")

@@ -51,7 +51,10 @@ async def test_the_map_shows_every_stage_and_starts_on_the_next_step(tmp_path: P
             "Training length",
             "Stability",
             "Experiment 'lr'",
-            "Launches",
+            "Adoption",
+            "Exploitation",
+            "Final test",
+            "Next round",
         ]
         assert rows[6][0] == "→ next"
         assert app.screen.query_one("#stages", DataTable).cursor_row == 6
@@ -59,18 +62,29 @@ async def test_the_map_shows_every_stage_and_starts_on_the_next_step(tmp_path: P
         assert app.read_only_reason == ""
 
 
-async def test_next_copies_the_command_when_the_app_cannot_take_the_step(tmp_path: Path) -> None:
-    path = tmp_path / "empty.tunebook"
-    from tunebook.sessions import DecisionKind, Session
+async def test_the_first_experiment_opens_the_designer_with_a_suggested_question(
+    tmp_path: Path,
+) -> None:
+    from tunebook.core.design.roles import Role
+    from tunebook.sessions import Session
+    from tunebook.tui.screens.designer import DesignerScreen
 
-    with Session.create(path, "tabular", {}) as session:
-        for kind in DecisionKind:  # every project-start step decided: an experiment is next
-            session.record_decision(kind, 1)
+    path = tmp_path / "empty.tunebook"
+    Session.create(path, "tabular", {}).close()
     app = TunebookApp(path)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen) and cells(app))
-        await pilot.press("n")
-        assert app.clipboard == f"tunebook experiment add {path} SPEC.toml"
+        assert cells(app)[6][1] == "First experiment"
+        app.screen.query_one("#stages", DataTable).move_cursor(row=6)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DesignerScreen) and app.screen.draft)
+        draft = app.screen.draft
+        scientific = [(r.name, r.values) for r in draft.hparams if r.role is Role.SCIENTIFIC]
+        nuisance = [r.name for r in draft.hparams if r.role is Role.NUISANCE]
+        assert scientific == [("width", [64, 128])]
+        assert "learning_rate" in nuisance
+        assert (draft.name, draft.goal) == ("width", "Does a larger width lower error?")
+        assert app.check_action("next_step", ()) is False  # n never drops a design
 
 
 async def test_a_read_only_session_disables_run_and_says_why(tmp_path: Path) -> None:

@@ -194,8 +194,9 @@ def _outcome(trial: Trial) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Create (or resume) the demo session, then open the app on it and start its run, or,
-    headless, run its study with a progress bar and print the results."""
+    """Create (or resume) the demo session, then open the app on it at the guided path's
+    next step, or, headless, run its ready-made study with a progress bar and print the
+    results."""
     from tunebook.core.demo import prepare_demo
     from tunebook.sessions.report import status_data
     from tunebook.tui.cli.app_command import interactive, run_app
@@ -203,9 +204,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tunebook.tui.cli.session_commands import print_status
 
     path = Path(args.path)
-    created = prepare_demo(path)
-    if not args.headless and interactive():
-        return run_app(path, start_run=True, run_workers=args.workers)
+    guided = not args.headless and interactive()
+    created = prepare_demo(path, with_study=not guided)
+    if guided:  # the app on the guided path: its session map shows the first step
+        return run_app(path, run_workers=args.workers)
     print(("created " if created else "resuming ") + f"{safe_text(path)}: {DEMO_BLURB}")
     run_with_progress(str(path), {"workers": args.workers})
     with Session.open(path, read_only=True) as session:

@@ -220,6 +220,9 @@ class DesignerScreen(SessionScreen):
     """Design an experiment: the goal, every hyperparameter's role and values, the search;
     `ctrl+s` writes the TOML spec and adds it through `tunebook experiment add`."""
 
+    #: The app's next-step key does not leave the designer: unsaved edits would be lost.
+    GUIDED = False
+
     DEFAULT_CSS = """
     DesignerScreen #designer-body { height: 1fr; }
     DesignerScreen #designer-main { width: 1fr; padding: 0 1; }
@@ -361,6 +364,7 @@ class DesignerScreen(SessionScreen):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load(self) -> None:
         from tunebook.core.design.draft import draft_from_experiment, draft_from_session
+        from tunebook.core.design.first_question import suggest_first_question
         from tunebook.core.execution.trial_config import known_hparams
         from tunebook.core.experiments import session_workload
 
@@ -371,6 +375,8 @@ class DesignerScreen(SessionScreen):
             draft = draft_from_session(session, workload)
             if source is not None:
                 draft = draft_from_experiment(session.experiment(source), draft)
+            elif not session.experiments():
+                draft = suggest_first_question(draft, workload.objective.metric)
             return Loaded(
                 draft,
                 frozenset(known_hparams(workload)),
@@ -392,6 +398,8 @@ class DesignerScreen(SessionScreen):
         self.query_one("#designer-examples", Static).update(
             "narrow goals, e.g. " + " · ".join(safe_text(e) for e in examples[:2])
         )
+        self.query_one("#designer-name", Input).value = loaded.draft.name
+        self.query_one("#designer-goal", Input).value = loaded.draft.goal
         self._fill()
         self.query_one("#designer-table", DataTable).focus()
         self.schedule_check()

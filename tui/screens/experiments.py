@@ -154,11 +154,11 @@ class ExperimentsScreen(SessionScreen):
             tooltip="Review the highlighted experiment: its checklist and plots",
         ),
         Binding(
-            "n", "new_experiment", "New", id="experiments.new",
+            "d", "new_experiment", "Design new", id="experiments.new",
             tooltip="Design a new experiment over the session's decisions",
         ),
         Binding(
-            "N", "new_from_this", "New from this", id="experiments.new_from",
+            "D", "new_from_this", "Design from this", id="experiments.new_from",
             tooltip="Design a new experiment from the highlighted one: its design, a new goal",
         ),
         Binding(

@@ -42,8 +42,11 @@ def stage_detail(stage: Stage) -> Text:
         text.append(ACTION_LABELS[stage.action] + "\n")
     if stage.command:
         text.append("command: ", style="bold")
-        text.append(safe_text(stage.command) + "  (enter copies it)\n" if stage.action is
-                    StageAction.NONE else safe_text(stage.command) + "\n")
+        text.append(
+            safe_text(stage.command) + "  (enter copies it)\n"
+            if stage.action is StageAction.NONE
+            else safe_text(stage.command) + "\n"
+        )
     if not stage.actionable:
         text.append("set in an experiment spec's [fixed] table today", style="dim")
     return text
@@ -54,8 +57,12 @@ STAGE_COLUMNS = (("state", "state"), ("stage", "stage"), ("summary", "this sessi
 ACTION_LABELS = {
     StageAction.RUN: "start a run of the pending trials",
     StageAction.MONITOR: "watch the run",
-    StageAction.EXPERIMENTS: "see the experiments and their studies",
     StageAction.PROJECT_STEP: "open this step: its choices, probe and decision",
+    StageAction.DESIGN: "open the experiment designer",
+    StageAction.REVIEW: "open the review: checklist, plots, conclusion",
+    StageAction.ADOPT: "compare the trial with the baseline across seeds, then adopt it",
+    StageAction.EXPLOIT: "open the refined space and store its Bayesian study",
+    StageAction.FINAL_TEST: "evaluate the baseline on the test split, once",
 }
 
 
@@ -161,30 +168,37 @@ class SessionMapScreen(SessionScreen):
 
     def action_next_step(self) -> None:
         """Take the recommended next step."""
-        if self.stage_map is None:
-            return
-        stage = self.stage_map.next
-        if stage is None:
-            running = any(s.state is StageState.RUNNING for s in self.stage_map.stages)
-            if running:
-                self.action_monitor()
-            else:
-                self.notify("nothing to recommend: every stage that can be taken is done")
-            return
-        self.take(stage)
+        if self.stage_map is not None:
+            self.take_next(self.stage_map)
+
+    def take_next(self, computed: SessionMap) -> None:
+        """Take `computed`'s recommended step; while a runner works, watch it (there is
+        always a step otherwise: at the least, designing the next round)."""
+        if computed.next is not None:
+            self.take(computed.next)
+        else:
+            self.action_monitor()
 
     def take(self, stage: Stage) -> None:
-        """Do what `stage` asks: start a run, open the monitor, the experiments or a
-        project-start step, or copy the command that does it."""
+        """Do what `stage` asks: start a run, open the monitor, a project-start step, the
+        designer, a review, an adoption, the exploitation or the final test, or copy the
+        command that does it."""
+        app = self.tunebook
         if stage.action is StageAction.RUN:
             self.action_run()
         elif stage.action is StageAction.MONITOR:
             self.action_monitor()
-        elif stage.action is StageAction.EXPERIMENTS:
-            self.action_experiments()
-        elif stage.action is StageAction.PROJECT_STEP and self.tunebook.show_project_step(
-            stage.key
-        ):
+        elif stage.action is StageAction.DESIGN:
+            app.show_designer(stage.experiment)
+        elif stage.action is StageAction.REVIEW:
+            app.show_review(stage.experiment)
+        elif stage.action is StageAction.ADOPT and stage.trial is not None:
+            app.show_adoption(stage.trial)
+        elif stage.action is StageAction.EXPLOIT and stage.experiment is not None:
+            app.show_exploitation(stage.experiment)
+        elif stage.action is StageAction.FINAL_TEST:
+            app.show_final_test()
+        elif stage.action is StageAction.PROJECT_STEP and app.show_project_step(stage.key):
             return
         elif stage.command:
             self.app.copy_to_clipboard(stage.command)

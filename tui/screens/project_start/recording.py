@@ -46,7 +46,11 @@ class RecordsDecisions(SessionScreen):
         self.deciding = False
         if done:
             self.decided()
-            self.notify(safe_text(message), title=f"{what.capitalize()} decided", timeout=10)
+            self.notify(
+                safe_text(message) + "\n(n takes the next step)",
+                title=f"{what.capitalize()} decided",
+                timeout=10,
+            )
             self.reload()  # the watcher posts the change too; this shows it at once
         else:
             self.notify(safe_text(message), severity="error", timeout=15)
