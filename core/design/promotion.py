@@ -128,15 +128,60 @@ def extended(schedule: Schedule, new_max_steps: int) -> Schedule:
     return replace(schedule, max_steps=new_max_steps)
 
 
-def schedule_text(schedule: Schedule) -> str:
-    """A schedule in a few words, e.g. ``linear, decay 150→200`` or ``constant, warmup 10``."""
-    parts = [schedule.kind]
-    if schedule.warmup_steps:
-        parts.append(f"warmup {schedule.warmup_steps}")
-    if schedule.kind != "constant":
-        start = max(schedule.decay_start, schedule.warmup_steps)
-        parts.append(f"decay {start}→{schedule.max_steps}")
+def schedule_change(before: Schedule, after: Schedule) -> str:
+    """A schedule and its extension in a few words, e.g.
+    ``linear, warmup 5, decay 60–100 → 160–200`` or ``constant``."""
+    parts = [before.kind]
+    if before.warmup_steps:
+        parts.append(f"warmup {before.warmup_steps}")
+    if before.kind != "constant":
+        old = f"{max(before.decay_start, before.warmup_steps)}–{before.max_steps}"
+        new = f"{max(after.decay_start, after.warmup_steps)}–{after.max_steps}"
+        parts.append(f"decay {old} → {new}")
     return ", ".join(parts)
+
+
+def values_text(values: Mapping[str, Any]) -> str:
+    """``name=value`` pairs, numbers to 3 significant figures (the plan table's cells)."""
+    return ", ".join(
+        f"{k}={format(v, '.3g') if isinstance(v, float) else v}" for k, v in values.items()
+    )
+
+
+def budget_text(plan: Promotion) -> str:
+    """The step budget and the cadences before → after, e.g.
+    ``max_train_steps 100 → 200 (×2); eval_every 10 → 20``."""
+    parts = [f"max_train_steps {plan.steps_before} → {plan.steps_after} (×{plan.factor:.3g})"]
+    parts += [f"{k} {v} → {plan.cadence_after[k]}" for k, v in plan.cadence_before.items()]
+    return "; ".join(parts)
+
+
+def plan_columns(plan: Promotion) -> tuple[str, ...]:
+    """The plan table's headers (`tunebook promote` and the app's Promotion screen)."""
+    return (
+        "rank",
+        "trial",
+        "scientific",
+        "nuisance",
+        f"{plan.objective[0]} @ {plan.steps_before}",
+        "schedule",
+    )
+
+
+def plan_rows(plan: Promotion) -> list[tuple[str, ...]]:
+    """One row of text per promoted trial, in the order of `plan_columns` (the rank is
+    within the trial's study; a per-value study's scientific values name it)."""
+    return [
+        (
+            str(t.rank),
+            str(t.trial),
+            values_text(t.scientific) or "—",
+            values_text(t.nuisance) or "—",
+            format(t.value, ".4g"),
+            schedule_change(t.schedule_before, t.schedule_after),
+        )
+        for t in plan.trials
+    ]
 
 
 def plan_promotion(

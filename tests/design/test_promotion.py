@@ -12,8 +12,9 @@ from tunebook.core.design import design_from_dict
 from tunebook.core.design.promotion import (
     Promotion,
     plan_promotion,
+    plan_rows,
     promotion_spec,
-    schedule_text,
+    schedule_change,
 )
 from tunebook.sessions import BadInput, Session, TrialStatus
 
@@ -64,7 +65,18 @@ def test_a_linear_decay_starts_later_by_exactly_the_added_steps(tmp_path: Path) 
         # The decay keeps its length: the last 40 steps decay in both rounds.
         assert before.lr(100, 1.0) == after.lr(200, 1.0)
         assert before.lr(80, 1.0) == pytest.approx(after.lr(180, 1.0))
-    assert schedule_text(plan.trials[0].schedule_after) == "linear, warmup 5, decay 160→200"
+    first = plan.trials[0]
+    assert schedule_change(first.schedule_before, first.schedule_after) == (
+        "linear, warmup 5, decay 60–100 → 160–200"
+    )
+    assert plan_rows(plan)[0] == (
+        "1",
+        str(first.trial),
+        "—",
+        "learning_rate=0.003, schedule=linear",
+        "0.1",
+        "linear, warmup 5, decay 60–100 → 160–200",
+    )
     spec = promotion_spec(plan)
     assert spec["name"] == "short-long" and spec["max_train_steps"] == 200
     assert spec["eval_every"] == 20 and spec["checkpoint_every"] == 100
