@@ -5,9 +5,9 @@ A small exact emitter for the spec's subset of TOML, with no dependency: top-lev
 then one ``[section]`` per table (``fixed``, ``scientific``, ``nuisance``, ``search``,
 ``objective``), dimensions as inline tables, and conditional nuisance sets as
 ``[nuisance.when.NAME.VALUE]`` tables, and a listed search's points one inline table a
-line. Strings are basic strings escaped per TOML, floats
-are written with `repr` (``inf`` and ``nan`` included), so ``load_spec`` of the text gives
-the design ``design_from_dict`` gives of the dict.
+line. Strings are basic strings escaped per TOML, floats are written with `repr` (``inf``
+and ``nan`` included), so ``load_spec`` of the text gives the design ``design_from_dict``
+gives of the dict.
 """
 
 from __future__ import annotations
