@@ -227,6 +227,12 @@ class TunebookApp(App[None]):
 
         self.push_screen(ExploitationScreen(experiment_name))
 
+    def show_promotion(self, experiment_name: str) -> None:
+        """The longer round of a finished experiment: its best trials with more steps (PB-20)."""
+        from tunebook.tui.screens.promotion import PromotionScreen
+
+        self.push_screen(PromotionScreen(experiment_name))
+
     def show_final_test(self) -> None:
         """The session's one test-set evaluation (PB-18)."""
         from tunebook.tui.screens.final_test import FinalTestScreen

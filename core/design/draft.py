@@ -278,11 +278,19 @@ def draft_from_experiment(experiment: Experiment, base: Draft | None = None) -> 
     """ "New experiment from this one": the stored design copied, the goal and name cleared.
 
     The design's hyperparameters come first, in its order (so the studies come out in the
-    same order); the rest of `base`'s pipeline follows, fixed and left out of the spec.
+    same order); the rest of `base`'s pipeline follows, fixed and left out of the spec. A
+    listed search (PB-20's longer round) becomes a quasi-random search over the same space
+    with as many trials, and each row's reason says so: the designer cannot edit points.
     """
     design = experiment.design
     known = {row.name: row for row in (base.hparams if base is not None else ())}
     rows: list[DraftHParam] = []
+    search = dict(design.get("search", {}))
+    note = ""
+    if search.get("algorithm") == "listed":
+        search = {k: v for k, v in search.items() if k != "points"}
+        search["algorithm"] = "quasi-random"
+        note = "; its listed points became a quasi-random search over the same space"
 
     def row_for(name: str, role: Role) -> DraftHParam:
         like = known.get(name)
@@ -294,7 +302,7 @@ def draft_from_experiment(experiment: Experiment, base: Draft | None = None) -> 
             like.choices if like else (),
             like.help if like else "",
             role,
-            reason=f"{name}: {role.value} — as in experiment {experiment.name!r}",
+            reason=f"{name}: {role.value} — as in experiment {experiment.name!r}{note}",
         )
         rows.append(row)
         return row
@@ -326,7 +334,7 @@ def draft_from_experiment(experiment: Experiment, base: Draft | None = None) -> 
     return Draft(
         max_train_steps=design.get("max_train_steps", experiment.max_train_steps),
         hparams=rows,
-        search=dict(design.get("search", {})),
+        search=search,
         conditional=conditional,
         objective=design.get("objective"),
         settings={k: design[k] for k in ("eval_every", "checkpoint_every") if k in design},

@@ -5,8 +5,10 @@
   best trial of each. All studies share the design's seed, so studies with the same
   nuisance space try the same nuisance points (a paired comparison).
 * ``combined``: one study that samples the scientific values uniformly alongside the
-  nuisance ones with quasi-random (or random) search; scientific hyperparameters become
-  categorical dimensions placed first, where the Halton sequence is most even, and
+  nuisance ones with quasi-random (or random) search, or runs the listed points of a
+  ``listed`` search (each names its scientific and nuisance values); scientific
+  hyperparameters become categorical dimensions placed first, where the Halton sequence is
+  most even, and
   `coverage` reports how evenly their values were sampled. A conditional nuisance
   hyperparameter gets its own coordinate per scientific value
   (``learning_rate[optimizer=nesterov]``): it is a different hyperparameter (PB-8).
@@ -73,6 +75,8 @@ class StudyPlan:
     variants: tuple[Variant, ...] = ()
     #: Bayesian only: trials drawn quasi-randomly before the model proposes points.
     startup_trials: int = DEFAULT_STARTUP_TRIALS
+    #: Listed only: the configurations to run, keyed by the names of `space`.
+    points: tuple[Mapping[str, Any], ...] = ()
 
     def hparams(self, point: Params) -> dict[str, Any]:
         """Turn a sampled point of `space` into the trial's hyperparameters (fixed included)."""
@@ -98,6 +102,7 @@ class StudyPlan:
             mode=mode,
             grid_points=self.grid_points,
             startup_trials=self.startup_trials,
+            points=self.points,
         )
 
     def draw(
@@ -143,6 +148,7 @@ class StudyPlan:
                 for v in self.variants
             ],
             "startup_trials": self.startup_trials,
+            "points": [dict(point) for point in self.points],
         }
 
     def to_json(self) -> str:
@@ -174,6 +180,7 @@ class StudyPlan:
                     for coord, hparam, when in data["variants"]
                 ),
                 startup_trials=int(data.get("startup_trials", DEFAULT_STARTUP_TRIALS)),
+                points=tuple(MappingProxyType(dict(p)) for p in data.get("points", ())),
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"the stored study plan is malformed ({exc!r})") from None
@@ -242,6 +249,7 @@ def _combined(design: ExperimentDesign) -> StudyPlan:
         objective=design.objective,
         sampled_scientific=tuple(design.scientific),
         variants=tuple(variant for variant, _ in coordinates.values()),
+        points=tuple(MappingProxyType(dict(point)) for point in design.search.points),
     )
 
 

@@ -20,18 +20,21 @@ the key path. Keys (TOML 1.0)::
     [nuisance.when.optimizer.nesterov]   # nuisance dimensions added or replaced when the
                                          # scientific `optimizer` is "nesterov" (PB-8);
                                          # `when` is reserved, not a hyperparameter name
-    [search]    algorithm = "quasi-random"|"random"|"grid"|"bayesian", trials = N (per
-                study; for grid, the grid size when left out), layout = "per-value"|
+    [search]    algorithm = "quasi-random"|"random"|"grid"|"bayesian"|"listed", trials = N
+                (per study; for grid, the grid size when left out), layout = "per-value"|
                 "combined", seed = 0, grid_points = N or { name = N } (grid only),
                 startup_trials = N (bayesian only: how many trials are drawn quasi-randomly
-                before Bayesian optimization chooses points; default 10)
+                before Bayesian optimization chooses points; default 10), points =
+                [{ name = value, ... }, ...] (listed only: the configurations to run, each
+                naming every scientific and nuisance hyperparameter; the layout is
+                "combined", trials is the number of points, no [nuisance.when] tables)
     [objective] metric = "val_error", mode = "min"|"max" (optional table: the workload's
                 objective when left out)
 
 Limits, so that no spec can exhaust memory or time: at most `MAX_TRIALS` trials per study
-(grid size, `grid_points` and `startup_trials` included), at most `MAX_STUDIES` combinations
-of scientific values, and at most `MAX_TRAIN_STEPS` for `max_train_steps`, `eval_every` and
-`checkpoint_every`. Numbers must be finite wherever they appear.
+(grid size, `grid_points`, `startup_trials` and listed `points` included), at most
+`MAX_STUDIES` combinations of scientific values, and at most `MAX_TRAIN_STEPS` for
+`max_train_steps`, `eval_every` and `checkpoint_every`. Numbers must be finite wherever they appear.
 
 A quoted key matches a number: ``[nuisance.when.dropout."0.1"]``. Write TOML 1.0: Python
 3.11+ reads it with tomllib; on 3.10 the tomli fallback (>= 2.4) would also accept TOML 1.1
@@ -83,12 +86,14 @@ TOP_KEYS = (
     "search",
     "objective",
 )
-SEARCH_KEYS = ("algorithm", "trials", "layout", "seed", "grid_points", "startup_trials")
+SEARCH_KEYS = ("algorithm", "trials", "layout", "seed", "grid_points", "startup_trials", "points")
 OBJECTIVE_KEYS = ("metric", "mode")
 LAYOUTS = ("per-value", "combined")
 #: Layouts that sample scientific values alongside nuisance ones need a uniform,
 #: non-adaptive algorithm (PB-9).
 COMBINED_ALGORITHMS = ("quasi-random", "random")
+#: The algorithm that runs the configurations a spec lists (PB-20's longer rounds).
+LISTED = "listed"
 #: The reserved nuisance key holding conditional tables.
 WHEN = "when"
 MAX_SEED = 2**63 - 1
@@ -122,6 +127,9 @@ class SearchSettings:
     grid_points: int | Mapping[str, int] | None = None
     #: Bayesian search only: trials drawn quasi-randomly before the model proposes points.
     startup_trials: int = DEFAULT_STARTUP_TRIALS
+    #: Listed search only: the configurations to run, each naming every scientific and
+    #: nuisance hyperparameter.
+    points: tuple[Mapping[str, Scalar], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,6 +218,8 @@ class ExperimentDesign:
             search["grid_points"] = dict(points) if isinstance(points, Mapping) else points
         if self.search.algorithm == "bayesian":
             search["startup_trials"] = self.search.startup_trials
+        if self.search.points:
+            search["points"] = [dict(point) for point in self.search.points]
         data["search"] = search
         if self.objective is not None:
             data["objective"] = {"metric": self.objective.metric, "mode": self.objective.mode}
@@ -466,12 +476,18 @@ class _Parser:
                 f"[search] algorithm {algorithm!r} is unknown "
                 f"({_suggest(algorithm, ALGORITHMS)}expected one of: {', '.join(ALGORITHMS)})"
             )
-        layout = self.string(table, "layout", "search", default="per-value")
+        listed = algorithm == LISTED
+        layout = self.string(
+            table, "layout", "search", default="combined" if listed else "per-value"
+        )
         if layout not in LAYOUTS:
             raise self.fail(
                 f"[search] layout {layout!r} is unknown (expected one of: {', '.join(LAYOUTS)})"
             )
         trials = self.count(table, "trials", "search", minimum=1, maximum=MAX_TRIALS)
+        listed_points = self.listed_points(table, algorithm, layout, trials)
+        if listed_points:
+            trials = len(listed_points)
         if trials is None and algorithm != "grid":
             raise self.fail("[search] trials is missing (the number of trials per study)")
         seed = self.count(table, "seed", "search", minimum=0, maximum=MAX_SEED)
@@ -494,7 +510,7 @@ class _Parser:
                     f"study may have), got {max(counts):,}"
                 )
             points = dict(points) if isinstance(points, Mapping) else points
-        if layout == "combined" and algorithm not in COMBINED_ALGORITHMS:
+        if layout == "combined" and algorithm not in (*COMBINED_ALGORITHMS, LISTED):
             raise self.fail(
                 f'[search] layout "combined" samples scientific values uniformly alongside the '
                 f"nuisance ones, which needs quasi-random or random search, not {algorithm!r} "
@@ -507,7 +523,88 @@ class _Parser:
             0 if seed is None else seed,
             points,
             DEFAULT_STARTUP_TRIALS if startup is None else startup,
+            listed_points,
         )
+
+    def listed_points(
+        self, table: Mapping[str, Any], algorithm: str, layout: str, trials: int | None
+    ) -> tuple[dict[str, Scalar], ...]:
+        """The `points` of a listed search, checked for shape here and against the
+        hyperparameters in `check_points`; () for any other algorithm."""
+        points = table.get("points")
+        if algorithm != LISTED:
+            if points is not None:
+                raise self.fail('[search] points applies only to algorithm = "listed"')
+            return ()
+        if points is None:
+            raise self.fail(
+                '[search] points is missing: algorithm = "listed" runs the configurations '
+                "it lists, e.g. points = [{ depth = 2, learning_rate = 0.003 }]"
+            )
+        if not isinstance(points, list) or not points:
+            raise self.fail(
+                f"[search] points must be a non-empty array of tables, got {describe(points)}"
+            )
+        if len(points) > MAX_TRIALS:
+            raise self.fail(
+                f"[search] points lists {len(points):,} configurations, more than the "
+                f"{MAX_TRIALS:,} trials a study may have"
+            )
+        if layout != "combined":
+            raise self.fail(
+                f'[search] layout must be "combined" for algorithm = "listed" (each point '
+                f'carries its scientific values), got "{layout}"'
+            )
+        if trials is not None and trials != len(points):
+            raise self.fail(
+                f"[search] trials ({trials}) differs from the number of listed points "
+                f"({len(points)}); "
+                'leave trials out for algorithm = "listed"'
+            )
+        for i, point in enumerate(points):
+            if not isinstance(point, Mapping):
+                raise self.fail(
+                    f"[search] points[{i}] must be a table such as "
+                    f"{{ learning_rate = 0.003 }}, got {describe(point)}"
+                )
+        return tuple(dict(point) for point in points)
+
+    def check_points(self, design: ExperimentDesign) -> None:
+        """Each listed point names exactly the scientific and nuisance hyperparameters, with
+        a value inside each one's declared values or range, and no point repeats another."""
+        if design.conditional:
+            raise self.fail(
+                '[nuisance.when] does not apply to algorithm = "listed": each listed point '
+                "gives its nuisance values itself"
+            )
+        names = [*design.scientific, *design.nuisance.names]
+        for i, point in enumerate(design.search.points):
+            where = f"[search] points[{i}]"
+            missing = [name for name in names if name not in point]
+            if missing:
+                raise self.fail(f"{where} has no value for {', '.join(map(key_name, missing))}")
+            extra = [name for name in point if name not in names]
+            if extra:
+                listed = ", ".join(map(key_name, names)) or "none"
+                raise self.fail(
+                    f"{where} names {show(extra[0])}, which is neither scientific nor "
+                    f"nuisance (expected: {listed})"
+                )
+            for name, values in design.scientific.items():
+                if not any(same_value(point[name], value) for value in values):
+                    raise self.fail(
+                        f"{where} {key_name(name)} = {show(point[name])} is not one of the "
+                        f"values of [scientific.{key_name(name)}] ({', '.join(map(show, values))})"
+                    )
+            for name, dim in design.nuisance.items():
+                if not dim.contains(point[name]):
+                    raise self.fail(
+                        f"{where} {key_name(name)} = {show(point[name])} is outside "
+                        f"[nuisance.{key_name(name)}] ({_dim_text(dim.to_dict())})"
+                    )
+            for j, other in enumerate(design.search.points[:i]):
+                if all(same_value(point[name], other[name]) for name in names):
+                    raise self.fail(f"{where} repeats points[{j}]")
 
     def objective(self, data: Mapping[str, Any]) -> Objective | None:
         if "objective" not in data:
@@ -592,7 +689,14 @@ class _Parser:
         )
         if search.algorithm == "grid":
             self.check_grid(design)
+        if search.algorithm == LISTED:
+            self.check_points(design)
         return design
+
+
+def _dim_text(table: Mapping[str, Any]) -> str:
+    """A dimension's table as a spec shows it, e.g. ``low = 0.0001, high = 0.1``."""
+    return ", ".join(f"{k} = {show(v)}" for k, v in table.items() if k != "type")
 
 
 def design_from_dict(

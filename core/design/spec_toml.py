@@ -4,9 +4,10 @@ file `tunebook experiment add` reads (DESIGN.md, "The experiment spec").
 A small exact emitter for the spec's subset of TOML, with no dependency: top-level keys,
 then one ``[section]`` per table (``fixed``, ``scientific``, ``nuisance``, ``search``,
 ``objective``), dimensions as inline tables, and conditional nuisance sets as
-``[nuisance.when.NAME.VALUE]`` tables. Strings are basic strings escaped per TOML, floats
-are written with `repr` (``inf`` and ``nan`` included), so ``load_spec`` of the text gives
-the design ``design_from_dict`` gives of the dict.
+``[nuisance.when.NAME.VALUE]`` tables, and a listed search's points one inline table a
+line. Strings are basic strings escaped per TOML, floats are written with `repr` (``inf``
+and ``nan`` included), so ``load_spec`` of the text gives the design ``design_from_dict``
+gives of the dict.
 """
 
 from __future__ import annotations
@@ -76,6 +77,14 @@ def toml_value(value: Any) -> str:
     raise BadInput(f"cannot write {value!r} as TOML (a {type(value).__name__})")
 
 
+def _entry(key: Any, value: Any) -> str:
+    """``key = value``; an array of tables (a listed search's points) one table a line."""
+    if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        items = "".join(f"    {toml_value(item)},\n" for item in value)
+        return f"{toml_key(key)} = [\n{items}]"
+    return f"{toml_key(key)} = {toml_value(value)}"
+
+
 def _write_table(lines: list[str], path: tuple[str, ...], table: Mapping[str, Any]) -> None:
     """Write `table` at `path`: its plain entries under its header, then its sub-tables."""
     as_header = not path or (path[:2] == ("nuisance", WHEN) and len(path) < 4)
@@ -90,7 +99,7 @@ def _write_table(lines: list[str], path: tuple[str, ...], table: Mapping[str, An
         if lines:
             lines.append("")
         lines.append("[" + ".".join(toml_key(key) for key in path) + "]")
-    lines.extend(f"{toml_key(key)} = {toml_value(value)}" for key, value in plain)
+    lines.extend(_entry(key, value) for key, value in plain)
     for key, value in children:
         _write_table(lines, (*path, key), value)
 

@@ -216,6 +216,26 @@ def create_exploitation(
     return _run_child(arguments, "creating the exploitation study")
 
 
+def create_promotion(
+    path: str | os.PathLike[str],
+    experiment: str,
+    factor: float | None = None,
+    steps: int | None = None,
+    top: int | None = None,
+) -> str:
+    """Store the longer round of experiment `experiment` (PB-20) by running
+    `tunebook promote PATH EXPERIMENT [--factor F | --steps N] [--top K]` in a child
+    process, as `record_decision` does; returns what it printed."""
+    arguments = ["promote", os.fspath(path), experiment]
+    if factor is not None:
+        arguments += ["--factor", repr(float(factor))]
+    if steps is not None:
+        arguments += ["--steps", str(steps)]
+    if top is not None:
+        arguments += ["--top", str(top)]
+    return _run_child(arguments, "creating the longer round")
+
+
 def add_experiment_spec(path: str | os.PathLike[str], spec_path: str | os.PathLike[str]) -> str:
     """Add the experiment of a TOML spec by running `tunebook experiment add PATH SPEC` in a
     child process, as `record_decision` does (the app's designer saves through the CLI's

@@ -24,7 +24,7 @@ class Sampler(abc.ABC):
       every name of `space`, each inside its dimension. `seed` is the study's search seed
       and `index` the trial's 0-based position in the study; both are non-negative ints
       and are what the session file stores to reproduce the point.
-    * Non-adaptive samplers (``adaptive = False``: quasi-random, random, grid) ignore
+    * Non-adaptive samplers (``adaptive = False``: quasi-random, random, grid, listed) ignore
       `history` and `pending`: point `index` is a pure function of (space, seed, index).
       So the same study yields the same points whatever the number of workers and the
       order in which they ask, adding trials to a study continues its sequence, and a
@@ -37,8 +37,8 @@ class Sampler(abc.ABC):
     * ``chooser(space, history)`` names the algorithm whose rule picks the next point: the
       sampler's own name, or the one it delegates to (bayesian search's quasi-random
       start-up).
-    * ``budget(space)`` is how many distinct points the sampler can give (the grid size),
-      or None when the sequence does not end.
+    * ``budget(space)`` is how many distinct points the sampler can give (the grid size,
+      the number of listed points), or None when the sequence does not end.
     * Raises `BadInput` when the space or index does not suit the algorithm (a grid over
       three dimensions, an index past the end of a grid, a negative seed).
     """

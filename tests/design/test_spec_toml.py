@@ -71,6 +71,24 @@ SPECS: list[dict[str, Any]] = [
         "search": {"algorithm": "bayesian", "trials": 30, "startup_trials": 5},
         "objective": {"metric": "loss", "mode": "max"},
     },
+    {
+        "name": "listed",
+        "goal": "Do the best three hold up over twice the steps?",
+        "max_train_steps": 400,
+        "fixed": {"optimizer": "adam"},
+        "scientific": {"depth": [2, 3]},
+        "nuisance": {
+            "learning_rate": {"low": 1e-4, "high": 1e-1, "scale": "log"},
+            "activation": {"values": ["relu", 'a "quoted" one']},
+        },
+        "search": {
+            "algorithm": "listed",
+            "points": [
+                {"depth": 2, "learning_rate": 0.003, "activation": "relu"},
+                {"depth": 3, "learning_rate": 1e-4, "activation": 'a "quoted" one'},
+            ],
+        },
+    },
 ]
 
 
@@ -94,6 +112,13 @@ def test_conditional_sets_are_written_as_when_tables() -> None:
 
 def test_a_stored_design_round_trips(tmp_path: Path) -> None:
     design = design_from_dict(SPECS[1])
+    assert load_spec(written(tmp_path, design.to_dict())) == design
+
+
+def test_listed_points_are_written_one_table_a_line(tmp_path: Path) -> None:
+    text = spec_to_toml(SPECS[-1])
+    assert 'points = [\n    { depth = 2, learning_rate = 0.003, activation = "relu" },\n' in text
+    design = design_from_dict(SPECS[-1])
     assert load_spec(written(tmp_path, design.to_dict())) == design
 
 

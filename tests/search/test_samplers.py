@@ -18,6 +18,7 @@ from tunebook.core.search import (
     Float,
     GridSampler,
     Int,
+    ListedSampler,
     QuasiRandomSampler,
     RandomSampler,
     Sampler,
@@ -171,6 +172,7 @@ def test_make_sampler_knows_every_algorithm() -> None:
         "random": RandomSampler,
         "grid": GridSampler,
         "bayesian": BayesianSampler,
+        "listed": ListedSampler,
     }
     assert all(make_sampler(name, grid_points=2).name == name for name in ALGORITHMS)
     assert [name for name in ALGORITHMS if make_sampler(name, grid_points=2).adaptive] == [

@@ -20,6 +20,7 @@ from tunebook.tui.cli import (
     engine_commands,
     exploit_commands,
     probe_commands,
+    promote_commands,
     review_commands,
     run_commands,
     session_commands,
@@ -32,6 +33,7 @@ COMMAND_MODULES = (
     review_commands,
     adopt_commands,
     exploit_commands,
+    promote_commands,
     run_commands,
 )
 

@@ -18,6 +18,7 @@ def screen_classes() -> list[type[Screen]]:
     from tunebook.tui.screens.launches import LaunchesScreen
     from tunebook.tui.screens.new_session import NewSessionScreen
     from tunebook.tui.screens.project_start import PROJECT_SCREENS
+    from tunebook.tui.screens.promotion import PromotionScreen
     from tunebook.tui.screens.review import NoteScreen, ReviewScreen
     from tunebook.tui.screens.run_monitor import RunMonitorScreen
     from tunebook.tui.screens.session_map import SessionMapScreen
@@ -38,6 +39,7 @@ def screen_classes() -> list[type[Screen]]:
         AdoptionScreen,
         LaunchesScreen,
         ExploitationScreen,
+        PromotionScreen,
         FinalTestScreen,
         HelpScreen,
         ConfirmScreen,

@@ -369,6 +369,14 @@ class ReviewScreen(SessionScreen):
             tooltip="After the conclusion: a Bayesian study over the refined space (PB-18)",
         ),
         Binding(
+            "P",
+            "promote",
+            "Promote",
+            id="review.promote",
+            tooltip="Once every trial has finished: the best trials again with more steps, "
+            "schedules extended (PB-20)",
+        ),
+        Binding(
             "L",
             "launches",
             "Launch history",
@@ -798,6 +806,10 @@ class ReviewScreen(SessionScreen):
         if action == "exploit":  # after the conclusion only (PB-18)
             review = self.review
             return review is not None and review.document["experiment"]["status"] == "concluded"
+        if action == "promote":  # once every trial has finished (PB-20)
+            review = self.review
+            status = review.document["experiment"]["status"] if review is not None else ""
+            return status in ("finished", "concluded")
         return tab in only_on[action] if action in only_on else True
 
     @on(TabbedContent.TabActivated)
@@ -887,6 +899,11 @@ class ReviewScreen(SessionScreen):
         stores the Bayesian study (PB-18)."""
         if self.review is not None:
             self.tunebook.show_exploitation(self.review.document["experiment"]["name"])
+
+    def action_promote(self) -> None:
+        """Open the longer round of this experiment (PB-20)."""
+        if self.review is not None:
+            self.tunebook.show_promotion(self.review.document["experiment"]["name"])
 
     def action_launches(self) -> None:
         """Open the launch history."""
