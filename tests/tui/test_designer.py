@@ -363,6 +363,26 @@ def test_snapshot_first_open(snap_compare, template: Path) -> None:
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
+def test_snapshot_conditional(snap_compare, template: Path) -> None:
+    """A conditional nuisance row under its scientific one (PB-8), with its range's error."""
+    shutil.copy(template, "s.tunebook")
+
+    async def run_before(pilot: Pilot) -> None:
+        screen = await open_designer(pilot)
+        await to_row(pilot, screen, "hparam:depth")
+        await pilot.press("r", "enter")
+        await type_into(pilot, "#designer-edit", "1, 2")
+        await pilot.press("enter", "w")
+        await type_into(pilot, "#designer-edit", "2: dropout")
+        await pilot.press("enter", "enter")
+        await type_into(pilot, "#designer-edit", "0.5 .. 0.1")
+        await pilot.press("enter")
+        await settle(pilot, checked(pilot.app))  # type: ignore[arg-type]
+
+    app = TunebookApp(Path("s.tunebook"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 async def test_the_palette_opens_the_designer(session: Path) -> None:
     app = TunebookApp(session)
     async with app.run_test(size=(80, 24)) as pilot:

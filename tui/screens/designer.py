@@ -566,7 +566,7 @@ class DesignerScreen(SessionScreen):
         shown = self.setting_text(name)
         if not shown and name in ("metric", "mode") and self.loaded is not None:
             default = self.loaded.metric if name == "metric" else self.loaded.mode
-            shown = f"(left out: {default}, the workload's)"
+            shown = f"(left out: {default})"
         elif not shown and name in CADENCE:
             shown = "(left out: the default)"
         return (
