@@ -223,8 +223,14 @@ class TrialDetailScreen(SessionScreen):
         computed, notes = self.read(
             lambda session: (trial_detail(session, trial_id), session.notes(f"trial:{trial_id}"))
         )
-        self.app.call_from_thread(self.query_one("#trial-notes", Static).update, notes_text(notes))
+        self.app.call_from_thread(self._show_notes, notes_text(notes))
         self.app.call_from_thread(setattr, self, "detail", computed)
+
+    def _show_notes(self, text: Text) -> None:
+        """The trial's notes under its summary (no line when it has none)."""
+        notes = self.query_one("#trial-notes", Static)
+        notes.update(text)
+        notes.display = bool(text)
 
     def watch_detail(self, detail: TrialDetail | None) -> None:
         if detail is None:
