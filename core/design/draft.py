@@ -30,11 +30,18 @@ from tunebook.core.design.roles import (
     explain_role,
     propose_roles,
 )
-from tunebook.core.design.spec import WHEN, ExperimentDesign, SpecError, design_from_dict
+from tunebook.core.design.spec import (
+    WHEN,
+    ExperimentDesign,
+    SpecError,
+    design_from_dict,
+    key_path,
+    value_key,
+)
 from tunebook.core.design.spec_toml import toml_value
 from tunebook.core.search import Float, Int, make_sampler
 from tunebook.core.search.space import Discrete, is_number
-from tunebook.sessions import DecisionKind, Experiment, Session
+from tunebook.sessions import BadInput, DecisionKind, Experiment, Session
 from tunebook.sessions.text import plural
 
 if sys.version_info >= (3, 11):
@@ -392,7 +399,11 @@ def row_text(row: DraftHParam) -> str:
         return "" if row.value is None else format_scalar(row.value)
     if row.role is Role.SCIENTIFIC:
         return ", ".join(format_scalar(v) for v in row.values)
-    space = row.space
+    return space_text(row.space)
+
+
+def space_text(space: Mapping[str, Any]) -> str:
+    """A nuisance dimension as typed: ``low .. high [log] [int]``, ``a, b, c`` or a table."""
     if set(space) <= {"low", "high", "scale", "type"} and {"low", "high"} <= set(space):
         flags = [space["scale"]] if space.get("scale", "linear") != "linear" else []
         flags += ["int"] if space.get("type") == "int" else []
@@ -428,6 +439,169 @@ def parse_space(text: str) -> dict[str, Any]:
     for flag in (match["flags"] or "").split():
         space["type" if flag in ("int", "float") else "scale"] = flag
     return space
+
+
+# -- conditional nuisance sets (PB-8) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConditionalDim:
+    """One dimension of a ``[nuisance.when.SCIENTIFIC.VALUE]`` table: nuisance `name`,
+    searched only in the studies where scientific `scientific` takes the value named
+    `value` (its TOML key, as `value_key` writes it)."""
+
+    scientific: str
+    value: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        """The key path the spec's messages name (``nuisance.when.optimizer.nesterov.momentum``)."""
+        return f"nuisance.{key_path(WHEN, self.scientific, self.value, self.name)}"
+
+
+def conditional_dims(draft: Draft, scientific: str | None = None) -> list[ConditionalDim]:
+    """The draft's conditional dimensions in spec order (only `scientific`'s when given); a
+    table that is not a table of tables (a stored design never has one) has none."""
+    dims = []
+    for sci, by_value in draft.conditional.items():
+        if (scientific is not None and sci != scientific) or not isinstance(by_value, Mapping):
+            continue
+        for value, table in by_value.items():
+            if isinstance(table, Mapping):
+                dims.extend(ConditionalDim(sci, value, name) for name in table)
+    return dims
+
+
+def conditional_space(draft: Draft, dim: ConditionalDim) -> dict[str, Any]:
+    """The range of a conditional dimension (KeyError when the draft has none)."""
+    return draft.conditional[dim.scientific][dim.value][dim.name]
+
+
+def set_conditional_text(draft: Draft, dim: ConditionalDim, text: str) -> None:
+    """Put typed text into a conditional dimension's range, as `parse_row_text` does for a
+    nuisance row: never refused, `check` says what is wrong."""
+    draft.conditional[dim.scientific][dim.value][dim.name] = parse_space(text.strip())
+
+
+def _value_named(row: DraftHParam, text: str) -> Any:
+    """The scientific value of `row` that `text` names (as shown, as its TOML key, or as
+    TOML reads it); BadInput listing the values when none matches."""
+    text = text.strip()
+    for value in row.values:
+        if text in (format_scalar(value), value_key(value)) or _scalar(text) == value:
+            return value
+    values = ", ".join(format_scalar(v) for v in row.values)
+    raise BadInput(f"{text or 'nothing'!r} is not one of {row.name}'s values ({values})")
+
+
+def _declared(draft: Draft, scientific: str, value: Any, name: str) -> DraftHParam:
+    """What the pipeline declares about `name` under this scientific value: the optimizer's
+    own hyperparameter when the value is an optimizer (Nesterov's learning rate, not
+    Adam's), else the draft's row, else a name with nothing known."""
+    if scientific == "optimizer" and isinstance(value, str):
+        from tunebook.core.training import OPTIMIZERS
+
+        spec = OPTIMIZERS.get(value)
+        for h in spec.hparams if spec is not None else ():
+            if h.name == name:
+                return DraftHParam(name, "optimizer", h.kind, h.default)
+    try:
+        return draft.row(name)
+    except KeyError:
+        return DraftHParam(name, "", "", None)
+
+
+def default_conditional_space(
+    draft: Draft, scientific: str, value: Any, name: str
+) -> dict[str, Any]:
+    """The range a new conditional dimension starts with: `DEFAULT_RANGES`' for the usual
+    names, else around the hyperparameter's declared default (`default_space`)."""
+    if name in DEFAULT_RANGES:
+        return dict(DEFAULT_RANGES[name])
+    declared = _declared(draft, scientific, value, name)
+    like = DraftHParam(name, declared.group, declared.kind, declared.default, declared.choices)
+    return default_space(like, draft.max_train_steps)
+
+
+def add_conditional(draft: Draft, scientific: str, value_text: str, name: str) -> ConditionalDim:
+    """Add nuisance `name`, searched only when scientific `scientific` takes the value
+    `value_text` names (PB-8: Nesterov's momentum exists only for Nesterov), with its
+    default range. BadInput when `scientific` is not scientific, the value is not one of
+    its values, or the dimension exists already; the rest (an unknown name, a name in
+    another role) `check` reports with `experiment add`'s words."""
+    row = draft.row(scientific)
+    if row.role is not Role.SCIENTIFIC:
+        raise BadInput(
+            f"{scientific} is not scientific: a conditional set hangs on a scientific value"
+        )
+    value = _value_named(row, value_text)
+    name = name.strip()
+    if not name:
+        raise BadInput("name the nuisance hyperparameter, e.g. nesterov: momentum")
+    tables = draft.conditional.setdefault(scientific, {})
+    table = tables.setdefault(value_key(value), {})
+    if name in table:
+        raise BadInput(f"{name} is already conditional on {scientific} = {format_scalar(value)}")
+    table[name] = default_conditional_space(draft, scientific, value, name)
+    return ConditionalDim(scientific, value_key(value), name)
+
+
+def remove_conditional(draft: Draft, dim: ConditionalDim) -> None:
+    """Remove one conditional dimension, and the tables it leaves empty."""
+    tables = draft.conditional[dim.scientific]
+    del tables[dim.value][dim.name]
+    if not tables[dim.value]:
+        del tables[dim.value]
+    if not tables:
+        del draft.conditional[dim.scientific]
+
+
+def suggest_conditional(draft: Draft, scientific: str) -> str:
+    """What the designer offers to add under `scientific`, as ``VALUE: NAME``: for an
+    optimizer value, its own hyperparameters the pipeline does not have yet first
+    (Nesterov's momentum beside Adam), else a usual nuisance name not conditional yet."""
+    row = draft.row(scientific)
+    pipeline = {r.name for r in draft.hparams}
+    candidates: list[tuple[Any, list[str]]] = []
+    for value in row.values:
+        own: list[str] = []
+        if scientific == "optimizer" and isinstance(value, str):
+            from tunebook.core.training import OPTIMIZERS
+
+            spec = OPTIMIZERS.get(value)
+            own = [h.name for h in spec.hparams] if spec is not None else []
+        usual = [r.name for r in draft.hparams if r.role is Role.NUISANCE] + list(DEFAULT_RANGES)
+        taken = set(draft.conditional.get(scientific, {}).get(value_key(value), {}))
+        taken.add(scientific)
+        new = [n for n in own if n not in pipeline and n not in taken]
+        candidates.append((value, new + [n for n in own + usual if n not in taken]))
+    for value, names in sorted(candidates, key=lambda c: not c[1] or c[1][0] in pipeline):
+        if names:
+            return f"{format_scalar(value)}: {names[0]}"
+    return f"{format_scalar(row.values[0]) if row.values else ''}: learning_rate"
+
+
+def reported_metrics(workload: Workload) -> tuple[str, ...]:
+    """The validation metrics the workload reports, the objective's first: what an
+    ``[objective] metric`` may name. Found as a trial finds them, by evaluating a model at
+    the declared defaults on a few validation examples (`check_step`'s evaluation); a
+    workload that cannot be evaluated offers its own objective only."""
+    import torch
+
+    from tunebook.core.training.loop import CHECK_EXAMPLES, evaluate
+    from tunebook.core.workloads.base import split_tensors
+
+    prefix, objective = "validation", workload.objective.metric
+    try:
+        validation = split_tensors(workload.splits(0).validation, CHECK_EXAMPLES)
+        torch.manual_seed(0)
+        model = workload.build_model({h.name: h.default for h in workload.hparams})
+        values = evaluate(workload, model, validation, CHECK_EXAMPLES, prefix)
+    except Exception:  # the workload's own code: any failure leaves its objective only
+        return (objective,)
+    names = sorted(k.removeprefix(f"{prefix}/") for k in values if k != f"{prefix}/count")
+    return (objective, *(n for n in names if n != objective))
 
 
 # -- the spec and its checks ------------------------------------------------------------------
@@ -515,6 +689,27 @@ def check(draft: Draft, known_hparams: Collection[str] | None) -> list[Issue]:
             design_from_dict(alone, SOURCE, known_hparams)
         except SpecError as exc:
             issues.append(Issue(row.key, _message(exc)))
+    for dim in conditional_dims(draft):
+        row = next((r for r in draft.hparams if r.name == dim.scientific), None)
+        scientific = (
+            {dim.scientific: list(row.values)}
+            if row is not None and row.role is Role.SCIENTIFIC
+            else {}
+        )
+        table = {dim.name: conditional_space(draft, dim)}
+        alone = {
+            "name": "x",
+            "goal": "x",
+            "scientific": scientific,
+            "nuisance": {WHEN: {dim.scientific: {dim.value: table}}},
+            "search": {"trials": 1},
+        }
+        try:
+            design_from_dict(alone, SOURCE, known_hparams)
+        except SpecError as exc:
+            message = _message(exc)
+            key = dim.key if message.startswith(f"[{dim.key}]") else issue_key(message)
+            issues.append(Issue(key, message))
     rest = {k: v for k, v in spec.items() if k not in ("fixed", "scientific", "nuisance")}
     try:
         design_from_dict(rest, SOURCE, known_hparams)

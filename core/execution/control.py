@@ -244,6 +244,24 @@ def add_experiment_spec(path: str | os.PathLike[str], spec_path: str | os.PathLi
     return _run_child(arguments, "adding the experiment")
 
 
+def add_note(
+    path: str | os.PathLike[str],
+    text: str,
+    experiment: str | None = None,
+    trial: int | None = None,
+) -> str:
+    """Attach a note to the session, experiment `experiment` or trial `trial` (PB-24) by
+    running `tunebook note PATH TEXT [--experiment NAME | --trial N]` in a child process,
+    as `record_decision` does; returns what it printed (``note 3 on trial 12``)."""
+    arguments = ["note"]
+    if experiment is not None:
+        arguments.append(f"--experiment={experiment}")  # one token: a name may start with -
+    if trial is not None:
+        arguments.append(f"--trial={trial}")
+    arguments += ["--", os.fspath(path), text]  # a note may start with - too
+    return _run_child(arguments, "storing the note")
+
+
 def _run_child(arguments: list[str], what: str) -> str:
     """Run `tunebook ARGUMENTS…` to completion; its output, or its one-sentence error as
     BadInput (exit 2) or TunebookError."""

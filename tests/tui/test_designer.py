@@ -188,6 +188,96 @@ async def test_classify_refuse_fix_and_save(session: Path, template: Path) -> No
     }
 
 
+async def test_a_conditional_range_refused_fixed_and_saved(session: Path, template: Path) -> None:
+    """PB-8: a nuisance dimension added under one scientific value, made invalid (the
+    spec's words, saving refused), fixed and saved; the CLI makes the same experiment."""
+    app = TunebookApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_designer(pilot)
+        await type_into(pilot, "#designer-name", "deep-dropout")
+        await type_into(pilot, "#designer-goal", "Does a deeper MLP lower the error?")
+        await to_row(pilot, screen, "hparam:depth")
+        await pilot.press("r", "enter")
+        await type_into(pilot, "#designer-edit", "1, 2")
+        await pilot.press("enter", "w")
+        await type_into(pilot, "#designer-edit", "2: dropout")
+        await pilot.press("enter")
+        key = 'cond:["depth", "2", "dropout"]'
+        assert screen.highlighted() == key
+        assert screen.draft is not None
+        assert screen.draft.conditional == {"depth": {"2": {"dropout": {"low": 0.0, "high": 0.5}}}}
+        await pilot.press("enter")
+        await type_into(pilot, "#designer-edit", "0.5 .. 0.1", keys=True)
+        await wait_for(pilot, checked(app), what="the check of the bad conditional range")
+        bad = {"name": "x", "goal": "x", "scientific": {"depth": [1, 2]}, "search": {"trials": 1}}
+        bad["nuisance"] = {"when": {"depth": {"2": {"dropout": {"low": 0.5, "high": 0.1}}}}}
+        assert spec_message(bad) in str(screen.query_one("#designer-error", Static).render())
+        await pilot.press("enter", "ctrl+s")
+        await pilot.pause(0.2)
+        assert not screen.written and isinstance(app.screen, DesignerScreen)  # refused
+        await to_row(pilot, screen, key)
+        await pilot.press("enter")
+        await type_into(pilot, "#designer-edit", "0.1 .. 0.3")
+        await pilot.press("enter")
+        await wait_for(pilot, checked(app), what="the check of the fixed range")
+        assert screen.live is not None and screen.live.issues == ()
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, AddedScreen), timeout=ADD_WAIT, what="added"
+        )
+    again = Path(shutil.copy(template, "again.tunebook"))
+    with Session.open(again) as other:
+        add_experiment_from_spec(other, Path("deep-dropout.toml"))
+    assert stored(session, "deep-dropout") == stored(again, "deep-dropout")
+    design, studies = stored(session, "deep-dropout")
+    assert design["nuisance"]["when"] == {
+        "depth": {"2": {"dropout": {"type": "float", "low": 0.1, "high": 0.3, "scale": "linear"}}}
+    }
+    assert len(studies) == 2
+
+
+async def test_a_conditional_dimension_is_added_and_removed(session: Path) -> None:
+    """`w` offers Nesterov's own momentum when the optimizer is scientific (PB-8), `x`
+    removes it; the objective and the evaluation cadence are settings rows."""
+    app = TunebookApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_designer(pilot)
+        assert screen.draft is not None
+        await to_row(pilot, screen, "hparam:optimizer")
+        assert screen.check_action("add_conditional", ()) is False  # fixed: no value to hang on
+        await pilot.press("r", "enter")
+        await type_into(pilot, "#designer-edit", "adam, nesterov")
+        await pilot.press("enter")
+        assert screen.check_action("add_conditional", ()) is True
+        await pilot.press("w")
+        assert screen.query_one("#designer-edit", Input).value == "nesterov: momentum"
+        await pilot.press("enter")
+        assert screen.draft.conditional == {
+            "optimizer": {"nesterov": {"momentum": {"low": 0.8, "high": 0.99}}}
+        }
+        cells = screen.query_one("#designer-table", DataTable).get_row_at(
+            screen.query_one("#designer-table", DataTable).cursor_row
+        )
+        assert "when optimizer = nesterov: momentum" in cells[0].plain
+        assert cells[2].plain == "0.8 .. 0.99"
+        await pilot.press("x")
+        assert screen.draft.conditional == {}
+        assert screen.highlighted() == "hparam:optimizer"
+        await to_row(pilot, screen, "setting:metric")
+        await pilot.press("enter")
+        assert screen.draft.objective == {"metric": "correct", "mode": "min"}
+        await to_row(pilot, screen, "setting:mode")
+        await pilot.press("enter")
+        assert screen.draft.objective == {"metric": "correct", "mode": "max"}
+        await to_row(pilot, screen, "setting:eval_every")
+        await pilot.press("enter")
+        await type_into(pilot, "#designer-edit", "50")
+        await pilot.press("enter")
+        await wait_for(pilot, checked(app), what="the check of eval_every")
+        error = str(screen.query_one("#designer-error", Static).render())
+        assert "eval_every (50) exceeds max_train_steps (20)" in error
+
+
 async def test_a_cli_spec_opens_and_saves_as_the_same_design(session: Path) -> None:
     app = TunebookApp(session)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -203,6 +293,7 @@ async def test_a_cli_spec_opens_and_saves_as_the_same_design(session: Path) -> N
         await wait_for(pilot, checked(app), timeout=30, what="the copied design")
         screen = designer(app)
         assert screen.draft is not None and (screen.draft.name, screen.draft.goal) == ("", "")
+        assert 'cond:["depth", "2", "dropout"]' in screen.row_keys()
         await type_into(pilot, "#designer-name", "depth-2")
         await type_into(pilot, "#designer-goal", CLI_SPEC["goal"])
         await wait_for(pilot, checked(app), what="the check")
@@ -266,6 +357,26 @@ def test_snapshot_first_open(snap_compare, template: Path) -> None:
 
     async def run_before(pilot: Pilot) -> None:
         await open_designer(pilot)
+        await settle(pilot, checked(pilot.app))  # type: ignore[arg-type]
+
+    app = TunebookApp(Path("s.tunebook"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_conditional(snap_compare, template: Path) -> None:
+    """A conditional nuisance row under its scientific one (PB-8), with its range's error."""
+    shutil.copy(template, "s.tunebook")
+
+    async def run_before(pilot: Pilot) -> None:
+        screen = await open_designer(pilot)
+        await to_row(pilot, screen, "hparam:depth")
+        await pilot.press("r", "enter")
+        await type_into(pilot, "#designer-edit", "1, 2")
+        await pilot.press("enter", "w")
+        await type_into(pilot, "#designer-edit", "2: dropout")
+        await pilot.press("enter", "enter")
+        await type_into(pilot, "#designer-edit", "0.5 .. 0.1")
+        await pilot.press("enter")
         await settle(pilot, checked(pilot.app))  # type: ignore[arg-type]
 
     app = TunebookApp(Path("s.tunebook"))

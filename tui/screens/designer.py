@@ -13,6 +13,7 @@ session, and the file reproduces the experiment from the command line.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -32,16 +33,24 @@ from textual_plotext import PlotextPlot
 from tunebook.core.design import Advice, Role, explain_role
 from tunebook.core.design.draft import (
     SOURCE,
+    ConditionalDim,
     Draft,
     Estimate,
     Issue,
     Preview,
+    add_conditional,
     check,
+    conditional_dims,
+    conditional_space,
     cycle_role,
     format_scalar,
     goal_examples,
     parse_row_text,
+    remove_conditional,
     row_text,
+    set_conditional_text,
+    space_text,
+    suggest_conditional,
     to_spec,
 )
 from tunebook.sessions import BadInput, TunebookError
@@ -58,15 +67,34 @@ ROLE_STYLE = {Role.SCIENTIFIC: "bold magenta", Role.NUISANCE: "cyan", Role.FIXED
 DEBOUNCE = 0.25
 #: Terminal columns below which the live panel is one key (`p`) away instead of beside.
 WIDE = 110
-#: The search settings shown under the hyperparameters: key, label.
+#: The settings shown under the hyperparameters: key, label.
 SETTINGS = (
     ("algorithm", "algorithm"),
     ("trials", "trials per study"),
     ("layout", "layout"),
     ("seed", "seed"),
     ("max_train_steps", "max_train_steps"),
+    ("metric", "objective metric"),
+    ("mode", "objective mode"),
+    ("eval_every", "eval_every"),
+    ("checkpoint_every", "checkpoint_every"),
     ("spec_path", "spec file"),
 )
+#: What the settings column says each setting is.
+SETTING_KIND = {
+    "max_train_steps": "budget",
+    "metric": "objective",
+    "mode": "objective",
+    "eval_every": "training",
+    "checkpoint_every": "training",
+    "spec_path": "file",
+}
+#: The settings of [search]; the others are top-level keys or [objective].
+SEARCH = ("algorithm", "trials", "layout", "seed")
+#: Training settings written at the spec's top level when set.
+CADENCE = ("eval_every", "checkpoint_every")
+#: Objective directions, in the order enter cycles them.
+MODES = ("min", "max")
 CYCLES = {
     "algorithm": ("quasi-random", "random", "grid", "bayesian"),
     "layout": ("per-value", "combined"),
@@ -78,19 +106,41 @@ SETTING_HELP = {
     "too (PB-9); enter cycles",
     "seed": "the quasi-random sequence's seed: the same seed gives the same points",
     "max_train_steps": "one step budget for every trial, from the decision (PB-19); never nuisance",
+    "metric": "the validation metric a trial is judged by; the workload's objective when "
+    "left out; enter cycles the metrics the workload reports",
+    "mode": "whether a lower (min) or higher (max) objective is better; enter cycles",
+    "eval_every": "evaluate every N steps (PB-22); left out: the training loop's default",
+    "checkpoint_every": "save a resumable checkpoint every N steps; left out: the default",
     "spec_path": "where saving writes the TOML spec, which 'tunebook experiment add' reads",
 }
+#: The prefix of the row key of a conditional dimension (PB-8).
+COND = "cond"
+
+
+def cond_key(dim: ConditionalDim) -> str:
+    """The table row key of a conditional dimension."""
+    return f"{COND}:" + json.dumps([dim.scientific, dim.value, dim.name])
+
+
+def dim_of(key: str) -> ConditionalDim:
+    """The conditional dimension of a row key made by `cond_key`."""
+    return ConditionalDim(*json.loads(key.partition(":")[2]))
+
+
 _FILE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """What the load worker found: the draft, the names a spec may use, the objective."""
+    """What the load worker found: the draft, the names a spec may use, the objective, and
+    the metrics the workload reports (the objective's first)."""
 
     draft: Draft
     known: frozenset[str]
     metric: str
     folder: Path
+    metrics: tuple[str, ...] = ()
+    mode: str = "min"
 
 
 @dataclass(frozen=True)
@@ -265,6 +315,21 @@ class DesignerScreen(SessionScreen):
             tooltip="Edit the highlighted value, values or range (or enter)",
         ),
         Binding(
+            "w",
+            "add_conditional",
+            "When…",
+            id="designer.when",
+            tooltip="Add a nuisance hyperparameter searched only when this scientific one "
+            "takes one value (PB-8), e.g. nesterov: momentum",
+        ),
+        Binding(
+            "x",
+            "remove_conditional",
+            "Remove",
+            id="designer.remove_when",
+            tooltip="Remove the highlighted conditional nuisance hyperparameter",
+        ),
+        Binding(
             "ctrl+s",
             "save",
             "Save",
@@ -363,7 +428,11 @@ class DesignerScreen(SessionScreen):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load(self) -> None:
-        from tunebook.core.design.draft import draft_from_experiment, draft_from_session
+        from tunebook.core.design.draft import (
+            draft_from_experiment,
+            draft_from_session,
+            reported_metrics,
+        )
         from tunebook.core.design.first_question import suggest_first_question
         from tunebook.core.execution.trial_config import known_hparams
         from tunebook.core.experiments import session_workload
@@ -382,6 +451,8 @@ class DesignerScreen(SessionScreen):
                 frozenset(known_hparams(workload)),
                 workload.objective.metric,
                 Path(session.path).parent,
+                reported_metrics(workload),
+                workload.objective.mode,
             )
 
         try:
@@ -410,8 +481,17 @@ class DesignerScreen(SessionScreen):
         """The table's row keys in order: hyperparameters, conditional sets, settings."""
         if self.draft is None:
             return []
-        keys = [f"hparam:{row.name}" for row in self.draft.hparams]
-        keys += [f"when:{name}" for name in self.draft.conditional]
+        keys = []
+        placed: set[str] = set()
+        for row in self.draft.hparams:
+            keys.append(f"hparam:{row.name}")
+            if row.role is Role.SCIENTIFIC:
+                keys += [cond_key(dim) for dim in conditional_dims(self.draft, row.name)]
+                placed.add(row.name)
+        # Sets hanging on a name that is no longer scientific: shown, so their error is.
+        keys += [
+            cond_key(dim) for dim in conditional_dims(self.draft) if dim.scientific not in placed
+        ]
         return keys + [f"setting:{key}" for key, _ in SETTINGS]
 
     def spec_path(self) -> Path:
@@ -430,6 +510,11 @@ class DesignerScreen(SessionScreen):
         if key == "max_train_steps":
             value = self.draft.max_train_steps
             return "" if value is None else str(value)
+        if key in ("metric", "mode"):
+            return "" if self.draft.objective is None else str(self.draft.objective.get(key, ""))
+        if key in CADENCE:
+            value = self.draft.settings.get(key)
+            return "" if value is None else format_scalar(value)
         value = self.draft.search.get(key)
         return "" if value is None else format_scalar(value)
 
@@ -438,13 +523,22 @@ class DesignerScreen(SessionScreen):
         if self.live is None or self.draft is None:
             return []
         kind, _, name = key.partition(":")
+        if kind == "add":
+            return []
         if kind == "hparam":
             spec_key = self.draft.row(name).key
             return [i for i in self.live.issues if i.key == spec_key]
-        if kind == "when":
-            return [i for i in self.live.issues if i.key.startswith(f"nuisance.when.{name}")]
-        if name in ("algorithm", "trials", "layout", "seed"):
+        if kind == COND:
+            own = dim_of(key).key
+            return [
+                i
+                for i in self.live.issues
+                if i.key == own or (i.key.startswith("nuisance.when.") and own.startswith(i.key))
+            ]
+        if name in SEARCH:
             return [i for i in self.live.issues if i.key == "search"]
+        if name in ("metric", "mode"):
+            return [i for i in self.live.issues if i.key == "objective"]
         return [i for i in self.live.issues if i.key == name]
 
     def _cells(self, key: str) -> tuple[Text, ...]:
@@ -464,18 +558,29 @@ class DesignerScreen(SessionScreen):
                 Text(row.role.value, style=ROLE_STYLE[row.role]),
                 Text(safe_text(shown), style="red" if bad else ""),
             )
-        if kind == "when":
-            tables = self.draft.conditional[name]
-            values = ", ".join(str(v) for v in tables) if isinstance(tables, dict) else "?"
+        if kind == COND:
+            dim = dim_of(key)
+            label = Text("  ") + label
+            label.append(f"when {safe_text(dim.scientific)} = {safe_text(dim.value)}: ", "italic")
+            label.append(safe_text(dim.name), style="bold")
             return (
-                label.append(safe_text(f"when {name}"), style="italic"),
+                label,
                 Text("nuisance", style=ROLE_STYLE[Role.NUISANCE]),
-                Text(safe_text(f"conditional sets for {values} (PB-8)"), style="dim"),
+                Text(
+                    safe_text(space_text(conditional_space(self.draft, dim))),
+                    style="red" if bad else "",
+                ),
             )
+        shown = self.setting_text(name)
+        if not shown and name in ("metric", "mode") and self.loaded is not None:
+            default = self.loaded.metric if name == "metric" else self.loaded.mode
+            shown = f"(left out: {default})"
+        elif not shown and name in CADENCE:
+            shown = "(left out: the default)"
         return (
             label.append(dict(SETTINGS)[name], style="italic"),
-            Text("budget" if name == "max_train_steps" else "search", style="green"),
-            Text(safe_text(self.setting_text(name)), style="red" if bad else ""),
+            Text(SETTING_KIND.get(name, "search"), style="green"),
+            Text(safe_text(shown), style="red" if bad else ""),
         )
 
     def _fill(self) -> None:
@@ -503,11 +608,28 @@ class DesignerScreen(SessionScreen):
             text.append(safe_text(row.reason or f"{name}: {row.role.value}"))
             if row.help:
                 text.append(f"\n{safe_text(row.help)}", style="italic")
-        elif kind == "when":
-            text.append("conditional nuisance sets, copied as they are; edit them in the spec file")
+        elif kind == COND:
+            dim = dim_of(key)
+            text.append(
+                safe_text(
+                    f"{dim.name}: nuisance only in the studies where {dim.scientific} = "
+                    f"{dim.value} (PB-8: a different hyperparameter there, with its own range)"
+                )
+            )
+            text.append("\nenter edits the range · w adds another · x removes it", "italic")
+        elif kind == "add":
+            text.append(
+                safe_text(f"a nuisance hyperparameter searched only for one value of {name} (PB-8)")
+            )
         else:
             text.append(SETTING_HELP[name])
-        if self.editing is not None:
+        if kind == "add":
+            text.append(
+                "\ntype: VALUE: HYPERPARAMETER (e.g. nesterov: momentum); enter adds it with "
+                "its default range, escape cancels",
+                style="bold",
+            )
+        elif self.editing is not None:
             text.append(
                 "\ntype: a value · values a, b, c · a range low .. high [log] [int]; "
                 "enter keeps it, escape restores it",
@@ -533,6 +655,30 @@ class DesignerScreen(SessionScreen):
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_hint()
+        self.refresh_bindings()
+
+    def scientific_here(self) -> str | None:
+        """The scientific hyperparameter of the highlighted row (itself, or the one its
+        conditional dimension hangs on); None elsewhere."""
+        key = self.highlighted()
+        if self.draft is None or key is None:
+            return None
+        kind, _, name = key.partition(":")
+        if kind == COND:
+            name = dim_of(key).scientific
+        elif kind != "hparam":
+            return None
+        row = next((r for r in self.draft.hparams if r.name == name), None)
+        return name if row is not None and row.role is Role.SCIENTIFIC else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`w` on a scientific row or its conditional rows, `x` on a conditional row only."""
+        if action == "add_conditional":
+            return self.scientific_here() is not None
+        if action == "remove_conditional":
+            key = self.highlighted()
+            return key is not None and key.startswith(f"{COND}:")
+        return True
 
     def on_data_table_row_selected(self, _event: DataTable.RowSelected) -> None:
         self.action_edit()
@@ -560,11 +706,8 @@ class DesignerScreen(SessionScreen):
         if self.draft is None or key is None:
             return
         kind, _, name = key.partition(":")
-        if kind == "when":
-            self.notify(
-                "conditional nuisance sets are copied as they are; edit them in the spec file",
-                severity="warning",
-            )
+        if kind == "setting" and name in ("metric", "mode"):
+            self._cycle_objective(name)
             return
         if kind == "setting" and name in CYCLES:
             choices = CYCLES[name]
@@ -573,14 +716,74 @@ class DesignerScreen(SessionScreen):
             self.draft.search[name] = choices[(index + 1) % len(choices)]
             self.changed()
             return
-        text = row_text(self.draft.row(name)) if kind == "hparam" else self.setting_text(name)
+        if kind == "hparam":
+            text = row_text(self.draft.row(name))
+        elif kind == COND:
+            text = space_text(conditional_space(self.draft, dim_of(key)))
+        else:
+            text = self.setting_text(name)
+        self._open_field(key, text, name)
+
+    def _open_field(self, key: str, text: str, placeholder: str) -> None:
+        """Open the edit field on row `key` with `text` (escape restores it)."""
         self.editing, self._before = key, text
         field = self.query_one("#designer-edit", Input)
         field.value = text
-        field.placeholder = name
+        field.placeholder = placeholder
         field.add_class("-editing")
         field.focus()
         self._show_hint()
+
+    def _cycle_objective(self, name: str) -> None:
+        """The next metric the workload reports, or the other direction; the [objective]
+        table is written from the first change on (left out, the workload's applies)."""
+        assert self.draft is not None and self.loaded is not None
+        objective = dict(self.draft.objective or {})
+        objective.setdefault("metric", self.loaded.metric)
+        objective.setdefault("mode", self.loaded.mode)
+        choices = (self.loaded.metrics or (self.loaded.metric,)) if name == "metric" else MODES
+        current = objective[name]
+        index = choices.index(current) if current in choices else -1
+        objective[name] = choices[(index + 1) % len(choices)]
+        self.draft.objective = objective
+        self.changed()
+
+    def action_add_conditional(self) -> None:
+        """Open the field for ``VALUE: NAME``, offering a likely one (PB-8)."""
+        scientific = self.scientific_here()
+        if self.draft is None or scientific is None or self.editing is not None:
+            return
+        suggestion = suggest_conditional(self.draft, scientific)
+        self._open_field(f"add:{scientific}", suggestion, "VALUE: HYPERPARAMETER")
+
+    def _add(self, scientific: str, text: str) -> bool:
+        """Add the typed conditional dimension and highlight it; False (and why, in one
+        sentence) when it cannot be added."""
+        assert self.draft is not None
+        value, _, name = text.rpartition(":")
+        try:
+            dim = add_conditional(self.draft, scientific, value, name)
+        except BadInput as exc:
+            self.notify(safe_text(str(exc)), title="Not added", severity="warning")
+            return False
+        self.changed()
+        self.query_one("#designer-table", DataTable).move_cursor(
+            row=self.row_keys().index(cond_key(dim))
+        )
+        return True
+
+    def action_remove_conditional(self) -> None:
+        """Remove the highlighted conditional dimension."""
+        key = self.highlighted()
+        if self.draft is None or key is None or not key.startswith(f"{COND}:"):
+            return
+        if self.editing is not None:
+            return
+        table = self.query_one("#designer-table", DataTable)
+        row = table.cursor_row
+        remove_conditional(self.draft, dim_of(key))
+        self.changed()
+        table.move_cursor(row=row - 1)  # the row above: its scientific row or a sibling
 
     def _apply(self, key: str, text: str) -> None:
         """Put typed text into the draft (never refused: the check says what is wrong)."""
@@ -588,11 +791,19 @@ class DesignerScreen(SessionScreen):
         kind, _, name = key.partition(":")
         if kind == "hparam":
             parse_row_text(self.draft.row(name), text)
+        elif kind == COND:
+            set_conditional_text(self.draft, dim_of(key), text)
         elif name == "spec_path":
             self.spec_path_typed = Path(text.strip()) if text.strip() else None
         elif name == "max_train_steps":
             value = parse_typed(text)
             self.draft.max_train_steps = None if value == "" else value
+        elif name in CADENCE:
+            value = parse_typed(text)
+            if value == "":
+                self.draft.settings.pop(name, None)
+            else:
+                self.draft.settings[name] = value
         else:
             value = parse_typed(text)
             if value == "":
@@ -602,12 +813,18 @@ class DesignerScreen(SessionScreen):
 
     @on(Input.Changed, "#designer-edit")
     def _typed(self, event: Input.Changed) -> None:
-        if self.editing is not None:
+        if self.editing is not None and not self.editing.startswith("add:"):
             self._apply(self.editing, event.value)
             self.changed()
 
     @on(Input.Submitted, "#designer-edit")
-    def _submitted(self, _event: Input.Submitted) -> None:
+    def _submitted(self, event: Input.Submitted) -> None:
+        editing = self.editing
+        if editing is not None and editing.startswith("add:"):
+            self._close_edit()
+            if not self._add(editing.partition(":")[2], event.value):
+                self._open_field(editing, event.value, "VALUE: HYPERPARAMETER")
+            return
         self._close_edit()
 
     def _close_edit(self) -> None:
@@ -634,7 +851,9 @@ class DesignerScreen(SessionScreen):
 
     def action_back(self) -> None:
         """Restore the field being edited, leave the name or goal, or go back."""
-        if self.editing is not None:
+        if self.editing is not None and self.editing.startswith("add:"):
+            self._close_edit()
+        elif self.editing is not None:
             self._apply(self.editing, self._before)
             self._close_edit()
             self.changed()
@@ -653,6 +872,7 @@ class DesignerScreen(SessionScreen):
         """The draft changed: redraw the table now, check it after a pause in typing."""
         self.generation += 1
         self._fill()
+        self.refresh_bindings()
         self.schedule_check()
 
     def schedule_check(self) -> None:

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Header, Static
 
+from tunebook.sessions import Note
 from tunebook.sessions.report import (
     WITHIN_ONE_EXAMPLE,
     WITHIN_ONE_EXAMPLE_NOTE,
@@ -27,6 +28,7 @@ from tunebook.sessions.report import (
 )
 from tunebook.sessions.text import plural, safe_text
 from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.screens.notes import ask_note, notes_text
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -162,12 +164,22 @@ class ExperimentsScreen(SessionScreen):
             tooltip="Design a new experiment from the highlighted one: its design, a new goal",
         ),
         Binding(
+            "o", "note", "Note", id="experiments.note",
+            tooltip="Attach a note to the highlighted experiment",
+        ),
+        Binding(
             "escape", "back", "Back", id="experiments.back", tooltip="Back to the previous screen"
         ),
     ]
 
     #: `status_data` as last read; None until the first read.
     status: reactive[dict[str, Any] | None] = reactive(None, init=False)
+    #: The notes kept on each experiment, by experiment id, as last read.
+    notes: dict[int, list[Note]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notes = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -186,8 +198,19 @@ class ExperimentsScreen(SessionScreen):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def reload(self) -> None:
-        data = self.read(status_data)
-        self.app.call_from_thread(setattr, self, "status", data)
+        data, notes = self.read(lambda session: (status_data(session), session.notes()))
+        by_experiment: dict[int, list[Note]] = {}
+        for note in notes:
+            kind, _, target = note.target.partition(":")
+            if kind == "experiment" and target.isdigit():
+                by_experiment.setdefault(int(target), []).append(note)
+        self.app.call_from_thread(self._loaded, data, by_experiment)
+
+    def _loaded(self, data: dict[str, Any], notes: dict[int, list[Note]]) -> None:
+        self.notes = notes
+        if self.status == data:  # the same status (a reactive would not redraw): new notes
+            self._show_detail()
+        self.status = data
 
     def rows(self) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
         """The table's rows in order: (experiment, None) then (experiment, study) per study."""
@@ -230,7 +253,9 @@ class ExperimentsScreen(SessionScreen):
                 "no experiments yet: n designs one (or 'tunebook experiment add PATH SPEC.toml')"
             )
             return
-        detail.update(experiment_text(*highlighted))
+        text = experiment_text(*highlighted)
+        noted = notes_text(self.notes.get(highlighted[0]["id"], ()))
+        detail.update(text + Text("\n") + noted if noted else text)
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_detail()
@@ -276,6 +301,15 @@ class ExperimentsScreen(SessionScreen):
             self.notify("no experiment to copy yet", severity="warning")
             return
         self.tunebook.show_designer(highlighted[0]["name"])
+
+    def action_note(self) -> None:
+        """Attach a note to the highlighted experiment (PB-24)."""
+        highlighted = self._highlighted()
+        if highlighted is None:
+            self.notify("no experiment to note yet", severity="warning")
+            return
+        name = highlighted[0]["name"]
+        ask_note(self, f"experiment {name}", experiment=name)
 
     def action_back(self) -> None:
         """Back to the screen that opened this one."""

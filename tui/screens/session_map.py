@@ -75,6 +75,7 @@ class SessionMapScreen(SessionScreen):
         Binding("m", "monitor", "Monitor", id="map.monitor", tooltip="Trials, progress, curves"),
         Binding("e", "experiments", "Experiments", id="map.experiments"),
         Binding("r", "run", "Run", id="map.run", tooltip="Start a run of the pending trials"),
+        Binding("o", "note", "Note", id="map.note", tooltip="Attach a note to the session"),
         Binding(
             "L",
             "launches",
@@ -224,6 +225,12 @@ class SessionMapScreen(SessionScreen):
         """Start a run, then watch it."""
         if self.tunebook.action_start_run():
             self.tunebook.show_monitor()
+
+    def action_note(self) -> None:
+        """Attach a note to the session (PB-24), through a `tunebook note` child."""
+        from tunebook.tui.screens.notes import ask_note
+
+        ask_note(self, "the session")
 
     def action_home(self) -> None:
         """Back to Home; a run keeps running."""

@@ -21,6 +21,7 @@ from tunebook.core.trial_detail import Role, TrialDetail, trial_detail
 from tunebook.sessions.records import TrialStatus
 from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.screens.notes import ask_note, notes_text
 from tunebook.tui.widgets.curve_chart import Curve, CurveChart, trial_color
 from tunebook.tui.widgets.histogram import HistogramChart
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
@@ -170,6 +171,7 @@ class TrialDetailScreen(SessionScreen):
             "t", "next_tab", "Next tab", id="detail.next_tab",
             tooltip="Overview, curves, learning rate, gradient norm, checkpoints",
         ),
+        Binding("o", "note", "Note", id="trial.note", tooltip="Attach a note to this trial"),
         Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the previous screen"),
         *(
             Binding(
@@ -193,6 +195,7 @@ class TrialDetailScreen(SessionScreen):
         with TabbedContent(id="detail-tabs"):
             with TabPane("Overview", id="overview"), VerticalScroll(id="overview-body"):
                 yield Static(f"trial {self.trial_id}: loading…", id="summary", markup=False)
+                yield Static("", id="trial-notes", markup=False)
                 yield DataTable(id="hparams", cursor_type="row", zebra_stripes=False)
             with TabPane("Curves", id="curves"):
                 yield CurveChart("training loss", log_y=True, id="loss-chart")
@@ -217,8 +220,17 @@ class TrialDetailScreen(SessionScreen):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def reload(self) -> None:
         trial_id = self.trial_id
-        computed = self.read(lambda session: trial_detail(session, trial_id))
+        computed, notes = self.read(
+            lambda session: (trial_detail(session, trial_id), session.notes(f"trial:{trial_id}"))
+        )
+        self.app.call_from_thread(self._show_notes, notes_text(notes))
         self.app.call_from_thread(setattr, self, "detail", computed)
+
+    def _show_notes(self, text: Text) -> None:
+        """The trial's notes under its summary (no line when it has none)."""
+        notes = self.query_one("#trial-notes", Static)
+        notes.update(text)
+        notes.display = bool(text)
 
     def watch_detail(self, detail: TrialDetail | None) -> None:
         if detail is None:
@@ -302,6 +314,10 @@ class TrialDetailScreen(SessionScreen):
     def action_show_tab(self, pane: str) -> None:
         """Show one tab by its pane id."""
         self.query_one("#detail-tabs", TabbedContent).active = pane
+
+    def action_note(self) -> None:
+        """Attach a note to this trial (PB-24)."""
+        ask_note(self, f"trial {self.trial_id}", trial=self.trial_id)
 
     def action_back(self) -> None:
         """Back to the screen that opened this one."""
