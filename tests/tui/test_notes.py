@@ -88,8 +88,11 @@ async def test_an_empty_note_is_refused_in_one_sentence(tmp_path: Path) -> None:
             pilot, lambda: isinstance(app.screen, NoteScreen) and app.screen, what="the dialog"
         )
         await pilot.press("enter")
-        await wait_for(pilot, lambda: not dialog.saving, timeout=CHILD_WAIT, what="refused")
-        assert isinstance(app.screen, NoteScreen)  # kept open, the note kept
-        assert "the note is empty; write what you want to remember" in notices(messages)
+        refusal = "the note is empty; write what you want to remember"
+        await wait_for(
+            pilot, lambda: refusal in notices(messages), timeout=CHILD_WAIT, what="refused"
+        )
+        await wait_for(pilot, lambda: not dialog.saving, what="the dialog free again")
+        assert app.screen is dialog  # kept open, the note kept
     with Session.open(path, read_only=True) as session:
         assert session.notes() == []

@@ -29,7 +29,7 @@ STATE_STYLE = {
 def stage_detail(stage: Stage) -> Text:
     """The highlighted stage in full: what the session holds, why, and how to take it."""
     text = Text()
-    text.append(f"{stage.title}", style="bold")
+    text.append(safe_text(stage.title), style="bold")
     text.append(f"  ({', '.join(stage.playbook)})  {stage.state.value}\n", style="dim")
     text.append(stage.about + "\n", style="italic")
     text.append(safe_text(stage.summary) + "\n")
