@@ -627,17 +627,50 @@ def to_spec(draft: Draft) -> dict[str, Any]:
         spec["max_train_steps"] = draft.max_train_steps
     spec.update(draft.settings)
     sections: dict[str, dict[str, Any]] = {"fixed": {}, "scientific": {}, "nuisance": {}}
+    conditional = {
+        name: {key: dict(dims) for key, dims in by_value.items()}
+        for name, by_value in draft.conditional.items()
+    }
+    owners = optimizer_owners(draft)
     for row in draft.hparams:
         if row.role is Role.FIXED and row.value is None:
             continue
+        if row.name in owners:  # one optimizer's own: only in the studies of that optimizer
+            if row.role is Role.NUISANCE:
+                for owner in owners[row.name]:
+                    by_value = conditional.setdefault("optimizer", {})
+                    by_value.setdefault(value_key(owner), {}).setdefault(row.name, row.space)
+            continue
         sections[row.role.value][row.name] = _row_entry(row)
-    if draft.conditional:
-        sections["nuisance"][WHEN] = draft.conditional
+    if conditional:
+        sections["nuisance"][WHEN] = conditional
     spec.update(sections)
     spec["search"] = dict(draft.search)
     if draft.objective is not None:
         spec["objective"] = dict(draft.objective)
     return spec
+
+
+def optimizer_owners(draft: Draft) -> dict[str, list[Any]]:
+    """When the optimizer is scientific: each optimizer hyperparameter that not all of its
+    values have (Adam's β2 when Nesterov is compared with Adam), with the optimizers that
+    have it. `to_spec` puts such a nuisance hyperparameter in a conditional set per owner
+    (PB-8) and leaves a fixed one out: each optimizer trains with its own default."""
+    science = next(
+        (r for r in draft.hparams if r.name == "optimizer" and r.role is Role.SCIENTIFIC), None
+    )
+    if science is None:
+        return {}
+    from tunebook.core.training import OPTIMIZERS
+
+    names = {v: set(OPTIMIZERS[v].names) for v in science.values if v in OPTIMIZERS}
+    owners: dict[str, list[Any]] = {}
+    for row in draft.hparams:
+        if row.group == "optimizer" and row.name != "optimizer":
+            having = [v for v, declared in names.items() if row.name in declared]
+            if len(having) < len(names):
+                owners[row.name] = having
+    return owners
 
 
 @dataclass(frozen=True)

@@ -150,3 +150,30 @@ def test_without_a_measured_time_the_estimate_is_unknown(tmp_path: Path, workloa
         draft.name, draft.goal = "x", "y"
         design = design_from_dict(to_spec(draft))
         assert "estimated time: unknown" in estimate(session, design).text()
+
+
+def test_a_scientific_optimizer_keeps_each_optimizers_own_hyperparameters_to_it(
+    tmp_path: Path, workload
+) -> None:
+    """Adam against Nesterov (PB-8): Adam's own nuisance hyperparameters are searched only
+    in Adam's study, its fixed ones are left to each optimizer's default, and the design
+    that `experiment add` stores is what the designer showed as valid."""
+    with decided(tmp_path / "s.tunebook") as session:
+        draft = draft_from_session(session, workload)
+        optimizer = draft.row("optimizer")
+        optimizer.values = ["adam", "nesterov"]
+        cycle_role(optimizer, draft.max_train_steps)  # fixed → scientific
+        assert optimizer.role is Role.SCIENTIFIC
+        draft.name, draft.goal = "optimizers", "Does Nesterov beat Adam here?"
+        assert roles(draft)["one_minus_beta1"] is Role.NUISANCE
+        assert roles(draft)["beta2"] is Role.FIXED
+        spec = to_spec(draft)
+        assert "one_minus_beta1" not in spec["nuisance"] and "beta2" not in spec["fixed"]
+        adam_only = spec["nuisance"]["when"]["optimizer"]["adam"]
+        assert adam_only["one_minus_beta1"] == draft.row("one_minus_beta1").space
+        assert "learning_rate" in spec["nuisance"]  # every optimizer has one
+        assert check(draft, known_hparams(workload)) == []
+        added = add_experiment_from_dict(session, spec, "spec.toml", workload)
+        studies = {s.name: s.search_space for s in session.studies(added.experiment.id)}
+    assert "one_minus_beta1" in str(studies["optimizer=adam"])
+    assert "one_minus_beta1" not in str(studies["optimizer=nesterov"])

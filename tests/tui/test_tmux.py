@@ -32,11 +32,15 @@ TRIALS = 6
 class Terminal:
     """One private tmux server running one command in a fixed-size window."""
 
-    def __init__(self, socket: str, command: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, socket: str, command: list[str], env: dict[str, str], size: tuple[int, int] = (
+            WIDTH, HEIGHT
+        )
+    ) -> None:
         self.socket = socket
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         self._tmux(
-            "new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT),
+            "new-session", "-d", "-x", str(size[0]), "-y", str(size[1]),
             f"env {exports} {' '.join(command)}",
         )
 
