@@ -7,12 +7,15 @@ Each imports `tunebook.core` (and so torch) only when it runs.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tunebook.sessions import Experiment, Session, Trial
 from tunebook.sessions.text import plural, safe_text
+from tunebook.tui.cli.output import finite_json
 
 if TYPE_CHECKING:
     from tunebook.core.experiments import AddedExperiment
@@ -115,6 +118,32 @@ def print_added(path: str, added: AddedExperiment) -> None:
         print(f"note ({advice.playbook_id}): {safe_text(advice.message)}")
     print(cost_line(path, added.experiment))
     print(f"run it with 'tunebook run {safe_text(path)}'")
+
+
+def print_planned(
+    args: argparse.Namespace,
+    plan: dict[str, Any],
+    spec: dict[str, Any],
+    added: AddedExperiment | None,
+    print_plan: Callable[[], None],
+) -> int:
+    """How `exploit` and `promote` end: with `--json` the plan, the spec and the stored
+    experiment's name; else the plan, then what `experiment add` says of the experiment,
+    or that `--dry-run` stored nothing."""
+    if args.json:
+        document = {
+            "plan": plan,
+            "spec": spec,
+            "experiment": None if added is None else added.experiment.name,
+        }
+        print(json.dumps(finite_json(document), indent=2, allow_nan=False))
+        return 0
+    print_plan()
+    if added is None:
+        print(f"nothing stored (--dry-run); the experiment would be '{safe_text(spec['name'])}'")
+        return 0
+    print_added(args.path, added)
+    return 0
 
 
 def cost_line(path: str, experiment: Experiment) -> str:

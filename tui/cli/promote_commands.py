@@ -9,11 +9,9 @@ new experiment with a listed search, like `experiment add`; `--dry-run` only sho
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from tunebook.sessions.text import safe_text
-from tunebook.tui.cli.output import finite_json, text_table
+from tunebook.tui.cli.output import text_table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -60,24 +58,12 @@ def cmd_promote(args: argparse.Namespace) -> int:
             from tunebook.core.experiments import add_experiment_from_dict
 
             added = add_experiment_from_dict(session, spec, f"promotion of {args.experiment}")
-    if args.json:
-        from tunebook.tui.cli.review_commands import plain
+    from tunebook.tui.cli.engine_commands import print_planned
+    from tunebook.tui.cli.review_commands import plain
 
-        document = {
-            "plan": {**plain(plan), "factor": plan.factor},
-            "spec": spec,
-            "experiment": None if added is None else added.experiment.name,
-        }
-        print(json.dumps(finite_json(document), indent=2, allow_nan=False))
-        return 0
-    print_plan(plan)
-    if added is None:
-        print(f"nothing stored (--dry-run); the experiment would be '{safe_text(spec['name'])}'")
-        return 0
-    from tunebook.tui.cli.engine_commands import print_added
-
-    print_added(args.path, added)
-    return 0
+    return print_planned(
+        args, {**plain(plan), "factor": plan.factor}, spec, added, lambda: print_plan(plan)
+    )
 
 
 def print_plan(plan: Any) -> None:

@@ -11,6 +11,8 @@ from textual import on
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from tunebook.sessions.text import safe_text
+
 if TYPE_CHECKING:
     from tunebook.sessions import Session
     from tunebook.tui.app import TunebookApp
@@ -72,3 +74,12 @@ class SessionScreen(TunebookScreen):
         from tunebook.tui.app import read_session
 
         return read_session(self.session_path, read)
+
+    def stored_then_back(self, printed: str) -> None:
+        """From a thread worker, after a child `tunebook` command stored an experiment (an
+        exploitation study, a longer round): say which, that `n` runs it, and go back."""
+        added = next((line for line in printed.splitlines() if "added experiment" in line), "")
+        self.app.call_from_thread(
+            self.notify, safe_text(f"{added.rstrip(':')}: n runs it (the next step)")
+        )
+        self.app.call_from_thread(self.app.pop_screen)

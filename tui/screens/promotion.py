@@ -197,12 +197,7 @@ class PromotionScreen(SessionScreen):
             )
         finally:
             self.app.call_from_thread(self.query_one("#promote-status", Static).update, "")
-        added = next((line for line in printed.splitlines() if "added experiment" in line), "")
-        self.app.call_from_thread(
-            self.notify,
-            safe_text(f"{added.rstrip(':')}: start it with s on the Experiments screen"),
-        )
-        self.app.call_from_thread(self.app.pop_screen)
+        self.stored_then_back(printed)
 
     def action_back(self) -> None:
         """Back to the review."""
