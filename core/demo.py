@@ -29,7 +29,7 @@ DEMO_SPEC = {
 
 
 #: The `meta` entry that marks a session made by `tunebook demo`.
-DEMO_META = ("made_by", "tunebook demo")
+DEMO_META_KEY, DEMO_META_VALUE = "made_by", "tunebook demo"
 
 
 def prepare_demo(path: Path, with_study: bool = True) -> bool:
@@ -37,11 +37,12 @@ def prepare_demo(path: Path, with_study: bool = True) -> bool:
     stopped). `with_study` adds the ready-made depth study that a headless demo runs; the
     app's demo leaves the session empty for the guided path (model → … → first experiment),
     where the user designs the first experiment. Returns True when it was created now."""
-    key, value = DEMO_META
     if path.exists():
         with Session.open(path) as session:
             names = [e.name for e in session.experiments()]
-            is_demo = session.meta_value(key) == value or DEMO_SPEC["name"] in names
+            is_demo = (
+                session.meta_value(DEMO_META_KEY) == DEMO_META_VALUE or DEMO_SPEC["name"] in names
+            )
             if session.info().workload != DEMO_WORKLOAD or not is_demo:
                 raise BadInput(f"'{path}' exists and is not a demo session; give another path")
             if with_study and DEMO_SPEC["name"] not in names:
@@ -49,7 +50,9 @@ def prepare_demo(path: Path, with_study: bool = True) -> bool:
         return False
     workload = load_workload(DEMO_WORKLOAD)
     facts = check_workload(workload)
-    with Session.create(path, DEMO_WORKLOAD, workload.config(), meta=dict([DEMO_META])) as session:
+    with Session.create(
+        path, DEMO_WORKLOAD, workload.config(), meta={DEMO_META_KEY: DEMO_META_VALUE}
+    ) as session:
         session.record_workload_facts(facts)
         if with_study:
             add_experiment_from_dict(session, DEMO_SPEC, "<demo>", workload)

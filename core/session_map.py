@@ -26,6 +26,7 @@ from tunebook.sessions import (
     DecisionKind,
     Experiment,
     ExperimentStatus,
+    Launch,
     Probe,
     ProbeKind,
     Session,
@@ -197,11 +198,12 @@ def session_map(session: Session) -> SessionMap:
     summaries = session.study_summaries()
     rounds = [_Round.of(e, summaries) for e in experiments]
     stages += _experiment_stages(rounds, alive, path)
-    stages.append(_adoption_stage(session, rounds, path))
+    launches = session.launches()
+    stages.append(_adoption_stage(session, rounds, launches, path))
     if rounds:
         stages += [
             _exploitation_stage(rounds, path),
-            _final_test_stage(session, path),
+            _final_test_stage(session, launches, path),
             Stage(
                 key="next_round",
                 title="Next round",
@@ -390,11 +392,12 @@ def _experiment_stages(rounds: list[_Round], alive: bool, path: str) -> list[Sta
     return stages
 
 
-def _adoption_stage(session: Session, rounds: list[_Round], path: str) -> Stage:
+def _adoption_stage(
+    session: Session, rounds: list[_Round], launches: list[Launch], path: str
+) -> Stage:
     """Adopt the latest concluded round's best trial, or keep the baseline, on evidence
     (PB-17): done once it is launched, or once its seed-variance comparison found it no
     better than the baseline beyond the seed noise."""
-    launches = session.launches()
     common = {"key": "launches", "title": "Adoption", "playbook": ("PB-5", "PB-17")}
     adopted = (
         f"{plural(len(launches), 'configuration')} adopted as baseline"
@@ -463,7 +466,7 @@ def _exploitation_stage(rounds: list[_Round], path: str) -> Stage:
     )
 
 
-def _final_test_stage(session: Session, path: str) -> Stage:
+def _final_test_stage(session: Session, launches: list[Launch], path: str) -> Stage:
     """The one test-set evaluation (PB-18), once a configuration is adopted."""
     common = {"key": "final_test", "title": "Final test", "playbook": ("PB-18",)}
     done = final_test(session)
@@ -475,7 +478,7 @@ def _final_test_stage(session: Session, path: str) -> Stage:
         return Stage(
             state=StageState.NOT_STARTED, summary="the workload has no test split", **common
         )
-    if current_baseline(session.launches()) is None:
+    if current_baseline(launches) is None:
         return Stage(
             state=StageState.NOT_STARTED, summary="after a configuration is adopted", **common
         )

@@ -25,8 +25,7 @@ def suggest_first_question(draft: Draft, metric: str) -> Draft:
     )
     if size is None:
         return draft
-    size.values = []
-    set_role(size, Role.SCIENTIFIC, draft.max_train_steps)
+    set_role(size, Role.SCIENTIFIC, draft.max_train_steps)  # its value and twice that
     size.reason = f"{size.name}: scientific — the suggested first question (PB-7)"
     draft.goal = draft.goal or f"Does a larger {size.name} lower {metric}?"
     draft.name = draft.name or size.name

@@ -50,20 +50,11 @@ def until(terminal: Terminal, key: str, done: Callable[[], Any], timeout: float,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         terminal.keys(key)
-        found = wait_for_quietly(done, 3)
-        if found:
-            return found
+        try:
+            return wait_for(done, 3, what)
+        except AssertionError:
+            continue
     raise AssertionError(f"timed out after {timeout:.0f} s pressing {key!r} for {what}")
-
-
-def wait_for_quietly(condition: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    return None
 
 
 @pytest.fixture
@@ -162,7 +153,7 @@ def test_the_guided_path_by_key_presses_at_80x24(demo: tuple[Terminal, Path]) ->
     terminal.wait_for_text(r"→ next\s+Model", 60)
     until(terminal, "n", lambda: "model (PB-1" in terminal.screen(), 30, "the model step")
     decide(terminal, path, DecisionKind.MODEL)
-    until(terminal, "n", lambda: "optimizer" in terminal.screen(), 30, "the optimizer step")
+    until(terminal, "n", lambda: "optimizer (PB-2)" in terminal.screen(), 30, "the optimizer step")
     decide(terminal, path, DecisionKind.OPTIMIZER)
     for kind in (
         DecisionKind.BATCH_SIZE,
@@ -171,7 +162,7 @@ def test_the_guided_path_by_key_presses_at_80x24(demo: tuple[Terminal, Path]) ->
         DecisionKind.STABILITY,
     ):
         title = probe_plan(PROBE_NAMES[kind]).title
-        until(terminal, "n", lambda t=title: t in terminal.screen(), 30, title)
+        until(terminal, "n", lambda t=title: f"{t} (PB" in terminal.screen(), 30, title)
         until(
             terminal,
             "p",
@@ -191,7 +182,7 @@ def test_the_guided_path_by_key_presses_at_80x24(demo: tuple[Terminal, Path]) ->
     keys = [key for key, _ in SETTINGS]
     trials_row = len(draft.hparams) + keys.index("trials")
     steps_row = len(draft.hparams) + keys.index("max_train_steps")
-    until(terminal, "n", lambda: "new experiment" in terminal.screen(), 30, "the designer")
+    until(terminal, "n", lambda: "narrow goals" in terminal.screen(), 30, "the designer")
     terminal.wait_for_text(r"Does a larger width", 30)
     # the cursor starts on the first row and stays on the row just edited
     for down, value in ((trials_row, "2"), (steps_row - trials_row, "100")):
@@ -213,7 +204,8 @@ def test_the_guided_path_by_key_presses_at_80x24(demo: tuple[Terminal, Path]) ->
     adopt(terminal, path)
 
     # Exploitation: 2 trials typed into its field, stored, run, concluded, adopted.
-    until(terminal, "n", lambda: "exploitation" in terminal.screen().lower(), 30, "exploit")
+    until(terminal, "n", lambda: "exploitation of width" in terminal.screen(), 30, "exploit")
+    terminal.wait_for_text(r"hyperparameter\s+exploration", 30)  # the plan is read
     terminal.keys("C-u")
     terminal.keys("2")
     terminal.keys("Enter")
@@ -226,9 +218,9 @@ def test_the_guided_path_by_key_presses_at_80x24(demo: tuple[Terminal, Path]) ->
     adopt(terminal, path)
 
     # The final test, once.
-    until(terminal, "n", lambda: "final test" in terminal.screen().lower(), 30, "final test")
-    until(terminal, "t", lambda: "?" in terminal.screen(), 30, "the confirmation")
+    until(terminal, "n", lambda: "final test (PB-18)" in terminal.screen(), 30, "final test")
+    until(terminal, "t", lambda: "Cancel (n)" in terminal.screen(), 30, "the confirmation")
     terminal.keys("y")
     tested = wait_for(lambda: read(path, final_test), RUN_WAIT, "the final test")
     assert tested["trial"] == read(path, lambda s: s.launches())[-1].trial_id
-    until(terminal, "n", lambda: "new experiment" in terminal.screen(), 60, "the next round")
+    until(terminal, "n", lambda: "narrow goals" in terminal.screen(), 60, "the next round")
