@@ -88,6 +88,15 @@ def measured(path: Path, kind: DecisionKind) -> bool:
     return not stage.runner_alive and "measured" in stage.stage(kind.value).summary
 
 
+def wait_for_text_quietly(terminal: Terminal, pattern: str, timeout: float) -> bool:
+    """Whether `pattern` shows within `timeout` seconds."""
+    try:
+        terminal.wait_for_text(pattern, timeout)
+    except AssertionError:
+        return False
+    return True
+
+
 def note_open(terminal: Terminal) -> bool:
     """The note dialog is up (its buttons, or its field's placeholder)."""
     screen = terminal.screen()
@@ -185,16 +194,20 @@ def test_the_guided_path_by_key_presses_at_80x24(demo: tuple[Terminal, Path]) ->
     until(terminal, "n", lambda: "narrow goals" in terminal.screen(), 30, "the designer")
     terminal.wait_for_text(r"Does a larger width", 30)
     # the cursor starts on the first row and stays on the row just edited
-    for down, value in ((trials_row, "2"), (steps_row - trials_row, "100")):
+    edits = (
+        (trials_row, "2", r"trials per study\s+search\s+2\b"),
+        (steps_row - trials_row, "100", r"max_train_steps\s+budget\s+100\b"),
+    )
+    for down, value, shown in edits:
         terminal.keys(*["Down"] * down)
         terminal.keys("Enter")
-        time.sleep(0.5)
+        time.sleep(1)
         terminal.keys("C-u")
         terminal.keys(value)
         terminal.keys("Enter")
-        time.sleep(0.5)
-    terminal.keys("C-s")
-    added = wait_for(lambda: read(path, lambda s: s.experiments()), 60, "the experiment")
+        terminal.wait_for_text(shown, 30)
+    # saving waits for the check of the last edit: a press before it is refused
+    added = until(terminal, "C-s", lambda: read(path, lambda s: s.experiments()), 90, "added")
     assert [(e.name, e.max_train_steps) for e in added] == [("width", 100)]
     assert added[0].design["search"]["trials"] == 2
     terminal.wait_for_text(r"(?i)added", 30)
@@ -206,14 +219,22 @@ def test_the_guided_path_by_key_presses_at_80x24(demo: tuple[Terminal, Path]) ->
     # Exploitation: 2 trials typed into its field, stored, run, concluded, adopted.
     until(terminal, "n", lambda: "exploitation of width" in terminal.screen(), 30, "exploit")
     terminal.wait_for_text(r"hyperparameter\s+exploration", 30)  # the plan is read
-    terminal.keys("C-u")
-    terminal.keys("2")
-    terminal.keys("Enter")
-    wait_for(
-        lambda: "width-exploit" in [e.name for e in read(path, lambda s: s.experiments())],
-        60,
-        "the exploitation study",
-    )
+
+    typed = r"trials\s+▊\s*2\s*▎"
+    for _ in range(5):  # retype until the field shows it, as a person would
+        terminal.keys("C-u")
+        terminal.keys("2")
+        if wait_for_text_quietly(terminal, typed, 3):
+            break
+    terminal.keys("Enter")  # stores through a child `tunebook exploit`: slow on a busy machine
+    try:
+        wait_for(
+            lambda: "width-exploit" in [e.name for e in read(path, lambda s: s.experiments())],
+            120,
+            "the exploitation study",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen:\n{terminal.screen()}") from None
     run_and_conclude(terminal, path, "width-exploit")
     adopt(terminal, path)
 
