@@ -148,8 +148,13 @@ def _ran(view: StudyView) -> tuple[Trial, ...]:
     )
 
 
-def _widened(dim: Float | Int, side: str) -> float | int:
-    """The end on `side` moved outwards by `WIDEN_SHARE` of the width on its own scale."""
+#: Hyperparameters counted in training steps: no schedule goes past `max_train_steps`.
+STEP_COUNTS = ("warmup_steps", "decay_start")
+
+
+def _widened(dim: Float | Int, side: str, ceiling: float | None = None) -> float | int:
+    """The end on `side` moved outwards by `WIDEN_SHARE` of the width on its own scale,
+    never below 0 from a non-negative range nor above `ceiling`."""
     if dim.scale == "log":
         factor = (dim.high / dim.low) ** WIDEN_SHARE
         end = dim.low / factor if side == "low" else dim.high * factor
@@ -158,6 +163,8 @@ def _widened(dim: Float | Int, side: str) -> float | int:
         end = dim.low - step if side == "low" else dim.high + step
         if side == "low" and dim.low >= 0:
             end = max(end, 0.0)
+    if side == "high" and ceiling is not None:
+        end = min(end, max(ceiling, dim.high))
     if isinstance(dim, Int):
         end = math.floor(end) if side == "low" else math.ceil(end)
         return max(end, 1) if dim.scale == "log" else end
@@ -205,11 +212,13 @@ def _boundaries(view: StudyView, top: int) -> CheckItem:
                     "(learning-rate warmup, gradient clipping)"
                 )
                 continue
-            end = _widened(dim, side)
+            ceiling = view.max_train_steps if name in STEP_COUNTS else None
+            end = _widened(dim, side, ceiling)
             if end == getattr(dim, side):
                 natural.append(side)
                 notes.append(
-                    f"{name}: the best trials sit at its natural end 0 ({where} of the range)."
+                    f"{name}: the best trials sit at its natural end {_num(end)} ({where} of "
+                    "the range)."
                 )
                 continue
             proposed[side] = end

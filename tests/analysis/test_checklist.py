@@ -114,6 +114,21 @@ def test_an_optimum_at_the_upper_edge_widens_that_side_only(session: Session) ->
     assert "width" not in item.next_step
 
 
+def test_a_step_count_is_never_widened_past_the_step_budget(session: Session) -> None:
+    """Warmup at the top of 0 … 960 in a 1000-step experiment: widening by 20% would give
+    1152 warmup steps, which no trial can take (the exploitation built on this proposal
+    was refused); the proposal stops at max_train_steps."""
+    warmups = np.linspace(0, 960, 30)
+    trials = [
+        {"params": {"learning_rate": 0.01, "warmup_steps": int(w)}, "best": 1.0 - w / 1000}
+        for w in warmups
+    ]
+    space = {"learning_rate": LR, "warmup_steps": {"type": "int", "low": 0, "high": 960}}
+    item = checklist(session, add_study(session, "warmup", trials, space))["boundaries"]
+    warmup = item.data["dims"]["warmup_steps"]
+    assert warmup["widen"] == ["high"] and warmup["proposed_high"] == STEPS
+
+
 def test_an_interior_optimum_passes(session: Session) -> None:
     study = add_study(
         session,
