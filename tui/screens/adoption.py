@@ -376,8 +376,10 @@ class AdoptionScreen(SessionScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         view = self.view
-        if action == "record" and (view is None or not view.completed or view.launch):
-            return None  # shown disabled until a completed probe is not recorded yet
+        if action == "record" and (
+            view is None or not view.completed or view.launch or self.tunebook.runner_alive
+        ):
+            return None  # disabled until a completed probe, not yet recorded, has no runner
         if action == "stop" and not self.tunebook.runner_alive:
             return None
         return True
