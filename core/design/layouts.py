@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from scipy import stats
-
 from tunebook.core.design.spec import ExperimentDesign, Objective, value_key
 from tunebook.core.search import (
     DEFAULT_STARTUP_TRIALS,
@@ -276,6 +274,8 @@ def coverage(
     points: Iterable[Params], scientific: Mapping[str, Sequence[Scalar]]
 ) -> dict[str, Coverage]:
     """Count each scientific value over trial hyperparameters `points`, per scientific name."""
+    from scipy import stats  # here, not at the top: scipy.stats costs a command 0.5 s
+
     rows = list(points)
     result = {}
     for name, values in scientific.items():

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from tunebook.core.search.sampler import Observation, Params, Sampler, check_position
 from tunebook.core.search.space import SearchSpace
@@ -19,6 +18,8 @@ BLOCK = 64
 
 @functools.lru_cache(maxsize=256)
 def _halton_block(d: int, seed: int, block: int) -> np.ndarray:
+    from scipy.stats import qmc  # here, not at the top: scipy.stats costs a command 0.5 s
+
     engine = qmc.Halton(d, scramble=True, rng=seed)
     engine.fast_forward(block * BLOCK)
     points = engine.random(BLOCK)
