@@ -7,7 +7,9 @@
     best = api.results("mlp.tunebook")
 
 Every function takes the session file's path and opens and closes it itself, so calls are
-independent and safe to make from another process while a runner works.
+independent and safe to make from another process while a runner works. Reading results
+(`results`, `trials`, `curves`) never imports torch: a script that only reads starts in a
+fraction of a second; the functions that load a workload import it when called.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunebook.core.execution.runner import (
     STALL_TIMEOUT,
@@ -26,22 +28,17 @@ from tunebook.core.execution.runner import (
     RunProgress,
     RunResult,
 )
-from tunebook.core.experiments import (
-    AddedExperiment,
-    add_experiment_from_dict,
-    add_experiment_from_spec,
-    check_workload,
-)
 from tunebook.core.workload_source import (
     PATH_OPTIONS,
     portable_source,
     session_workload_source,
     split_ref,
 )
-from tunebook.core.workloads import load_workload
-from tunebook.core.workloads.loading import workload_class
 from tunebook.sessions import BadInput, Series, Session, SessionInfo, StudySummary, Trial
 from tunebook.sessions.report import RUNNER_STALE_AFTER
+
+if TYPE_CHECKING:
+    from tunebook.core.experiments import AddedExperiment
 
 PathLike = str | os.PathLike[str]
 
@@ -53,6 +50,9 @@ def create_session(
     `package.module:Class`), checking first that the workload loads and trains one step;
     records its split sizes and notes (likely mistakes), readable as `info.workload_facts`.
     Files are stored relative to the session file's folder when near it (`workload_source`)."""
+    from tunebook.core.experiments import check_workload
+    from tunebook.core.workloads import load_workload
+
     Session.check_new_path(path)
     loaded = load_workload(workload, dict(config or {}))
     facts = check_workload(loaded)
@@ -71,6 +71,8 @@ def relocate(
     for the same class, and/or new values of file options such as the tabular `csv`.
 
     Refused while a runner is alive; the new files must load; the change is logged."""
+    from tunebook.core.workloads.loading import load_workload, workload_class
+
     options = dict(options or {})
     if workload is None and not options:
         raise BadInput("relocate needs --workload NEWREF or -o OPTION=NEWPATH (or both)")
@@ -130,6 +132,8 @@ def _check_same_class(stored_ref: str, new_ref: str) -> None:
 
 def add_experiment(path: PathLike, spec: PathLike | Mapping[str, Any]) -> AddedExperiment:
     """Add an experiment from a TOML spec file or from a dict of the same shape."""
+    from tunebook.core.experiments import add_experiment_from_dict, add_experiment_from_spec
+
     with Session.open(path) as session:
         if isinstance(spec, Mapping):
             return add_experiment_from_dict(session, spec, "<dict spec>")
@@ -180,6 +184,17 @@ def curves(path: PathLike, trial_id: int) -> dict[str, Series]:
     """All metric series of one trial (train loss, learning rate, gradient norm, eval …)."""
     with Session.open(path, read_only=True) as session:
         return session.trial_series(trial_id)
+
+
+
+
+def __getattr__(name: str) -> Any:
+    """`api.AddedExperiment`, imported on first use (its module loads torch)."""
+    if name == "AddedExperiment":
+        from tunebook.core.experiments import AddedExperiment
+
+        return AddedExperiment
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -16,7 +16,7 @@ from tunebook.core.training import (
     SCHEDULE_HPARAMS,
     Schedule,
     TrialConfig,
-    make_optimizer,
+    check_optimizer,
     split_hparams,
 )
 from tunebook.core.workloads import HParam, Workload
@@ -109,12 +109,10 @@ def config_from_hparams(
 def check_hparams(workload: Workload, hparams: Mapping[str, Any], max_train_steps: int) -> None:
     """Refuse, now, values a trial would refuse later: an architecture value outside its
     kind or choices, an optimizer value torch rejects, a bad schedule (BadInput, one sentence)."""
-    import torch
-
     config = config_from_hparams(workload, hparams, max_train_steps=max_train_steps)
     architecture, optimizer, schedule = split_hparams(workload, config.optimizer, config.hparams)
     workload.resolve_hparams(architecture)
-    make_optimizer(config.optimizer, [torch.zeros(1, requires_grad=True)], optimizer)
+    check_optimizer(config.optimizer, optimizer)
     Schedule.from_hparams(schedule, max_train_steps)
 
 

@@ -12,6 +12,7 @@ from tunebook.core.training.loop import (
 from tunebook.core.training.optimizers import (
     OPTIMIZERS,
     OptimizerSpec,
+    check_optimizer,
     make_optimizer,
     optimizer_spec,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "TrialConfig",
     "TrialReporter",
     "TrialResult",
+    "check_optimizer",
     "check_step",
     "evaluate",
     "extend_cosine",

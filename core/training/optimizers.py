@@ -249,6 +249,26 @@ def optimizer_spec(name: str) -> OptimizerSpec:
         ) from None
 
 
+#: Torch's refusal once an optimizer's values passed its checks and only the (deliberately
+#: empty) parameter list is left: see `check_optimizer`.
+_NO_PARAMETERS = "empty parameter list"
+
+
+def check_optimizer(name: str, hparams: Mapping[str, Any]) -> None:
+    """Refuse what building optimizer ``name`` with ``hparams`` would refuse (BadInput),
+    without building one: torch checks the values in each optimizer's constructor before
+    ``Optimizer.__init__`` looks at the parameters, and given none it stops there, before
+    ``add_param_group`` imports torch._dynamo (a second, once per process), which a command
+    that only checks a design must not pay."""
+    spec = optimizer_spec(name)
+    values = spec.resolve(hparams)
+    try:
+        spec.build([], values)
+    except ValueError as exc:
+        if _NO_PARAMETERS not in str(exc):
+            raise BadInput(f"optimizer {name!r}: {exc}") from exc
+
+
 def make_optimizer(name: str, params: Iterable[Any], hparams: Mapping[str, Any]) -> Optimizer:
     """Build optimizer ``name`` over ``params`` with ``hparams`` on top of its defaults."""
     spec = optimizer_spec(name)

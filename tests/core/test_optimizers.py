@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tunebook.core.training.optimizers import OPTIMIZERS, make_optimizer
+from tunebook.core.training.optimizers import OPTIMIZERS, check_optimizer, make_optimizer
 from tunebook.sessions.errors import BadInput
 
 THETA0 = np.array([0.5, -1.0, 2.0])
@@ -152,3 +152,34 @@ def test_invalid_values_are_bad_input():
     with pytest.raises(BadInput, match=r"optimizer 'sgd': hyperparameter 'learning_rate' must"):
         make_optimizer("sgd", params, {"learning_rate": "fast"})
     assert math.isclose(make_optimizer("sgd", params, {"learning_rate": 1}).defaults["lr"], 1.0)
+
+
+#: Values torch's constructors refuse (negative rates, decays, momenta; betas off [0, 1)).
+REFUSED_BY_TORCH = {
+    "learning_rate": -1e-3,
+    "weight_decay": -0.1,
+    "momentum": -0.5,
+    "epsilon": -1e-8,
+    "one_minus_beta1": 1.5,
+    "beta2": 1.5,
+    "rho": -0.1,
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_check_optimizer_refuses_exactly_what_building_one_refuses(name):
+    """`check_optimizer` builds nothing (so no torch._dynamo import), yet refuses with the
+    same sentence as `make_optimizer` every value torch refuses, and passes the defaults."""
+    params = [torch.zeros(1, requires_grad=True)]
+    check_optimizer(name, {})
+    tried = 0
+    for hparam, value in REFUSED_BY_TORCH.items():
+        if hparam not in OPTIMIZERS[name].names:
+            continue
+        tried += 1
+        with pytest.raises(BadInput) as built:
+            make_optimizer(name, params, {hparam: value})
+        with pytest.raises(BadInput) as checked:
+            check_optimizer(name, {hparam: value})
+        assert str(checked.value) == str(built.value)
+    assert tried >= 2
