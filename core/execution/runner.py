@@ -251,8 +251,10 @@ class Runner:
             self._progress(session, scheduler)
 
     def _run_processes(self, session: Session, scheduler: Scheduler) -> None:
-        if self.stop.is_set() or scheduler.next_trial(busy=()) is None:
+        if self.stop.is_set() or not scheduler.has_work():
             return  # nothing to run: spare the workers' start-up (spawn + torch import)
+        # Started before the first point is drawn: the workers import torch while the
+        # sampler's own imports and the draws happen here.
         pool = WorkerPool(self.workers, self.memory_limit_mb)
         reporters: dict[int, SessionReporter] = {}
         stop_requested: float | None = None

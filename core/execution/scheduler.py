@@ -10,6 +10,7 @@ also the same whatever the number of workers (they depend only on finished histo
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Collection, Sequence
 
 import numpy as np
@@ -60,6 +61,14 @@ class Scheduler:
     def budget(self) -> int:
         """Trials the covered studies will have when they are done."""
         return sum(s.budget for s in self.studies)
+
+    def has_work(self) -> bool:
+        """Whether a trial is pending or a study has budget left (drawing nothing)."""
+        trials = self.trials()
+        if any(t.status is TrialStatus.PENDING for t in trials):
+            return True
+        drawn = Counter(t.study_id for t in trials)
+        return any(drawn[s.id] < s.budget for s in self.studies)
 
     def next_trial(self, busy: Collection[int]) -> Trial | None:
         """A pending trial not already running, or a newly drawn one; None when nothing can

@@ -13,7 +13,8 @@ import os
 import queue
 import resource
 import signal
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 from tunebook.core.execution.reporting import PipeReporter
 from tunebook.core.execution.trial_task import TrialTask, UnitTask, run_trial_task
@@ -40,6 +41,24 @@ def limit_memory(memory_limit_mb: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+def warm_up() -> None:
+    """Import what every trial needs before the first task arrives, while the runner draws
+    it: the training loop, and torch._dynamo, which torch imports when a process builds its
+    first optimizer (about a second), so the first trial's time is its own."""
+    import torch._dynamo  # noqa: F401
+
+    import tunebook.core.execution.trial_config  # noqa: F401
+
+
+def exit_now() -> NoReturn:
+    """End the worker at once: every message went through the pipe already, and it has no
+    file of its own, so the interpreter's teardown (half a second with torch loaded, paid
+    at the end of every run) has nothing to save."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def worker_main(
     tasks: Any,
     results: Any,
@@ -58,6 +77,7 @@ def worker_main(
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
+    warm_up()
     limit_memory(memory_limit_mb)
     parent = os.getppid() if runner_pid is None else runner_pid
     try:
@@ -67,7 +87,7 @@ def worker_main(
             except queue.Empty:
                 continue
             if task is None:
-                return
+                exit_now()
             results.send(("started", task.task_id, None))
             if isinstance(task, UnitTask):
                 results.send(("outcome", task.key, task.run(stop)))
