@@ -48,7 +48,13 @@ from tunebook.core.workloads.base import (
 from tunebook.sessions.errors import BadInput
 
 # Settings that may differ between a trial and its resumption.
-_RESUMABLE_CHANGES = ("hparams", "threads", "device", "checkpoint_every")
+_RESUMABLE_CHANGES = (
+    "hparams",
+    "threads",
+    "device",
+    "checkpoint_every",
+    "checkpoint_min_seconds",
+)
 
 
 class TrainingStatus(str, enum.Enum):
@@ -78,6 +84,9 @@ class TrialConfig:
         keep_best: how many best checkpoints the reporter keeps (PB-23).
         checkpoint_every: save the full resume state every this many steps; 0 saves it
             only when the trial is stopped.
+        checkpoint_min_seconds: skip a `checkpoint_every` save until this many seconds of
+            the trial passed since the last one (or its start): a short trial is cheaper
+            to re-run than to save; 0 saves at every `checkpoint_every` step.
         grad_clip: clip the global gradient norm to this value; None never clips.
         init_seed: seeds model initialization and in-model randomness (dropout).
         data_seed: seeds the order of training examples (PB-26).
@@ -98,6 +107,7 @@ class TrialConfig:
     eval_train_examples: int = 0
     keep_best: int = 1
     checkpoint_every: int = 0
+    checkpoint_min_seconds: float = 0.0
     grad_clip: float | None = None
     init_seed: int = 0
     data_seed: int = 0
@@ -132,6 +142,11 @@ class TrialConfig:
             isinstance(clip, (int, float)) and not isinstance(clip, bool) and 0 < clip < math.inf
         ):
             raise BadInput(f"grad_clip must be a positive number, got {clip!r}")
+        if not (0 <= self.checkpoint_min_seconds < math.inf):  # also refuses NaN
+            raise BadInput(
+                "checkpoint_min_seconds must be a non-negative number, got "
+                f"{self.checkpoint_min_seconds!r}"
+            )
         if not self.divergence_factor > 1:
             raise BadInput(f"divergence_factor must exceed 1, got {self.divergence_factor!r}")
         if self.divergence_loss is not None and not self.divergence_loss > 0:
@@ -316,6 +331,7 @@ class _Trial:
         self.final_value: float | None = None
         self.seconds = [0.0, 0.0]  # data, compute
         self.last_saved = 0
+        self.last_saved_at = time.monotonic()  # a resumed attempt counts from its own start
 
     def _tensors(self, split: Any, what: str) -> list[Tensor]:
         try:
@@ -431,6 +447,7 @@ class _Trial:
         """Hand the reporter the resume state after the current step."""
         self.reporter.save_state(self.step, self.state())
         self.last_saved = self.step
+        self.last_saved_at = time.monotonic()
 
     def run(self) -> TrialResult:
         """Train from ``self.step`` to ``max_train_steps`` (or a stop, or divergence)."""
@@ -441,6 +458,7 @@ class _Trial:
         params = [p for p in model.parameters() if p.requires_grad]
         clip = config.grad_clip
         eval_every, checkpoint_every = config.eval_every, config.checkpoint_every
+        checkpoint_min_seconds = config.checkpoint_min_seconds
         last_step = config.max_train_steps
         lr_of, base_lr = self.schedule.lr, self.base_lr
         current_lr = groups[0]["lr"]
@@ -507,7 +525,12 @@ class _Trial:
                 return self.result(TrainingStatus.INFEASIBLE, reason)
             if eval_every and (step % eval_every == 0 or step == last_step):
                 self.run_evaluation()
-            if checkpoint_every and step % checkpoint_every == 0 and step < last_step:
+            if (
+                checkpoint_every
+                and step % checkpoint_every == 0
+                and step < last_step
+                and time.monotonic() - self.last_saved_at >= checkpoint_min_seconds
+            ):
                 self.save_state()
         return self.result(TrainingStatus.COMPLETED)
 

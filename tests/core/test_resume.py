@@ -14,6 +14,10 @@ from typing import Any
 
 import pytest
 
+from tunebook.core.execution.trial_config import (
+    DEFAULT_CHECKPOINT_MIN_SECONDS,
+    config_from_hparams,
+)
 from tunebook.core.training import (
     OPTIMIZERS,
     MemoryReporter,
@@ -184,6 +188,41 @@ def test_state_from_another_trial_is_refused():
     # Values equal after coercion and omitted defaults do not count as changes.
     same = config(hparams={**config().hparams, "width": 16.0, "activation": "relu"}, threads=2)
     assert train_trial(load_workload("tabular"), same, MemoryReporter(), state).steps_done == 24
+
+
+def test_a_trial_shorter_than_the_time_floor_saves_no_resume_state_until_stopped():
+    """`checkpoint_min_seconds`: a trial that ends within the floor writes no intermediate
+    resume state (re-running it costs less); 0 saves at each cadence step; a stop still
+    saves; and a state saved under one floor resumes under another."""
+    floor = config(checkpoint_min_seconds=3600.0)
+    unsaved = MemoryReporter()
+    train_trial(load_workload("tabular"), floor, unsaved)
+    assert unsaved.states == {}
+    every = MemoryReporter()
+    train_trial(load_workload("tabular"), config(), every)
+    assert sorted(every.states) == [5, 10, 15, 20]
+    stopped = MemoryReporter(stop_after=STOP_AFTER)
+    train_trial(load_workload("tabular"), floor, stopped)
+    assert sorted(stopped.states) == [STOP_AFTER]
+    state = stopped.states[STOP_AFTER]
+    assert train_trial(load_workload("tabular"), config(), MemoryReporter(), state).steps_done == 24
+
+
+def test_the_time_floor_applies_only_to_the_default_cadence():
+    """A design that sets `checkpoint_every` gets exactly that cadence; the default one (a
+    tenth of the budget) waits DEFAULT_CHECKPOINT_MIN_SECONDS between saves."""
+    workload = load_workload("tabular")
+    default = config_from_hparams(workload, {}, max_train_steps=300)
+    assert (default.checkpoint_every, default.checkpoint_min_seconds) == (
+        30,
+        DEFAULT_CHECKPOINT_MIN_SECONDS,
+    )
+    chosen = config_from_hparams(
+        workload, {}, max_train_steps=300, settings={"checkpoint_every": 30}
+    )
+    assert (chosen.checkpoint_every, chosen.checkpoint_min_seconds) == (30, 0.0)
+    with pytest.raises(BadInput, match="checkpoint_min_seconds must be a non-negative number"):
+        config(checkpoint_min_seconds=float("nan"))
 
 
 def test_corrupt_state_is_bad_input():
