@@ -10,14 +10,19 @@ constraint ``diverged = 1.0``, so the Gaussian process learns where training div
 (constrained expected improvement); feasible trials carry ``diverged = 0.0`` (no constraint
 at all while no trial is infeasible).
 
+Values reach the Gaussian process through an `OutputWarp` fitted when the model is built: a
+heavy tail of bad values (a learning rate near divergence, the walls of a valley) is
+compressed, so that it does not flatten the model where the good points are; the good side
+is never compressed. The warp is kept with the model, so later trials are told the same way.
+
 The model is rebuilt from the whole history, exactly as a new runner builds it the first
-time it needs it, when the history is not an extension of what it holds (a trial re-run or
-removed, another space or seed) or when what it holds would now be told differently (the
-first infeasible trial brings the constraint to every trial; a new worst feasible value
-changes what infeasible trials carry). Proposals are therefore a function of the sequence of
-histories the object was given: the same seed and the same calls give the same points in
-any process, but a resumed runner, which builds its model from the history at hand, may
-propose differently than an uninterrupted one would have.
+time it needs it (its warp fitted again), when the history is not an extension of what it
+holds (a trial re-run or removed, another space or seed) or when what it holds would now be
+told differently (the first infeasible trial brings the constraint to every trial; a new
+worst feasible value changes what infeasible trials carry). Proposals are therefore a
+function of the sequence of histories the object was given: the same seed and the same calls
+give the same points in any process, but a resumed runner, which builds its model from the
+history at hand, may propose differently than an uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from tunebook.core.search.quasi_random import QuasiRandomSampler
 from tunebook.core.search.sampler import Observation, Params, Sampler, check_position
@@ -101,6 +108,41 @@ def from_optuna_params(space: SearchSpace, params: Params) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class OutputWarp:
+    """A monotone map from objective values to what the GP models, lower being better.
+
+    Values are turned to "lower is better" (`sign`), standardized (`center`, `scale`) and
+    passed through a Yeo-Johnson transform of power `power` <= 1: below 1 it compresses the
+    bad (positive) side and spreads the good side apart; a power above 1 would do the
+    reverse and blur the differences between the best points, so it is capped.
+    """
+
+    sign: float
+    center: float
+    scale: float
+    power: float
+
+    @classmethod
+    def fit(cls, mode: str, values: Sequence[float]) -> OutputWarp:
+        """The warp that makes `values` look most normal, its power capped at 1 (identity on
+        the standardized values); the identity too when the values are all the same."""
+        sign = 1.0 if mode == "min" else -1.0
+        data = sign * np.asarray(values, dtype=float)
+        center, scale = float(data.mean()), float(data.std())
+        if not scale > 0:
+            return cls(sign, center, 1.0, 1.0)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            power = float(stats.yeojohnson_normmax((data - center) / scale))
+        return cls(sign, center, scale, min(power, 1.0) if math.isfinite(power) else 1.0)
+
+    def __call__(self, value: float) -> float:
+        """The warped value (lower is better)."""
+        z = np.array([(self.sign * value - self.center) / self.scale])
+        return float(stats.yeojohnson(z, self.power)[0])
+
+
 def _encoding(mode: str, usable: Sequence[Observation]) -> tuple[bool, float | None]:
     """How `usable` is told to Optuna: whether trials carry the ``diverged`` constraint, and
     the value infeasible trials carry (the worst feasible one; None without infeasible)."""
@@ -124,6 +166,7 @@ class BayesianModel:
         self.space, self.seed, self.mode = space, seed, mode
         self.dists = optuna_distributions(space)
         self.encoding = _encoding(mode, usable)
+        self.warp = OutputWarp.fit(mode, [value for _, value in usable if value is not None])
         #: The usable observations told so far, in the order they were told.
         self.held: list[Observation] = []
         # One integer per (seed, index it was built at): a fresh process that builds the
@@ -134,9 +177,7 @@ class BayesianModel:
             self.gp = optuna.samplers.GPSampler(
                 seed=sampler_seed, n_startup_trials=1, warn_independent_sampling=False
             )
-        self.study = optuna.create_study(
-            direction="minimize" if mode == "min" else "maximize", sampler=self.gp
-        )
+        self.study = optuna.create_study(direction="minimize", sampler=self.gp)
         self.add(usable)
 
     def extends(self, space: SearchSpace, seed: int, usable: Sequence[Observation]) -> bool:
@@ -149,7 +190,8 @@ class BayesianModel:
         )
 
     def add(self, observations: Sequence[Observation]) -> None:
-        """Tell the study finished trials (infeasible ones as the module docstring says)."""
+        """Tell the study finished trials, warped (infeasible ones as the module docstring
+        says)."""
         optuna = import_optuna()
         constrained, worst = self.encoding
         for params, value in observations:
@@ -157,7 +199,7 @@ class BayesianModel:
                 optuna.trial.create_trial(
                     params=to_optuna_params(self.space, params),
                     distributions=self.dists,
-                    value=worst if value is None else value,
+                    value=self.warp(worst if value is None else value),
                     constraints=(
                         {"diverged": 0.0 if value is not None else 1.0} if constrained else None
                     ),

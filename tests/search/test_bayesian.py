@@ -15,6 +15,7 @@ from tunebook.core.search import (
     QuasiRandomSampler,
     SearchSpace,
 )
+from tunebook.core.search.bayesian import OutputWarp
 from tunebook.sessions.errors import BadInput
 
 LINE = SearchSpace({"x": Float(0.0, 1.0)})
@@ -59,10 +60,13 @@ def test_infeasible_trials_enter_with_the_worst_value_and_a_constraint(monkeypat
 
     monkeypatch.setattr(optuna.trial, "create_trial", spy)
     history = [(p, None if p["x"] > 0.6 else bowl(p["x"])) for p in explored(8)]
-    point = BayesianSampler(n_startup=6).sample(LINE, 1, 8, history)
+    sampler = BayesianSampler(n_startup=6)
+    point = sampler.sample(LINE, 1, 8, history)
     worst = max(v for _, v in history if v is not None)
     finished = [c for c in created if "value" in c]
-    assert [c["value"] for c in finished] == [worst if v is None else v for _, v in history]
+    assert sampler.model is not None
+    warp = sampler.model.warp
+    assert [c["value"] for c in finished] == [warp(worst if v is None else v) for _, v in history]
     assert [c["constraints"]["diverged"] for c in finished] == [
         1.0 if v is None else 0.0 for _, v in history
     ]
@@ -186,4 +190,32 @@ def test_an_infeasible_trial_or_a_new_worst_value_retells_every_trial() -> None:
     sampler.sample(LINE, 0, 8, history)
     assert sampler.model is not constrained and sampler.model is not None
     told = [t.value for t in sampler.model.study.trials if t.values]
-    assert told[5] == 10.0
+    assert told[5] == told[-1] == sampler.model.warp(10.0)
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_the_warp_compresses_a_tail_of_bad_values_and_keeps_the_order(mode: str) -> None:
+    sign = 1.0 if mode == "min" else -1.0
+    values = [sign * v for v in (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 3.0, 40.0, 900.0)]
+    warp = OutputWarp.fit(mode, values)
+    assert warp.power < 1.0
+    warped = [warp(v) for v in values]
+    assert warped == sorted(warped)  # lower is better, whatever the mode
+
+    def share(points: list[float], low: int, high: int) -> float:
+        """The gap between two values as a share of the range of all."""
+        return abs(points[high] - points[low]) / abs(points[-1] - points[0])
+
+    # The worst two took 96% of the range; the six best, 0.04%.
+    assert share(warped, -2, -1) < 0.75 * share(values, -2, -1)
+    assert share(warped, 0, 5) > 5 * share(values, 0, 5)
+
+
+def test_the_warp_never_compresses_the_good_side() -> None:
+    # Mostly poor values near 0 and a few much better ones: a fitted power would exceed 1.
+    values = [0.0, -0.01, -0.02, -0.03, -0.05, -0.1, -0.2, -1.5, -3.0]
+    warp = OutputWarp.fit("min", values)
+    assert warp.power == 1.0
+    z = [(v - warp.center) / warp.scale for v in values]
+    assert [warp(v) for v in values] == pytest.approx(z)
+    assert OutputWarp.fit("min", [2.0, 2.0, 2.0])(2.0) == 0.0
