@@ -104,11 +104,19 @@ class StudyPlan:
         )
 
     def draw(
-        self, index: int, history: Sequence[Observation] = (), pending: Sequence[Params] = ()
+        self,
+        index: int,
+        history: Sequence[Observation] = (),
+        pending: Sequence[Params] = (),
+        sampler: Sampler | None = None,
     ) -> tuple[dict[str, Any], str]:
         """Trial `index`'s hyperparameters (see `trial_hparams`) and the name of the
-        algorithm that chose its point (``quasi-random`` during a bayesian start-up)."""
-        sampler = self.sampler()
+        algorithm that chose its point (``quasi-random`` during a bayesian start-up).
+
+        `sampler` is one kept between draws (the scheduler's, so that a bayesian study's
+        model lives on between proposals); by default a new one from `sampler()`.
+        """
+        sampler = self.sampler() if sampler is None else sampler
         chooser = sampler.chooser(self.space, history)
         point = sampler.sample(self.space, self.seed, index, history, pending)
         return self.hparams(point), chooser

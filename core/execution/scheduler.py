@@ -5,6 +5,12 @@ study always ends with exactly its budget of trials. Non-adaptive algorithms giv
 point for the same (seed, index) whatever the number of workers. A bayesian study waits
 until every earlier trial has finished before proposing the next one, so its proposals are
 also the same whatever the number of workers (they depend only on finished history).
+
+Each study's sampler is made once and kept for the scheduler's lifetime (one runner), so a
+bayesian study's Optuna study and Gaussian process live between proposals and learn only
+the trials finished since the previous one. A new runner builds them from the session's
+finished trials the first time it needs them; it may therefore propose other points than
+an uninterrupted runner would have (`tunebook.core.search.bayesian`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from tunebook.core.design.layouts import StudyPlan
-from tunebook.core.search import Observation, make_sampler
+from tunebook.core.search import Observation, Sampler
 from tunebook.sessions import Experiment, Session, Study, Trial, TrialStatus
 
 
@@ -48,6 +54,8 @@ class Scheduler:
         self.studies: list[Study] = [
             study for e in self.experiments for study in session.studies(e.id)
         ]
+        #: Each study's plan and sampler by study id, made when first needed and kept.
+        self._samplers: dict[int, tuple[StudyPlan, Sampler]] = {}
 
     def study_ids(self) -> list[int]:
         """Ids of the studies this scheduler covers."""
@@ -81,11 +89,17 @@ class Scheduler:
             mine = [t for t in trials if t.study_id == study.id]
             if len(mine) >= study.budget:
                 continue
-            sampler = make_sampler(study.algorithm, mode=study.objective_mode)
-            if sampler.adaptive and not all(t.status.is_finished() for t in mine):
+            if self.sampler(study)[1].adaptive and not all(t.status.is_finished() for t in mine):
                 continue
             return self._draw(study, mine)
         return None
+
+    def sampler(self, study: Study) -> tuple[StudyPlan, Sampler]:
+        """The study's plan and the sampler kept for it (made on the first call)."""
+        if study.id not in self._samplers:
+            plan = StudyPlan.from_json(json.dumps(study.search_space))
+            self._samplers[study.id] = (plan, plan.sampler())
+        return self._samplers[study.id]
 
     def _draw(self, study: Study, mine: list[Trial]) -> Trial:
         """Sample the study's next point; the trial stores what varies (what is not fixed)
@@ -95,13 +109,13 @@ class Scheduler:
         point of the study's space, so they serve as the sampler's history.
         """
         study = self.session.study(study.id)  # fresh next_index
-        plan = StudyPlan.from_json(json.dumps(study.search_space))
+        plan, sampler = self.sampler(study)
         history: list[Observation] = [
             (t.params, objective_value(t))
             for t in mine
             if t.status in (TrialStatus.COMPLETED, TrialStatus.INFEASIBLE)
         ]
-        hparams, sampler = plan.draw(study.next_index, history)
+        hparams, chooser = plan.draw(study.next_index, history, sampler=sampler)
         params = {k: v for k, v in hparams.items() if k not in study.fixed}
         init_seed, data_seed = trial_seeds(study.seed, len(mine))
         trial = self.session.add_trial(
@@ -110,7 +124,7 @@ class Scheduler:
             init_seed,
             data_seed,
             sequence_index=study.next_index,
-            sampler=sampler,
+            sampler=chooser,
         )
         self.session.set_reproduce(trial.id, reproduce_command(str(self.session.path), trial.id))
         return self.session.trial(trial.id)

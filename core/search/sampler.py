@@ -29,11 +29,15 @@ class Sampler(abc.ABC):
       So the same study yields the same points whatever the number of workers and the
       order in which they ask, adding trials to a study continues its sequence, and a
       study re-created from its stored space and seed yields identical points.
-    * Adaptive samplers (``adaptive = True``: bayesian) are pure functions of
-      (space, seed, index, history, pending): the same finished trials give the same
-      suggestion. `history` holds finished trials (`Observation`); `pending` holds the
-      params of trials proposed but not finished, so parallel workers are not all sent
-      to the same point.
+    * Adaptive samplers (``adaptive = True``: bayesian) depend on `history` (finished
+      trials, `Observation`, in the order they were created) and `pending` (the params of
+      trials proposed but not finished, so parallel workers are not all sent to the same
+      point). They may keep a model between calls (bayesian keeps its Gaussian process),
+      so one object serves one study and is given histories that extend each other; its
+      proposals are a function of the calls it was given: two objects given the same calls
+      propose the same points, in any process. A history that is not an extension of the
+      previous one (a trial re-run or removed) makes it start again from that history,
+      as a new object would.
     * ``chooser(space, history)`` names the algorithm whose rule picks the next point: the
       sampler's own name, or the one it delegates to (bayesian search's quasi-random
       start-up).
