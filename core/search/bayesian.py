@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from tunebook.core.search.quasi_random import QuasiRandomSampler
 from tunebook.core.search.sampler import Observation, Params, Sampler, check_position
@@ -113,9 +112,12 @@ class OutputWarp:
     """A monotone map from objective values to what the GP models, lower being better.
 
     Values are turned to "lower is better" (`sign`), standardized (`center`, `scale`) and
-    passed through a Yeo-Johnson transform of power `power` <= 1: below 1 it compresses the
-    bad (positive) side and spreads the good side apart; a power above 1 would do the
-    reverse and blur the differences between the best points, so it is capped.
+    passed through a Yeo-Johnson transform of power `power` in [0, 1]: below 1 it compresses
+    the bad (positive) side and spreads the good side apart; a power above 1 would do the
+    reverse and blur the differences between the best points, so it is capped. At 0 the bad
+    side grows as log(1 + z); a negative power would put a ceiling on bad values and make a
+    later value far better than those fitted so large that it flattens the model everywhere
+    else, so it is floored.
     """
 
     sign: float
@@ -125,8 +127,11 @@ class OutputWarp:
 
     @classmethod
     def fit(cls, mode: str, values: Sequence[float]) -> OutputWarp:
-        """The warp that makes `values` look most normal, its power capped at 1 (identity on
-        the standardized values); the identity too when the values are all the same."""
+        """The warp that makes `values` look most normal, its power clipped to [0, 1] (1 is
+        the identity on the standardized values); the identity too when the values are all
+        the same."""
+        from scipy import stats  # here, not at the top: scipy.stats costs a command 0.5 s
+
         sign = 1.0 if mode == "min" else -1.0
         data = sign * np.asarray(values, dtype=float)
         center, scale = float(data.mean()), float(data.std())
@@ -135,10 +140,12 @@ class OutputWarp:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             power = float(stats.yeojohnson_normmax((data - center) / scale))
-        return cls(sign, center, scale, min(power, 1.0) if math.isfinite(power) else 1.0)
+        return cls(sign, center, scale, min(max(power, 0.0), 1.0) if math.isfinite(power) else 1.0)
 
     def __call__(self, value: float) -> float:
         """The warped value (lower is better)."""
+        from scipy import stats
+
         z = np.array([(self.sign * value - self.center) / self.scale])
         return float(stats.yeojohnson(z, self.power)[0])
 
