@@ -249,7 +249,9 @@ def main() -> None:
         print(
             f"{side:<9} median {median(side):6.2f} s  best error {runs[side][-1]['best_error']:.4f}"
         )
-    print("tunebook " + ", ".join(f"{part} {tunebook[part]:.2f} s" for part in ("new", "add", "run")))
+    print(
+        "tunebook " + ", ".join(f"{part} {tunebook[part]:.2f} s" for part in ("new", "add", "run"))
+    )
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     print(
         json.dumps(
