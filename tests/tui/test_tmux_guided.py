@@ -11,6 +11,7 @@ trial count and the notes. Each stage's stored result is read from the session f
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -22,21 +23,36 @@ import pytest
 
 from tests.execution.conftest import wait_for
 from tests.tui.test_tmux import Terminal
-from tunebook.core.design.draft import draft_from_session
-from tunebook.core.design.first_question import suggest_first_question
 from tunebook.core.execution.control import live_runner
-from tunebook.core.experiments import session_workload
 from tunebook.core.project_start.registry import probe_plan
 from tunebook.core.session_map import PROBE_NAMES, StageAction, session_map
 from tunebook.sessions import DecisionKind, ExperimentStatus, ProbeKind, Session
 from tunebook.sessions.records import process_exists
 from tunebook.sessions.report import final_test
-from tunebook.tui.screens.designer import SETTINGS
+from tunebook.tui.screens.designer import SETTING_HELP
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 PROBE_WAIT = 120.0  # seconds: a default probe on a loaded 2-core machine
 RUN_WAIT = 120.0  # seconds: a run of a few 100-step trials, or a seed comparison
+
+
+def words(text: str, count: int) -> str:
+    """A pattern for the first `count` words of `text`, wherever the screen wraps them."""
+    return r"\s+".join(re.escape(word) for word in text.split()[:count])
+
+
+def move_to(terminal: Terminal, pattern: str, limit: int = 40) -> None:
+    """Move the designer's cursor down, then up, until its hint shows `pattern`: a row is
+    reached by what it says rather than by a count of key presses, which a loaded machine
+    may deliver before the table has the focus."""
+    for key, pause in (("Down", 0.3), ("Up", 0.8)):
+        for _ in range(limit):
+            if re.search(pattern, terminal.screen()):
+                return
+            terminal.keys(key)
+            time.sleep(pause)
+    raise AssertionError(f"no designer row's hint shows {pattern!r}:\n{terminal.screen()}")
 
 
 def read(path: Path, what: Callable[[Session], Any]) -> Any:
@@ -183,25 +199,15 @@ def test_the_guided_path_by_key_presses_at_80x24(demo: tuple[Terminal, Path]) ->
         decide(terminal, path, kind)
 
     # The designer, pre-filled: fewer, shorter trials typed in, then ctrl+s.
-    with Session.open(path, read_only=True) as session:
-        workload = session_workload(session)
-        draft = suggest_first_question(
-            draft_from_session(session, workload), workload.objective.metric
-        )
-    keys = [key for key, _ in SETTINGS]
-    trials_row = len(draft.hparams) + keys.index("trials")
-    steps_row = len(draft.hparams) + keys.index("max_train_steps")
     until(terminal, "n", lambda: "narrow goals" in terminal.screen(), 30, "the designer")
     terminal.wait_for_text(r"Does a larger width", 30)
-    # the cursor starts on the first row and stays on the row just edited
-    edits = (
-        (trials_row, "2", r"trials per study\s+search\s+2\b"),
-        (steps_row - trials_row, "100", r"max_train_steps\s+budget\s+100\b"),
-    )
-    for down, value, shown in edits:
-        terminal.keys(*["Down"] * down)
+    for name, value, shown in (
+        ("trials", "2", r"trials per study\s+search\s+2\b"),
+        ("max_train_steps", "100", r"max_train_steps\s+budget\s+100\b"),
+    ):
+        move_to(terminal, words(SETTING_HELP[name], 5))
         terminal.keys("Enter")
-        time.sleep(1)
+        time.sleep(1)  # the field opens (at 80x24 its hint is below the fold)
         terminal.keys("C-u")
         terminal.keys(value)
         terminal.keys("Enter")
