@@ -112,12 +112,9 @@ class OutputWarp:
     """A monotone map from objective values to what the GP models, lower being better.
 
     Values are turned to "lower is better" (`sign`), standardized (`center`, `scale`) and
-    passed through a Yeo-Johnson transform of power `power` in [0, 1]: below 1 it compresses
-    the bad (positive) side and spreads the good side apart; a power above 1 would do the
-    reverse and blur the differences between the best points, so it is capped. At 0 the bad
-    side grows as log(1 + z); a negative power would put a ceiling on bad values and make a
-    later value far better than those fitted so large that it flattens the model everywhere
-    else, so it is floored.
+    passed through a Yeo-Johnson transform of power `power` <= 1: below 1 it compresses the
+    bad (positive) side and spreads the good side apart; a power above 1 would do the
+    reverse and blur the differences between the best points, so it is capped.
     """
 
     sign: float
@@ -127,9 +124,8 @@ class OutputWarp:
 
     @classmethod
     def fit(cls, mode: str, values: Sequence[float]) -> OutputWarp:
-        """The warp that makes `values` look most normal, its power clipped to [0, 1] (1 is
-        the identity on the standardized values); the identity too when the values are all
-        the same."""
+        """The warp that makes `values` look most normal, its power capped at 1 (identity on
+        the standardized values); the identity too when the values are all the same."""
         from scipy import stats  # here, not at the top: scipy.stats costs a command 0.5 s
 
         sign = 1.0 if mode == "min" else -1.0
@@ -140,7 +136,7 @@ class OutputWarp:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             power = float(stats.yeojohnson_normmax((data - center) / scale))
-        return cls(sign, center, scale, min(max(power, 0.0), 1.0) if math.isfinite(power) else 1.0)
+        return cls(sign, center, scale, min(power, 1.0) if math.isfinite(power) else 1.0)
 
     def __call__(self, value: float) -> float:
         """The warped value (lower is better)."""

@@ -198,7 +198,7 @@ def test_the_warp_compresses_a_tail_of_bad_values_and_keeps_the_order(mode: str)
     sign = 1.0 if mode == "min" else -1.0
     values = [sign * v for v in (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 3.0, 40.0, 900.0)]
     warp = OutputWarp.fit(mode, values)
-    assert warp.power == 0.0  # the fitted power is about -3.8: floored
+    assert warp.power < 1.0
     warped = [warp(v) for v in values]
     assert warped == sorted(warped)  # lower is better, whatever the mode
 
@@ -206,20 +206,9 @@ def test_the_warp_compresses_a_tail_of_bad_values_and_keeps_the_order(mode: str)
         """The gap between two values as a share of the range of all."""
         return abs(points[high] - points[low]) / abs(points[-1] - points[0])
 
-    # The worst two took 96% of the range; the six best, 0.04%: log(1 + z) gives the worst
-    # two less and spreads the six best apart more than twice as much.
-    assert share(warped, -2, -1) < 0.95 * share(values, -2, -1)
-    assert share(warped, 0, 5) > 2 * share(values, 0, 5)
-
-
-def test_a_value_far_better_than_those_fitted_stays_in_scale() -> None:
-    """With the power floored at 0 the good side spreads at most quadratically: a later
-    value ten standard deviations better than the mean is warped to about -60, not to the
-    millions a fitted power of -3.8 gives (which would flatten the model elsewhere)."""
-    values = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 3.0, 40.0, 900.0)
-    warp = OutputWarp.fit("min", values)
-    far = warp.center - 10 * warp.scale
-    assert -70 < warp(far) < -50
+    # The worst two took 96% of the range; the six best, 0.04%.
+    assert share(warped, -2, -1) < 0.75 * share(values, -2, -1)
+    assert share(warped, 0, 5) > 5 * share(values, 0, 5)
 
 
 def test_the_warp_never_compresses_the_good_side() -> None:
