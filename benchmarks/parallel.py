@@ -1,15 +1,25 @@
-"""Trials per minute with 1 vs 2 worker processes on the built-in `tabular` workload.
+"""Trials per minute: 1 vs 2 worker processes, and 2 Ray tasks vs 2, on the `tabular` workload.
 
 The same spec (a study of 32 trials of 2,000 steps by default, about a second each) runs in
-fresh sessions with `workers=1` and `workers=2`, alternating, several times; the table shows
-medians. Besides end-to-end throughput it reports what explains the ratio: the fixed cost
-of a run (the workers' start-up: spawn, torch import, data, measured as what each worker's
-first trial took beyond its training), the mean training time per trial (the loop's own
-data + compute seconds) and the torch threads per worker (the pool gives each worker
-cpu_count // workers). A third row runs 1 worker on 1 thread, to separate the effect of
-intra-op threads from that of parallel trials. Goal: >= 1.8x.
+fresh sessions under each setup, in alternating order, several times; the table shows
+medians. Setups: the process executor with `workers=1` and `workers=2` (the pool gives
+each worker cpu_count // workers torch threads); 1 worker on 1 thread, to separate the
+effect of intra-op threads from that of parallel trials; and "2 Ray tasks": `executor="ray"`,
+`workers=2`, on a local Ray instance sized to the same cores, each task reserving (and
+training on) cpu_count // 2 CPUs, like for like with "2 workers" (on 2 cores: 1 thread per
+trial). A run fails unless its setup's trials really ran at once (from their start and
+finish times).
 
-    /tmp/venv/bin/python benchmarks/parallel.py [--trials 32] [--steps 2000] [--repeats 3]
+Besides end-to-end throughput it reports what explains the ratios: the fixed cost of a run
+(the time to the first trial's start: session, sampler, the executor's start, for Ray the
+local instance's; what each worker's first trial took beyond its training: spawn, torch
+import, data; the time after the last trial's finish: the executor's shutdown), the
+overhead per trial (the median of what a trial took beyond its training, in ms, each
+worker's first trial left out), the mean training time per trial (the loop's own data +
+compute seconds) and the torch threads per worker. Goals: 2 workers >= 1.8x the trials/min
+of 1 worker; 2 Ray tasks >= 0.9x those of 2 workers.
+
+    .venv/bin/python benchmarks/parallel.py [--trials 32] [--steps 2000] [--repeats 3]
 
 Prints a table, then one JSON line with the results.
 """
@@ -30,31 +40,38 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tunebook.core.design import design_from_dict
+from tunebook.core.execution.executors import RayOptions
 from tunebook.core.execution.runner import Runner
 from tunebook.core.execution.trial_config import known_hparams
 from tunebook.core.experiments import add_experiment
 from tunebook.core.workloads import load_workload
-from tunebook.sessions import Session, TrialStatus
+from tunebook.sessions import Session, Trial, TrialStatus
 
-GOAL = 1.8
+GOAL = 1.8  # trials/min of "2 workers" over "1 worker"
+RAY_GOAL = 0.9  # trials/min of "2 Ray tasks" over "2 workers"
 
 
 @dataclass(frozen=True)
 class Setup:
-    """One side of the comparison: worker processes, and torch threads per worker."""
+    """One side of the comparison: the executor, its trials at once (worker processes or
+    Ray tasks), and torch threads per trial (for Ray, the CPUs each task reserves)."""
 
     label: str
     workers: int
     threads: int
+    executor: str = "process"
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """One run: wall seconds, fixed overhead seconds, mean training seconds per trial."""
+    """One run: wall seconds, fixed overhead seconds, mean training seconds per trial, the
+    median overhead seconds of a warm trial, and the most trials that ran at once."""
 
     wall: float
     overhead: float
     train_per_trial: float
+    per_trial_overhead: float
+    peak: int
 
 
 def spec(trials: int, steps: int, seed: int) -> dict:
@@ -69,30 +86,62 @@ def spec(trials: int, steps: int, seed: int) -> dict:
     }
 
 
+def extra(trial: Trial) -> float:
+    """What a trial took beyond its training: hand-over, set-up, reporting, scheduling."""
+    span = (trial.finished_at or 0.0) - (trial.started_at or 0.0)
+    return span - trial.compute_seconds - trial.data_seconds
+
+
+def peak_at_once(trials: list[Trial]) -> int:
+    """The most trials running at the same moment (a finish before a start at a tie)."""
+    edges = sorted(
+        [(t.started_at or 0.0, 1) for t in trials] + [(t.finished_at or 0.0, -1) for t in trials]
+    )
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
 def measure(folder: Path, setup: Setup, trials: int, steps: int, index: int) -> Measurement:
-    """Run the spec in a fresh session under `setup`. The fixed cost is the workers' start-up
-    (spawn, torch import, data): what each worker's first trial took beyond its training."""
+    """Run the spec in a fresh session under `setup`. The machine looks like it has the
+    setup's threads x workers cores, to the pool (threads per worker) and to a local Ray
+    instance (its CPUs) alike. The fixed cost is the time to the first trial's start, plus
+    what each worker's first trial took beyond its training, plus the time after the last
+    trial's finish; the per-trial overhead is the median of the second for the other trials."""
     workload = load_workload("tabular")
     design = design_from_dict(spec(trials, steps, seed=0), "<parallel>", known_hparams(workload))
     path = folder / f"{setup.label.replace(' ', '-')}-{index}.tunebook"
     with Session.create(path, "tabular", workload.config()) as session:
         add_experiment(session, design, "<parallel>", workload)
+    ray = RayOptions(cpus_per_trial=setup.threads) if setup.executor == "ray" else None
+    runner = Runner(path, executor=setup.executor, ray=ray, workers=setup.workers)
     cpus = setup.threads * setup.workers
-    with mock.patch("os.cpu_count", return_value=cpus):
+    # Ray sizes a local instance from multiprocessing.cpu_count() (so os.cpu_count) only
+    # with this set; else from the container's CPU quota, when it has one.
+    ray_env = {"RAY_USE_MULTIPROCESSING_CPU_COUNT": "1"}
+    with mock.patch("os.cpu_count", return_value=cpus), mock.patch.dict(os.environ, ray_env):
+        began = time.time()
         started = time.perf_counter()
-        result = Runner(path, workers=setup.workers).run()
+        result = runner.run()
         wall = time.perf_counter() - started
+        ended = time.time()
     if result.progress.completed != trials:
         raise SystemExit(f"{setup.label}: only {result.progress.completed}/{trials} completed")
     with Session.open(path, read_only=True) as session:
         done = session.trials(status=TrialStatus.COMPLETED)
+    peak = peak_at_once(done)
+    if peak != min(setup.workers, trials):
+        raise SystemExit(f"{setup.label}: {peak} trials ran at once, not {setup.workers}")
     train = statistics.mean(t.compute_seconds + t.data_seconds for t in done)
-    firsts = sorted(done, key=lambda t: t.started_at or 0.0)[: setup.workers]
-    overhead = statistics.mean(
-        (t.finished_at or 0.0) - (t.started_at or 0.0) - t.compute_seconds - t.data_seconds
-        for t in firsts
-    )
-    return Measurement(wall, overhead, train)
+    ordered = sorted(done, key=lambda t: t.started_at or 0.0)
+    firsts, warm = ordered[: setup.workers], ordered[setup.workers :]
+    lead = (ordered[0].started_at or began) - began
+    tail = ended - max(t.finished_at or ended for t in done)
+    overhead = lead + statistics.mean(extra(t) for t in firsts) + tail
+    per_trial = statistics.median(extra(t) for t in warm)
+    return Measurement(wall, overhead, train, per_trial, peak)
 
 
 def main() -> None:
@@ -102,10 +151,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.trials <= 2:
+        parser.error("--trials must be more than 2 (each worker's first trial is a warm-up)")
     cpus = os.cpu_count() or 1
     setups = [
         Setup("1 worker", 1, cpus),
         Setup("2 workers", 2, max(1, cpus // 2)),
+        Setup("2 Ray tasks", 2, max(1, cpus // 2), "ray"),
         Setup("1 worker, 1 thread", 1, 1),
     ]
     runs: dict[str, list[Measurement]] = {s.label: [] for s in setups}
@@ -123,34 +175,39 @@ def main() -> None:
     for setup in setups:
         wall, overhead = median(setup.label, "wall"), median(setup.label, "overhead")
         rows[setup.label] = {
+            "executor": setup.executor,
             "workers": setup.workers,
             "threads_per_worker": setup.threads,
             "wall_s": round(wall, 2),
             "trials_per_min": round(args.trials / wall * 60, 1),
             "overhead_s": round(overhead, 2),
+            "per_trial_overhead_ms": round(median(setup.label, "per_trial_overhead") * 1000, 1),
             "steady_trials_per_min": round(args.trials / max(wall - overhead, 1e-9) * 60, 1),
             "train_s_per_trial": round(median(setup.label, "train_per_trial"), 3),
             "walls": [round(m.wall, 2) for m in runs[setup.label]],
         }
     print(
         f"{'setup':<20}{'threads':>8}{'wall s':>8}{'trials/min':>12}{'fixed s':>9}"
-        f"{'steady/min':>12}{'train s/trial':>15}"
+        f"{'ms/trial':>10}{'steady/min':>12}{'train s/trial':>15}"
     )
     for label, row in rows.items():
         print(
             f"{label:<20}{row['threads_per_worker']:>8}{row['wall_s']:>8}"
-            f"{row['trials_per_min']:>12}{row['overhead_s']:>9}{row['steady_trials_per_min']:>12}"
+            f"{row['trials_per_min']:>12}{row['overhead_s']:>9}"
+            f"{row['per_trial_overhead_ms']:>10}{row['steady_trials_per_min']:>12}"
             f"{row['train_s_per_trial']:>15}"
         )
     one, two, single = rows["1 worker"], rows["2 workers"], rows["1 worker, 1 thread"]
+    ray = rows["2 Ray tasks"]
     speedup = two["trials_per_min"] / one["trials_per_min"]
     steady = two["steady_trials_per_min"] / one["steady_trials_per_min"]
     vs_single = two["trials_per_min"] / single["trials_per_min"]
+    ray_vs = ray["trials_per_min"] / two["trials_per_min"]
     print(
         f"speedup 2 vs 1 worker: {speedup:.2f}x end to end, {steady:.2f}x without the fixed "
-        f"cost; vs 1 worker on 1 thread: {vs_single:.2f}x (goal {GOAL}x); "
-        f"{args.trials} trials x {args.steps} steps, {args.repeats} repeats, {cpus} CPUs, "
-        f"load {load_before:.1f} -> {load_after:.1f}"
+        f"cost; vs 1 worker on 1 thread: {vs_single:.2f}x (goal {GOAL}x); 2 Ray tasks vs 2 "
+        f"workers: {ray_vs:.2f}x (goal {RAY_GOAL}x); {args.trials} trials x {args.steps} "
+        f"steps, {args.repeats} repeats, {cpus} CPUs, load {load_before:.1f} -> {load_after:.1f}"
     )
     print(
         json.dumps(
@@ -167,6 +224,9 @@ def main() -> None:
                 "speedup_vs_1_thread": round(vs_single, 2),
                 "goal": GOAL,
                 "met": speedup >= GOAL,
+                "ray_vs_process": round(ray_vs, 2),
+                "ray_goal": RAY_GOAL,
+                "ray_met": ray_vs >= RAY_GOAL,
                 "load_before": round(load_before, 2),
                 "load_after": round(load_after, 2),
             }

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunebook.core.execution.executors import RayOptions
 from tunebook.core.execution.runner import (
     STALL_TIMEOUT,
     ProgressCallback,
@@ -144,8 +145,9 @@ def run(
     path: PathLike,
     *,
     experiment: str | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     executor: str = "process",
+    ray: RayOptions | None = None,
     retry_failed: bool = False,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
@@ -153,12 +155,15 @@ def run(
 ) -> RunResult:
     """Run the session's pending and remaining trials; blocks until done or `stop` is set
     (running trials then checkpoint and go back to pending). `progress` is called once per
-    change of the counts; a trial that reports nothing for `stall_timeout` seconds fails."""
+    change of the counts; a trial that reports nothing for `stall_timeout` seconds fails.
+    `executor="ray"` runs trials as Ray tasks; `ray=RayOptions(address=…,
+    cpus_per_trial=…, gpus_per_trial=…)` joins a cluster and sizes each trial."""
     return Runner(
         path,
         experiment=experiment,
         workers=workers,
         executor=executor,
+        ray=ray,
         retry_failed=retry_failed,
         progress=progress,
         stop=stop,
@@ -199,6 +204,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AddedExperiment",
+    "RayOptions",
     "RunProgress",
     "RunResult",
     "add_experiment",

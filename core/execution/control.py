@@ -32,13 +32,16 @@ DETACH_WAIT = 30.0  # seconds to wait for a detached runner to register itself
 class RunRequest:
     """What a detached runner runs: the options of `tunebook run`."""
 
-    workers: int = 1
+    workers: int | None = None
     executor: str = "process"
     experiment: str | None = None
     retry_failed: bool = False
     rerun: tuple[int, ...] = ()
     memory_limit_mb: int | None = None
     stall_timeout: float | None = None
+    address: str | None = None
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
 
     def command(self, path: str) -> list[str]:
         """The `tunebook` arguments of the detached child."""
@@ -46,7 +49,9 @@ class RunRequest:
 
     def arguments(self) -> list[str]:
         """The `tunebook run` options that ask for this."""
-        args = ["--workers", str(self.workers), "--executor", self.executor]
+        args = ["--executor", self.executor]
+        if self.workers is not None:
+            args += ["--workers", str(self.workers)]
         if self.experiment:
             args += ["--experiment", self.experiment]
         if self.retry_failed:
@@ -57,6 +62,12 @@ class RunRequest:
             args += ["--memory-limit", str(self.memory_limit_mb)]
         if self.stall_timeout is not None:
             args += ["--stall-timeout", repr(self.stall_timeout)]
+        if self.address is not None:
+            args.append(f"--address={self.address}")
+        if self.cpus_per_trial is not None:
+            args += ["--cpus-per-trial", repr(self.cpus_per_trial)]
+        if self.gpus_per_trial is not None:
+            args += ["--gpus-per-trial", repr(self.gpus_per_trial)]
         return args
 
 

@@ -44,7 +44,6 @@ class Worker:
         sender.close()  # the worker holds the only write end: its death closes the pipe
         self.results = results
         self.task_id: Any = None  # the task it runs (a trial id, a probe unit's key)
-        self.reported_at: float | None = None  # when its trial last reported (monotonic)
         self.dead_since: float | None = None
         self.retired = False
         self.reader = threading.Thread(
@@ -82,7 +81,6 @@ class WorkerPool:
     def submit(self, worker: Worker, task: TrialTask | UnitTask) -> None:
         """Send a task to an idle worker."""
         worker.task_id = task.task_id
-        worker.reported_at = None  # the stall clock starts when the worker takes the task
         worker.tasks.put(task)
 
     def messages(self, timeout: float) -> list[tuple[Worker, Any]]:
@@ -95,9 +93,6 @@ class WorkerPool:
                 out.append(self.inbox.get_nowait())
         except queue.Empty:
             pass
-        now = time.monotonic()
-        for worker, _ in out:
-            worker.reported_at = now
         return [(worker, message) for worker, message in out if not worker.retired]
 
     def dead_without_eof(self) -> list[Worker]:
@@ -113,15 +108,6 @@ class WorkerPool:
             elif now - worker.dead_since > DEATH_GRACE:
                 dead.append(worker)
         return dead
-
-    def stalled(self, timeout: float) -> list[tuple[Worker, int]]:
-        """(worker, task id) for each task that has reported nothing for `timeout` s."""
-        now = time.monotonic()
-        return [
-            (w, task_id)
-            for w, task_id in self.busy()
-            if w.reported_at is not None and now - w.reported_at > timeout
-        ]
 
     def kill(self, worker: Worker) -> int | None:
         """SIGKILL a worker (if still alive) and, unless the pool is stopping, put a fresh

@@ -1,10 +1,10 @@
 """Where a running trial's numbers go: straight into the session, or to the runner.
 
-`SessionReporter` writes through `tunebook.sessions` (the inline executor, `trial rerun`).
-`PipeReporter` runs in a worker process and ships batches of the same calls over the
-worker's own pipe to the runner process, which replays them into a `SessionReporter`: the
-runner stays the file's only writer (DESIGN.md, "Execution"). Both satisfy
-`tunebook.core.training.TrialReporter`.
+`SessionReporter` writes through `tunebook.sessions` (the runner, `trial rerun`).
+`BatchReporter` runs where the trial trains (a worker process, a thread, a Ray task) and
+ships batches of the same calls over a connection (the worker's own pipe, a queue) to the
+runner, which replays them into a `SessionReporter`: the runner stays the file's only writer
+(DESIGN.md, "Execution"). Both satisfy `tunebook.core.training.TrialReporter`.
 """
 
 from __future__ import annotations
@@ -62,17 +62,19 @@ class SessionReporter:
         return self.stop.is_set()
 
     def replay(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """Apply a batch of calls recorded by a `PipeReporter` in a worker."""
+        """Apply a batch of calls recorded by a `BatchReporter` where the trial trains."""
         for name, args in calls:
             getattr(self, name)(*args)
 
 
-class PipeReporter:
-    """Records reporter calls in a worker process and sends them to the runner in batches,
-    over the worker's own pipe (a worker killed mid-send breaks only its own pipe).
+class BatchReporter:
+    """Records reporter calls where the trial trains and sends them to the runner in
+    batches through `connection` (anything with `send(message)`: a worker's own pipe, which
+    a worker killed mid-send breaks for itself only, or a queue).
 
-    The worker stops by itself when asked (`stop` event) or when its parent runner died
-    (its parent pid changed): a SIGKILLed runner does not leave orphans training.
+    The trial stops by itself when asked (`stop`: anything with `is_set()`) or when the
+    process's parent died (its parent pid changed): a SIGKILLed runner does not leave
+    orphans training.
     """
 
     def __init__(

@@ -1,19 +1,19 @@
 """The runner: the one process that writes a session while its trials train.
 
 It claims the file (a second live runner is refused), resumes what a crashed runner left
-`running` from its last checkpoint, hands trials to an executor (`inline`: in this process;
-`process`: N spawned workers), writes every number the trials report, and beats a heartbeat
-so `tunebook status` knows it is alive. Stopping is cooperative: a stop request (Ctrl-C,
-SIGTERM, or the caller's `threading.Event`) lets running trials checkpoint and go back to
-`pending` (a worker that does not stop within `STOP_GRACE` seconds is killed, and its trial
-goes back to pending from its last checkpoint); a SIGKILL loses nothing that was committed,
-and the next run picks up from there.
+`running` from its last checkpoint, hands trials to an executor (`inline`: a thread of this
+process; `process`: N spawned workers; `ray`: tasks on a Ray cluster; see `executors`),
+writes every number the trials report, and beats a heartbeat so `tunebook status` knows it
+is alive. Stopping is cooperative: a stop request (Ctrl-C, SIGTERM, or the caller's
+`threading.Event`) lets running trials checkpoint and go back to `pending` (a trial that does
+not stop within `STOP_GRACE` seconds is cancelled, its worker killed, and it goes back to
+pending from its last checkpoint); a SIGKILL loses nothing that was committed, and the next
+run picks up from there.
 
-Each worker sends its results over its own pipe, read by its own thread in the runner: a
-worker that dies, even half-way through a message, only closes its own pipe, and the runner
-ends its trial `failed` within seconds. A trial that reports nothing for `stall_timeout`
-seconds (a no-progress watchdog, default `STALL_TIMEOUT`) has its worker killed and ends
-`failed` with the reason.
+A trial whose worker dies ends `failed` within seconds; one whose machine leaves a Ray
+cluster goes back to pending. A trial that reports nothing for `stall_timeout` seconds (a
+no-progress watchdog, default `STALL_TIMEOUT`) is cancelled and ends `failed` with the
+reason.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tunebook.core.execution.executors import EXECUTORS, RayOptions, make_executor
+from tunebook.core.execution.executors.base import Executor, Finished, Lost, Reported
 from tunebook.core.execution.lifecycle import Heartbeat, signals_stop
-from tunebook.core.execution.pool import Worker, WorkerPool
 from tunebook.core.execution.reporting import SessionReporter
 from tunebook.core.execution.scheduler import Scheduler
-from tunebook.core.execution.trial_task import TrialOutcome, TrialTask, run_trial_task
+from tunebook.core.execution.trial_task import TrialOutcome, TrialTask
 from tunebook.core.workload_source import announce_foreign_code, session_workload_source
 from tunebook.sessions import (
     BadInput,
@@ -43,7 +44,6 @@ from tunebook.sessions import (
 )
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
-EXECUTORS = ("inline", "process")
 POLL_EVERY = 0.2  # seconds between checks of the workers when no message arrives
 STALL_TIMEOUT = 600.0  # default seconds a trial may report nothing before it is failed
 STOP_GRACE = 10.0  # seconds running trials get to checkpoint after a stop request
@@ -86,9 +86,12 @@ class Runner:
     Args:
         path: the session file.
         experiment: run only this experiment (name); default all unfinished ones.
-        workers: worker processes for the `process` executor (torch threads are divided
-            among them).
-        executor: `process` (default) or `inline` (same process; tests, debugging).
+        workers: trials at once: worker processes for `process` (default 1; torch threads
+            are divided among them), at most this many Ray tasks for `ray` (default: as
+            many as the cluster's resources fit); `inline` runs one.
+        executor: `process` (default), `inline` (a thread of this process; tests,
+            debugging) or `ray`.
+        ray: the `ray` executor's cluster address and per-trial resources.
         retry_failed: put `failed` trials back to pending first.
         rerun: trial ids to reset to pending first (results, metrics and checkpoints
             cleared; hyperparameters and seeds kept), so they train again from scratch:
@@ -100,8 +103,8 @@ class Runner:
         notice: shown one line before any trial imports a workload file that another user
             or host set up (the session's creator differs).
         stall_timeout: seconds a trial may report nothing (no step, evaluation or
-            checkpoint) before its worker is killed and it ends `failed` (process executor;
-            `math.inf` never).
+            checkpoint) before it is cancelled (its worker killed; `inline` can only ask
+            it to stop) and ends `failed` (`math.inf` never).
     """
 
     def __init__(
@@ -109,8 +112,9 @@ class Runner:
         path: os.PathLike[str] | str,
         *,
         experiment: str | None = None,
-        workers: int = 1,
+        workers: int | None = None,
         executor: str = "process",
+        ray: RayOptions | None = None,
         retry_failed: bool = False,
         rerun: Sequence[int] = (),
         memory_limit_mb: int | None = None,
@@ -122,14 +126,17 @@ class Runner:
     ) -> None:
         if executor not in EXECUTORS:
             raise BadInput(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-        if workers < 1:
+        if workers is not None and workers < 1:
             raise BadInput(f"--workers must be at least 1, got {workers}")
+        if ray is not None and executor != "ray":
+            raise BadInput(f"Ray options need --executor ray, not --executor {executor}")
         if not stall_timeout > 0:  # also refuses NaN
             raise BadInput(f"--stall-timeout must be more than 0 seconds, got {stall_timeout}")
         self.path = path
         self.experiment_name = experiment
         self.workers = workers
         self.executor = executor
+        self.ray = ray or RayOptions()
         self.retry_failed = retry_failed
         self.rerun = tuple(rerun)
         self.memory_limit_mb = memory_limit_mb
@@ -159,29 +166,25 @@ class Runner:
             experiments = self._experiments(session)
             for trial_id in self.rerun:
                 session.trial(trial_id)  # an unknown id is one sentence, before any change
-            session_workload_source(session).check()  # a moved data file: before any trial
+            source = session_workload_source(session)
+            source.check()  # a moved data file: before any trial
             session.claim_runner(RUNNER_STALE_AFTER, self.detached, command=self._describe())
             heartbeat = Heartbeat(self.path)
             heartbeat.start()
             signals = signals_stop(self.stop)
             try:
                 announce_foreign_code(session, self.notice)
-                self._recover(session)
-                for trial_id in self.rerun:
-                    session.reset_trial(trial_id)
-                    session.log_event("runner", "trial.rerun", f"trial {trial_id} reset to rerun")
                 scheduler = Scheduler(session, experiments)
-                if self.retry_failed:
-                    retried = session.retry_trials(TrialStatus.FAILED, scheduler.study_ids())
-                    if retried:
-                        session.log_event("runner", "trials.retried", f"{retried} failed trials")
-                for experiment in experiments:
-                    session.update_experiment(experiment.id, status=ExperimentStatus.RUNNING)
-                with signals:
-                    if self.executor == "inline":
-                        self._run_inline(session, scheduler)
-                    else:
-                        self._run_processes(session, scheduler)
+                # Started before any change, so that an executor that cannot start (Ray
+                # unreachable) changes nothing, and before the first point is drawn, so
+                # that workers import torch while the sampler's imports and draws happen.
+                will_train = not self.stop.is_set() and self._will_train(scheduler)
+                executor = self._executor(source.ref) if will_train else None
+                with executor or contextlib.nullcontext():
+                    self._prepare(session, scheduler)
+                    if executor is not None:
+                        with signals:
+                            self._drive(session, scheduler, executor)
                 progress = self._progress(session, scheduler)
                 for experiment in experiments:
                     studies = session.study_summaries(experiment.id)
@@ -194,8 +197,37 @@ class Runner:
                 with contextlib.suppress(sqlite3.OperationalError):  # a full disk: it goes stale
                     session.release_runner()
 
+    def _will_train(self, scheduler: Scheduler) -> bool:
+        """Whether this run has a trial to train once prepared: a pending one, budget left,
+        one to recover, rerun or retry."""
+        return (
+            bool(self.rerun)
+            or scheduler.has_work()
+            or any(
+                t.status is TrialStatus.RUNNING
+                or (self.retry_failed and t.status is TrialStatus.FAILED)
+                for t in scheduler.trials()
+            )
+        )
+
+    def _prepare(self, session: Session, scheduler: Scheduler) -> None:
+        """Recover what a dead runner left running, reset the trials to rerun, retry the
+        failed ones if asked, and mark the experiments running."""
+        self._recover(session)
+        for trial_id in self.rerun:
+            session.reset_trial(trial_id)
+            session.log_event("runner", "trial.rerun", f"trial {trial_id} reset to rerun")
+        if self.retry_failed:
+            retried = session.retry_trials(TrialStatus.FAILED, scheduler.study_ids())
+            if retried:
+                session.log_event("runner", "trials.retried", f"{retried} failed trials")
+        for experiment in scheduler.experiments:
+            session.update_experiment(experiment.id, status=ExperimentStatus.RUNNING)
+
     def _describe(self) -> str:
-        return f"run --executor {self.executor} --workers {self.workers}"
+        return f"run --executor {self.executor}" + (
+            "" if self.workers is None else f" --workers {self.workers}"
+        )
 
     def _experiments(self, session: Session) -> list[Experiment]:
         if self.experiment_name is not None:
@@ -233,65 +265,58 @@ class Runner:
         self._reported = progress
         return progress
 
-    # -- executors -------------------------------------------------------------------------
+    # -- the trials ------------------------------------------------------------------------
 
-    def _run_inline(self, session: Session, scheduler: Scheduler) -> None:
-        threads = max(1, os.cpu_count() or 1)
-        while not self.stop.is_set():
-            trial = scheduler.next_trial(busy=())
-            if trial is None:
-                return
-            session.start_trial(trial.id)
-            self._progress(session, scheduler)
-            study = session.study(trial.study_id)
-            reporter = SessionReporter(session, trial.id, study.objective_mode, self.stop)
-            task = task_for(session, trial, threads)
-            outcome = run_trial_task(task, reporter)
-            record_outcome(session, reporter, outcome)
-            self._progress(session, scheduler)
+    def _executor(self, workload: str) -> Executor:
+        return make_executor(
+            self.executor, self.workers, self.memory_limit_mb, self.ray, workload=workload
+        )
 
-    def _run_processes(self, session: Session, scheduler: Scheduler) -> None:
-        if self.stop.is_set() or not scheduler.has_work():
-            return  # nothing to run: spare the workers' start-up (spawn + torch import)
-        # Started before the first point is drawn: the workers import torch while the
-        # sampler's own imports and the draws happen here.
-        pool = WorkerPool(self.workers, self.memory_limit_mb)
+    def _drive(self, session: Session, scheduler: Scheduler, executor: Executor) -> None:
         reporters: dict[int, SessionReporter] = {}
+        heard_at: dict[int, float] = {}  # started trials: when each last reported (monotonic)
         stop_requested: float | None = None
-        try:
-            while True:
-                if not self.stop.is_set():
-                    for worker in pool.idle():
-                        trial = scheduler.next_trial(busy=reporters.keys())
-                        if trial is None:
-                            break
-                        session.start_trial(trial.id)
-                        study = session.study(trial.study_id)
-                        reporters[trial.id] = SessionReporter(
-                            session, trial.id, study.objective_mode
-                        )
-                        pool.submit(worker, task_for(session, trial, pool.threads))
-                        self._progress(session, scheduler)
-                elif stop_requested is None:
-                    pool.stop.set()
-                    stop_requested = time.monotonic()
-                if not reporters:
-                    return
-                for worker, message in pool.messages(POLL_EVERY):
-                    if message is None:  # its pipe closed: the process is gone
-                        self._worker_died(session, scheduler, reporters, pool, worker)
-                        continue
-                    kind, trial_id, payload = message
-                    if kind == "calls":
-                        reporters[trial_id].replay(payload)
-                    elif kind == "outcome":
-                        record_outcome(session, reporters.pop(trial_id), payload)
-                        worker.task_id = None
-                        self._progress(session, scheduler)
-                for worker in pool.dead_without_eof():
-                    self._worker_died(session, scheduler, reporters, pool, worker)
-                for worker, trial_id in pool.stalled(self.stall_timeout):
-                    pool.kill(worker)
+        while True:
+            if not self.stop.is_set():
+                for _ in range(executor.free_slots()):
+                    trial = scheduler.next_trial(busy=reporters.keys())
+                    if trial is None:
+                        break
+                    session.start_trial(trial.id)
+                    study = session.study(trial.study_id)
+                    reporters[trial.id] = SessionReporter(session, trial.id, study.objective_mode)
+                    executor.submit(task_for(session, trial, executor.threads))
+                    self._progress(session, scheduler)
+            elif stop_requested is None:
+                executor.request_stop()
+                stop_requested = time.monotonic()
+            if not reporters:
+                return
+            for event in executor.events(POLL_EVERY):
+                trial_id = event.trial_id
+                if trial_id not in reporters:
+                    continue  # a trial already given up on (cancelled, or lost)
+                heard_at[trial_id] = time.monotonic()
+                if isinstance(event, Reported):
+                    reporters[trial_id].replay(event.calls)
+                    continue
+                if isinstance(event, Finished):
+                    record_outcome(session, reporters.pop(trial_id), event.outcome)
+                elif isinstance(event, Lost) and event.requeue:
+                    del reporters[trial_id]
+                    requeue(session, trial_id, event.reason, "trial.requeued")
+                elif isinstance(event, Lost):
+                    lost = TrialOutcome(trial_id, TrialStatus.FAILED, error=event.reason)
+                    record_outcome(session, reporters.pop(trial_id), lost)
+                else:
+                    continue  # Started: the no-progress clock runs from now
+                heard_at.pop(trial_id, None)
+                self._progress(session, scheduler)
+            now = time.monotonic()
+            for trial_id, last in list(heard_at.items()):
+                if now - last > self.stall_timeout:
+                    executor.cancel(trial_id)
+                    del heard_at[trial_id]
                     stalled = TrialOutcome(
                         trial_id,
                         TrialStatus.FAILED,
@@ -300,37 +325,14 @@ class Runner:
                     )
                     record_outcome(session, reporters.pop(trial_id), stalled)
                     self._progress(session, scheduler)
-                if stop_requested is not None and time.monotonic() - stop_requested > STOP_GRACE:
-                    for worker, trial_id in pool.busy():
-                        pool.kill(worker)
-                        del reporters[trial_id]
-                        reason = f"stopped: its worker did not stop within {STOP_GRACE:g} s"
-                        requeue(session, trial_id, reason, "trial.stopped")
-                        self._progress(session, scheduler)
-        finally:
-            pool.close()
-
-    def _worker_died(
-        self,
-        session: Session,
-        scheduler: Scheduler,
-        reporters: dict[int, SessionReporter],
-        pool: WorkerPool,
-        worker: Worker,
-    ) -> None:
-        """End the trial of a worker that died (`failed`, with its exit code); replace it."""
-        trial_id = worker.task_id
-        exit_code = pool.kill(worker)
-        if trial_id is None:
-            return
-        died = TrialOutcome(
-            trial_id,
-            TrialStatus.FAILED,
-            error=f"the worker process died (exit code {exit_code}"
-            + (", killed: possibly out of memory)" if exit_code == -9 else ")"),
-        )
-        record_outcome(session, reporters.pop(trial_id), died)
-        self._progress(session, scheduler)
+            if stop_requested is not None and now - stop_requested > STOP_GRACE:
+                for trial_id in list(reporters):
+                    executor.cancel(trial_id)
+                    del reporters[trial_id]
+                    heard_at.pop(trial_id, None)
+                    reason = f"stopped: its worker did not stop within {STOP_GRACE:g} s"
+                    requeue(session, trial_id, reason, "trial.stopped")
+                    self._progress(session, scheduler)
 
 
 def requeue(session: Session, trial_id: int, reason: str, event: str) -> None:

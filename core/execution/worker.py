@@ -16,7 +16,7 @@ import signal
 import sys
 from typing import Any, NoReturn
 
-from tunebook.core.execution.reporting import PipeReporter
+from tunebook.core.execution.reporting import BatchReporter
 from tunebook.core.execution.trial_task import TrialTask, UnitTask, run_trial_task
 
 
@@ -92,7 +92,7 @@ def worker_main(
             if isinstance(task, UnitTask):
                 results.send(("outcome", task.key, task.run(stop)))
                 continue
-            reporter = PipeReporter(task.trial_id, results, stop, parent)
+            reporter = BatchReporter(task.trial_id, results, stop, parent)
             outcome = run_trial_task(task, reporter)
             reporter.send()
             results.send(("outcome", task.trial_id, outcome))

@@ -1,7 +1,8 @@
-"""The runner's basic contract, on real files with real training: both executors run exactly
-a study's budget, the CLI adds and runs experiments, points do not depend on the number of
-workers, a second runner is refused, `trial rerun` reproduces, `--retry-failed` retries and
-`--detach` keeps running in the background (DESIGN.md, "Execution"; PB-24, PB-29)."""
+"""The runner's basic contract, on real files with real training (what every executor
+must do is in `test_executors`): the CLI adds and runs experiments, points do not depend on
+the number of workers, a second runner is refused, `trial rerun` reproduces,
+`--retry-failed` retries and `--detach` keeps running in the background (DESIGN.md,
+"Execution"; PB-24, PB-29)."""
 
 from __future__ import annotations
 
@@ -29,33 +30,8 @@ from tests.execution.conftest import (
 )
 from tests.execution.workloads import TINY_REF
 from tunebook.core.execution.runner import Runner
-from tunebook.sessions import ExperimentStatus, Session, TrialStatus
+from tunebook.sessions import Session, TrialStatus
 from tunebook.tui.cli import main
-
-
-@pytest.mark.parametrize(("executor", "workers"), [("inline", 1), ("process", 2)])
-def test_executor_finishes_the_study_with_exactly_its_budget(
-    tiny_session: Path, executor: str, workers: int
-) -> None:
-    result = Runner(tiny_session, executor=executor, workers=workers).run()
-    assert not result.stopped
-    assert (result.progress.budget, result.progress.completed) == (3, 3)
-    again = Runner(tiny_session, executor=executor, workers=workers).run()
-    assert again.progress.finished == 3  # a finished study draws no more trials
-    with Session.open(tiny_session, read_only=True) as session:
-        trials = session.trials()
-        assert [(t.number, t.status, t.attempts) for t in trials] == [
-            (n, TrialStatus.COMPLETED, 1) for n in range(3)
-        ]
-        for trial in trials:
-            series = session.trial_series(trial.id, ["train/loss", "validation/error"])
-            assert series["train/loss"].steps == list(range(1, 31))
-            assert series["validation/error"].steps == [10, 20, 30]
-            assert trial.best_step in (10, 20, 30) and trial.best_value is not None
-            assert trial.reproduce == f"tunebook trial rerun {tiny_session} {trial.id}"
-            assert session.resume_state(trial.id) is None  # dropped once finished
-        assert session.runner() is None  # released on a clean exit
-        assert session.experiments()[0].status is ExperimentStatus.FINISHED
 
 
 def _points(path: Path) -> dict[tuple[str, int], tuple[dict, int, int]]:

@@ -3,9 +3,11 @@
 ``Tiny`` is a small MLP on generated 4-class data that trains in milliseconds per step.
 Its ``fault`` hyperparameter makes a trial misbehave at training step ``fault_step``:
 ``raise`` (the forward pass raises), ``oom`` (the forward pass allocates ``hog_mb`` MB, to
-be run under ``--memory-limit``), ``nan`` (the outputs become NaN: the trial diverges) or
-``crash`` (the process SIGKILLs itself, as the kernel's OOM killer would; process executor
-only) or ``hang`` (the step sleeps for an hour: a trial that never reports again).
+be run under ``--memory-limit``), ``nan`` (the outputs become NaN: the trial diverges),
+``crash`` (the process SIGKILLs itself, as the kernel's OOM killer would; not for the
+inline executor, whose process is the runner's), ``exit`` (``SystemExit`` escapes the trial:
+its worker ends without an outcome, whatever kind of worker it is) or ``hang`` (the step
+sleeps for an hour: a trial that never reports again).
 ``sleep_ms`` slows every training step down, so that a test can interrupt trials mid-way;
 ``ballast_mb`` gives the model a buffer of that many MB of zeros, so its checkpoints (and
 the messages carrying them from a worker) are big.
@@ -30,7 +32,7 @@ from tunebook.core.workloads.base import HParam, Splits, Workload
 
 #: The reference a session uses to load `Tiny` (an absolute path works from any cwd).
 TINY_REF = f"{Path(__file__).resolve()}:Tiny"
-FAULTS = ("none", "raise", "oom", "nan", "crash", "hang")
+FAULTS = ("none", "raise", "oom", "nan", "crash", "exit", "hang")
 FEATURES, CLASSES = 8, 4
 
 
@@ -68,6 +70,8 @@ class FaultyMLP(nn.Module):
                     raise RuntimeError(f"injected failure at call {self.calls}")
                 if self.fault == "crash":
                     os.kill(os.getpid(), signal.SIGKILL)
+                if self.fault == "exit":
+                    raise SystemExit(3)
                 if self.fault == "hang":
                     time.sleep(3600)
                 if self.fault == "oom":

@@ -16,6 +16,7 @@ from tunebook.sessions.report import failure_groups
 from tunebook.sessions.text import plural, safe_text
 
 if TYPE_CHECKING:
+    from tunebook.core.execution.executors import RayOptions
     from tunebook.core.execution.runner import RunResult
 
 STOP_WAIT = 120.0  # seconds to wait for a runner to exit after `tunebook stop`
@@ -26,12 +27,38 @@ def register(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="run the pending trials of a session's experiments")
     run.add_argument("path", help="the session file")
     run.add_argument("--experiment", "-e", help="run only this experiment (default: all)")
-    run.add_argument("--workers", "-j", type=int, default=1, help="worker processes (default 1)")
+    run.add_argument(
+        "--workers",
+        "-j",
+        type=int,
+        help="trials at once: worker processes (default 1); with --executor ray at most "
+        "this many (default: as many as the cluster fits)",
+    )
     run.add_argument(
         "--executor",
-        choices=("inline", "process"),
+        choices=("inline", "process", "ray"),
         default="process",
-        help="process: trials in worker processes (default); inline: in this process",
+        help="process: trials in worker processes (default); inline: in this process; "
+        "ray: Ray tasks on a local Ray instance or a cluster (pip install 'tunebook[ray]')",
+    )
+    ray = run.add_argument_group("Ray (with --executor ray)")
+    ray.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="join the Ray cluster whose head is here (see 'ray start --head'); "
+        "default: start a local Ray instance for this run",
+    )
+    ray.add_argument(
+        "--cpus-per-trial",
+        type=float,
+        metavar="N",
+        help="CPUs Ray reserves for each trial, and its torch threads (default 1)",
+    )
+    ray.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        metavar="F",
+        help="GPUs for each trial; a fraction below 1 shares a GPU (default 0)",
     )
     run.add_argument("--retry-failed", action="store_true", help="re-run failed trials first")
     run.add_argument(
@@ -80,6 +107,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run in the foreground with a progress bar, or start a detached runner."""
+    ray = ray_options(args)
     if args.detach:
         return detach(args)
     from tunebook.core.execution.runner import STALL_TIMEOUT, Runner
@@ -89,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         experiment=args.experiment,
         workers=args.workers,
         executor=args.executor,
+        ray=ray,
         retry_failed=args.retry_failed,
         rerun=args.rerun,
         memory_limit_mb=args.memory_limit,
@@ -102,6 +131,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         result = run_with_progress(args.path, runner_args)
     return report_run(args.path, result, before)
+
+
+def ray_options(args: argparse.Namespace) -> RayOptions | None:
+    """The Ray options given, checked; one sentence when they come without `--executor ray`,
+    or with an option Ray does not take."""
+    from tunebook.core.execution.executors import RayOptions
+    from tunebook.sessions import BadInput
+
+    given = {
+        "--address": args.address,
+        "--cpus-per-trial": args.cpus_per_trial,
+        "--gpus-per-trial": args.gpus_per_trial,
+    }
+    if args.executor != "ray":
+        for option, value in given.items():
+            if value is not None:
+                raise BadInput(f"{option} is for --executor ray, not --executor {args.executor}")
+        return None
+    if args.memory_limit is not None:
+        raise BadInput(
+            "--memory-limit is for --executor process; under Ray, its own memory monitor "
+            "stops a trial that exhausts a node"
+        )
+    return RayOptions(
+        address=args.address,
+        cpus_per_trial=1.0 if args.cpus_per_trial is None else args.cpus_per_trial,
+        gpus_per_trial=0.0 if args.gpus_per_trial is None else args.gpus_per_trial,
+    )
 
 
 def trial_marks(path: str) -> dict[int, tuple[int, float | None]]:
@@ -203,6 +260,9 @@ def detach(args: argparse.Namespace) -> int:
         rerun=tuple(args.rerun),
         memory_limit_mb=args.memory_limit,
         stall_timeout=args.stall_timeout,
+        address=args.address,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
     )
     started = start_runner(args.path, request, notice=print_notice)
     print(

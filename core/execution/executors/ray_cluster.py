@@ -1,0 +1,355 @@
+"""The Ray executor: each trial is a Ray task, on a local Ray instance or on a cluster.
+
+The runner stays on this machine and stays the session file's only writer (PB-26): a trial's
+task is a streaming generator that trains in a thread and yields the trial's messages
+(batches of reporter calls, then its outcome), which the runner reads as they come. What a
+trial needs travels with it: its task is plain data, its resume state goes through Ray's
+object store (never a shared file system), a workload file (and the Python files beside it)
+through the job's runtime environment; built-in workloads and installed packages load by
+name (tunebook must be installed on every node).
+
+Faults: a trial whose worker process dies ends `failed` (the trial may have caused it); one
+whose node leaves the cluster goes back to pending and resumes from its last checkpoint
+elsewhere. Each task polls the runner's stop board once a second and stops (saving its
+resume state) when asked, or when the board is gone because the runner died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import queue
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tunebook.core.execution.executors.base import Event, Executor, Lost, event_of
+from tunebook.core.execution.executors.ray_options import RayOptions
+from tunebook.core.execution.executors.trial_thread import TrialThread
+from tunebook.core.execution.trial_task import TrialTask
+from tunebook.core.execution.worker import warm_up
+from tunebook.core.workload_source import is_file_target, split_ref
+from tunebook.sessions import BadInput
+
+CONNECT_TIMEOUT = 5.0  # seconds to reach a cluster's head before giving up
+POLL_BOARD_EVERY = 1.0  # seconds between a task's looks at the stop board
+BOARD_TIMEOUT = 10.0  # seconds a look may take before the runner counts as gone
+NODES_EVERY = 5.0  # seconds between looks at the cluster's nodes (its room for trials)
+
+
+def import_ray() -> Any:
+    """The `ray` module, or one sentence saying how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise BadInput(
+            "--executor ray needs Ray, which is not installed; install it with "
+            "pip install 'tunebook[ray]'"
+        ) from exc
+    return ray
+
+
+class StopBoard:
+    """The runner's side of stopping: tasks ask it whether to stop (a Ray actor on the
+    runner's node, owned by the runner, so it dies with the runner)."""
+
+    def __init__(self) -> None:
+        self.everyone = False
+        self.trials: set[int] = set()
+
+    def stop_everyone(self) -> None:
+        """Every running trial should save its resume state and stop."""
+        self.everyone = True
+
+    def stop_trial(self, trial_id: int) -> None:
+        """This trial should stop."""
+        self.trials.add(trial_id)
+
+    def should_stop(self, trial_id: int) -> bool:
+        """Whether the trial should stop now."""
+        return self.everyone or trial_id in self.trials
+
+
+class BoardWatch:
+    """A task's view of the stop board, refreshed by a thread once a second; set when the
+    board says stop or cannot be reached (the runner is gone: nobody would read on)."""
+
+    def __init__(self, board: Any, trial_id: int) -> None:
+        self.event = threading.Event()
+        self.board, self.trial_id = board, trial_id
+        threading.Thread(target=self._watch, name="tunebook-board", daemon=True).start()
+
+    def _watch(self) -> None:
+        import ray
+
+        while not self.event.is_set():
+            try:
+                if ray.get(self.board.should_stop.remote(self.trial_id), timeout=BOARD_TIMEOUT):
+                    self.event.set()
+            except Exception:  # the actor died with its runner, or is unreachable
+                self.event.set()
+            self.event.wait(POLL_BOARD_EVERY)
+
+    def is_set(self) -> bool:
+        """True once the trial should stop."""
+        return self.event.is_set()
+
+
+def trial_on_ray(task: TrialTask, resume_state: bytes | None, board: Any) -> Iterator[Any]:
+    """The Ray task of one trial: trains it in a thread and yields its messages, from
+    ("started", …) to ("outcome", …) or ("died", …). `resume_state` arrives through the
+    object store (Ray resolves the reference before the call)."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    yield ("started", task.trial_id, f"node {node} pid {os.getpid()}")
+    messages: queue.Queue[Any] = queue.Queue()
+    task = replace(task, resume_state=resume_state)
+    TrialThread(task, messages, BoardWatch(board, task.trial_id)).start()
+    while True:
+        message = messages.get()
+        yield message
+        if message[0] in ("outcome", "died"):
+            return
+
+
+@contextlib.contextmanager
+def runner_signals_kept() -> Iterator[None]:
+    """Keep the runner's SIGINT and SIGTERM handlers (a graceful stop: trials checkpoint)
+    across `ray.init`, which installs its own (exit at once) in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
+
+
+def check_reachable(address: str) -> None:
+    """One sentence, not Ray's long retry loop, when nothing answers at `HOST:PORT`."""
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or not sep:
+        return  # `auto` and a bare host are Ray's to resolve
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+    except ValueError as exc:
+        raise BadInput(f"--address {address!r} is not HOST:PORT") from exc
+    except OSError as exc:
+        raise BadInput(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc}); start its head "
+            f"with 'ray start --head', or check the address and port"
+        ) from exc
+
+
+def ship_workload(ref: str) -> tuple[str, dict[str, Any], str | None]:
+    """How the workload reaches remote workers: (the reference they load, the runtime
+    environment, a staging folder to delete at the end). A workload file goes with the
+    Python files beside it (its sibling imports) as the job's working directory; a
+    built-in or an installed module loads by name."""
+    target, class_name = split_ref(ref)
+    if not target or not is_file_target(target):
+        return ref, {}, None
+    source = Path(target)
+    staging = tempfile.mkdtemp(prefix="tunebook-ray-")
+    for sibling in source.parent.glob("*.py"):
+        shutil.copy2(sibling, staging)
+    return f"{source.name}:{class_name}", {"working_dir": staging}, staging
+
+
+class RayExecutor(Executor):
+    """Trials as Ray tasks: starts a local Ray instance, or joins the cluster at
+    `options.address`, at construction. `workers`: at most this many trials at once
+    (default: as many as the alive nodes' resources fit, looked at every few seconds)."""
+
+    def __init__(self, options: RayOptions, workload: str, workers: int | None = None) -> None:
+        self.ray = import_ray()
+        if options.address is not None:
+            check_reachable(options.address)
+        self.options = options
+        self.workers = workers
+        self.threads = options.threads
+        self.generators: dict[int, Any] = {}  # running trial id → its streaming generator
+        self.nodes: dict[int, str] = {}  # started trial id → the id of the node it runs on
+        self.room, self.nodes_at = 0, -math.inf
+        self.dead_nodes: set[str] = set()  # ids of the nodes the cluster declared dead
+        self.workload, runtime_env, self.staging = ship_workload(workload)
+        self.connected = False
+        try:
+            self._connect(runtime_env)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, runtime_env: dict[str, Any]) -> None:
+        """Start a local Ray instance or join the cluster; check that a trial fits."""
+        ray = self.ray
+        where = self.options.address or "a local Ray instance"
+        with runner_signals_kept():
+            try:
+                ray.init(
+                    address=self.options.address,
+                    runtime_env=runtime_env or None,
+                    include_dashboard=False,
+                    logging_level=logging.ERROR,
+                    configure_logging=True,
+                )
+            except ConnectionError as exc:
+                hint = (
+                    "; the cluster uses token authentication: set RAY_AUTH_MODE=token here "
+                    "as on its nodes"
+                    if "auth" in str(exc).lower()
+                    else ""
+                )
+                first = (str(exc).strip().splitlines() or ["no answer"])[0][:200]
+                raise BadInput(f"could not start or join {where}: {first}{hint}") from exc
+        self.connected = True
+        # On the runner's own node: it must not die with another node (every trial would
+        # then stop at once, and again on every retry).
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.board = ray.remote(num_cpus=0)(StopBoard).options(scheduling_strategy=here).remote()
+        self.remote_trial = ray.remote(trial_on_ray).options(
+            num_returns="streaming",
+            num_cpus=self.options.cpus_per_trial,
+            num_gpus=self.options.gpus_per_trial,
+            max_retries=0,
+        )
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+        self.room = fit(alive, self.options)
+        if self.room == 0:
+            sizes = "; ".join(
+                f"{n['Resources'].get('CPU', 0):g} CPUs and {n['Resources'].get('GPU', 0):g} GPUs"
+                for n in alive
+            )
+            raise BadInput(
+                f"no node of {where} has {self.options.cpus_per_trial:g} CPUs and "
+                f"{self.options.gpus_per_trial:g} GPUs for a trial (its nodes: "
+                f"{sizes or 'none'}); lower --cpus-per-trial or --gpus-per-trial"
+            )
+        # As the process pool does: each slot's worker imports torch while the runner draws
+        # the first points (Ray then reuses these workers for the trials).
+        warm = ray.remote(warm_up).options(
+            num_cpus=self.options.cpus_per_trial, num_gpus=self.options.gpus_per_trial
+        )
+        for _ in range(min(self.room, self.workers or self.room)):
+            warm.remote()
+
+    # -- the contract -------------------------------------------------------------------------
+
+    def free_slots(self) -> int:
+        """Room for more trials: `workers`, or what the alive nodes fit, less those running."""
+        self._look_at_nodes()
+        limit = self.room if self.workers is None else self.workers
+        return max(0, limit - len(self.generators))
+
+    def submit(self, task: TrialTask) -> None:
+        """Start the trial's task; its resume state goes into the object store."""
+        resume = None if task.resume_state is None else self.ray.put(task.resume_state)
+        task = replace(task, workload=self.workload, resume_state=None)
+        self.generators[task.trial_id] = self.remote_trial.remote(task, resume, self.board)
+
+    def events(self, timeout: float) -> list[Event]:
+        """Every message the trials' generators have ready (waiting up to `timeout` for
+        one); a failed generator, or a trial on a node the cluster declared dead, is `Lost`."""
+        if self.generators:
+            self.ray.wait(list(self.generators.values()), num_returns=1, timeout=timeout)
+        else:
+            time.sleep(timeout)
+        out: list[Event] = []
+        for trial_id, generator in list(self.generators.items()):
+            try:
+                while generator.next_ready():
+                    message = self.ray.get(next(generator))
+                    if message[0] == "started":
+                        self.nodes[trial_id] = message[2].split()[1]
+                    out.append(event_of(message))
+                    if message[0] in ("outcome", "died"):
+                        self._forget(trial_id)
+                        break
+            except StopIteration:
+                self._forget(trial_id)
+            except self.ray.exceptions.RayError as exc:
+                self._forget(trial_id)
+                out.append(self._lost(trial_id, exc))
+        return out + self._on_dead_nodes()
+
+    def _look_at_nodes(self) -> None:
+        """Every `NODES_EVERY` seconds: the room for trials, and which nodes died."""
+        now = time.monotonic()
+        if now - self.nodes_at < NODES_EVERY:
+            return
+        self.nodes_at = now
+        nodes = self.ray.nodes()
+        self.room = fit([n for n in nodes if n.get("Alive")], self.options)
+        self.dead_nodes = {n["NodeID"] for n in nodes if not n.get("Alive")}
+
+    def _on_dead_nodes(self) -> list[Event]:
+        """Trials on nodes the cluster has declared dead: a node cut off (frozen, or its
+        network gone) may never fail its tasks, so they are cancelled and requeued."""
+        self._look_at_nodes()
+        lost: list[Event] = []
+        for trial_id, node in list(self.nodes.items()):
+            if node in self.dead_nodes:
+                self.cancel(trial_id)
+                lost.append(Lost(trial_id, f"its Ray node {node[:12]} left the cluster", True))
+        return lost
+
+    def _forget(self, trial_id: int) -> None:
+        self.generators.pop(trial_id, None)
+        self.nodes.pop(trial_id, None)
+
+    def _lost(self, trial_id: int, exc: Exception) -> Lost:
+        """A trial whose task failed: requeued when its node died, else `failed` with what
+        Ray said (a worker process that died: a crash, or the out-of-memory killer)."""
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        if isinstance(exc, self.ray.exceptions.NodeDiedError):
+            return Lost(trial_id, f"its Ray node left the cluster: {first_line}", requeue=True)
+        return Lost(trial_id, f"its Ray worker died: {type(exc).__name__}: {first_line}")
+
+    def request_stop(self) -> None:
+        """Every trial stops at its next step, saving its resume state."""
+        self.board.stop_everyone.remote()
+
+    def cancel(self, trial_id: int) -> None:
+        """Kill the trial's task (its worker process) and forget it."""
+        generator = self.generators.get(trial_id)
+        self._forget(trial_id)
+        if generator is not None:
+            self.ray.cancel(generator, force=True)
+
+    def close(self) -> None:
+        """Cancel what still runs (the runner has given up on it), leave Ray (a local
+        instance shuts down), and delete the shipped workload's staging folder."""
+        try:
+            if self.connected:
+                for trial_id in list(self.generators):
+                    self.cancel(trial_id)
+                self.ray.shutdown()
+        finally:
+            if self.staging is not None:
+                shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def fit(nodes: list[dict[str, Any]], options: RayOptions) -> int:
+    """How many trials these nodes' resources fit at once."""
+    total = 0
+    for node in nodes:
+        have = node.get("Resources", {})
+        fits = int(have.get("CPU", 0) // options.cpus_per_trial)
+        if options.gpus_per_trial:
+            fits = min(fits, int(have.get("GPU", 0) // options.gpus_per_trial))
+        total += fits
+    return total

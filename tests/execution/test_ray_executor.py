@@ -1,0 +1,266 @@
+"""What only the Ray executor has: its command-line options and their one-sentence errors,
+a runner SIGKILLed with trials on Ray, and a real two-node Ray cluster on this machine
+(`ray start --head` plus a second `ray start --address`) whose second node dies mid-study.
+The contract every executor shares is in `test_executors`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.execution.conftest import (
+    TUNEBOOK,
+    children,
+    cli,
+    new_session,
+    running_trials,
+    spec_text,
+    start_cli,
+    trials_of,
+    wait_for,
+)
+from tunebook.sessions import Session, TrialStatus
+from tunebook.sessions.report import RUNNER_STALE_AFTER
+
+
+@pytest.mark.parametrize(
+    ("options", "sentence"),
+    [
+        (["--address", "127.0.0.1:1"], "--address is for --executor ray, not --executor process"),
+        (
+            ["--executor", "inline", "--gpus-per-trial", "1"],
+            "--gpus-per-trial is for --executor ray, not --executor inline",
+        ),
+        (
+            ["--executor", "ray", "--gpus-per-trial", "1.5"],
+            "--gpus-per-trial above 1 must be a whole number",
+        ),
+        (["--executor", "ray", "--cpus-per-trial", "0"], "--cpus-per-trial must be more than 0"),
+        (
+            ["--executor", "ray", "--memory-limit", "512"],
+            "--memory-limit is for --executor process",
+        ),
+    ],
+)
+def test_ray_options_are_checked_before_anything_starts(
+    tiny_session: Path, options: list[str], sentence: str
+) -> None:
+    before = [(t.id, t.status) for t in trials_of(tiny_session)]
+    run = cli("run", tiny_session, *options)
+    assert run.returncode == 2, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("tunebook: ") and sentence in line, line
+    assert [(t.id, t.status) for t in trials_of(tiny_session)] == before
+
+
+def test_without_ray_installed_the_ray_executor_is_one_sentence(tiny_session: Path) -> None:
+    # The interpreter is told `ray` cannot be imported (as where the extra is not installed).
+    code = (
+        "import sys; sys.modules['ray'] = None; from tunebook.tui.cli import main; "
+        f"sys.exit(main(['run', {str(tiny_session)!r}, '--executor', 'ray']))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip() == (
+        "tunebook: --executor ray needs Ray, which is not installed; install it with "
+        "pip install 'tunebook[ray]'"
+    )
+    assert all(t.status is TrialStatus.PENDING for t in trials_of(tiny_session))
+
+
+@pytest.mark.ray
+def test_an_address_where_nothing_answers_is_one_sentence(tiny_session: Path) -> None:
+    pytest.importorskip("ray")
+    started = time.monotonic()
+    run = cli("run", tiny_session, "--executor", "ray", "--address", "127.0.0.1:1")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("tunebook: no Ray cluster answers at 127.0.0.1:1 ("), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert time.monotonic() - started < 30  # not Ray's own retry loop (minutes)
+
+
+@pytest.mark.ray
+def test_a_request_no_node_can_satisfy_is_one_sentence_and_changes_nothing(
+    tiny_session: Path,
+) -> None:
+    pytest.importorskip("ray")
+    run = cli("run", tiny_session, "--executor", "ray", "--gpus-per-trial", "1")
+    assert run.returncode == 2, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("tunebook: no node of a local Ray instance has 1 CPUs and 1 GPUs"), line
+    assert "lower --cpus-per-trial or --gpus-per-trial" in line
+    assert trials_of(tiny_session) == []  # nothing drawn, nothing started
+    with Session.open(tiny_session, read_only=True) as session:
+        assert session.runner() is None
+
+
+def ray_tasks() -> list[int]:
+    """Pids of live Ray workers running a trial (Ray titles them `ray::trial_on_ray`)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"ray::trial_on_ray"):
+                    found.append(int(entry))
+    return found
+
+
+@pytest.mark.ray
+def test_a_killed_runner_leaves_no_ray_task_training(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    spec = spec_text(steps=2000, trials=2, fixed={"sleep_ms": 20.0}, checkpoint_every=10)
+    path = new_session(tmp_path, spec)
+    runner = start_cli("run", path, "--executor", "ray")
+    try:
+        wait_for(lambda: len(running_trials(path)) == 2, 120, "two trials running on Ray")
+        mine = wait_for(lambda: set(ray_tasks()) & set(descendants(runner.pid)), 60, "tasks")
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(10)
+        # No task may train on for nobody longer than a runner takes to count as dead.
+        wait_for(lambda: not (set(ray_tasks()) & mine), RUNNER_STALE_AFTER, "tasks to end")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(runner.pid, signal.SIGKILL)  # whatever of the local instance is left
+        runner.communicate(timeout=30)
+    # As the kill left them: the next run recovers them from their checkpoints.
+    assert [t.status for t in trials_of(path)] == [TrialStatus.RUNNING] * 2
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid`."""
+    found, frontier = [], [pid]
+    while frontier:
+        below = children(frontier.pop())
+        found += below
+        frontier += below
+    return found
+
+
+# -- a two-node cluster on this machine ---------------------------------------------------
+
+RAY = str(Path(sys.executable).with_name("ray"))
+#: Token authentication (Ray's default) for every node and the runner; health checks every
+#: half second on the head, so that a dead node is declared within seconds, not 30.
+CLUSTER_ENV = {
+    "RAY_AUTH_MODE": "token",
+    "RAY_health_check_period_ms": "500",
+    "RAY_health_check_timeout_ms": "500",
+    "RAY_health_check_failure_threshold": "3",
+    "RAY_health_check_initial_delay_ms": "1000",
+}
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def ray_processes(marks: tuple[str, ...]) -> list[int]:
+    """Live processes whose command line has one of `marks` (this cluster's temp dir or
+    port), and everything below them: `ray stop` would stop every Ray on the machine."""
+    roots = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            with contextlib.suppress(OSError):
+                command = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+                if any(mark in command for mark in marks):
+                    roots.append(int(entry))
+    return sorted({p for root in roots for p in [root, *descendants(root)]})
+
+
+@contextlib.contextmanager
+def two_node_cluster() -> Iterator[tuple[str, int]]:
+    """A head node (1 CPU) and a second node (1 CPU, resource `second`); yields the
+    address and the pid of the second node's raylet, and kills both at the end."""
+    temp = tempfile.mkdtemp(prefix="tbray", dir="/tmp")  # Ray's socket paths must be short
+    port = free_port()
+    env = {**os.environ, **CLUSTER_ENV}
+    marks = (temp, f":{port}")
+    try:
+        for command in (
+            [RAY, "start", "--head", f"--port={port}", f"--temp-dir={temp}"],
+            [RAY, "start", f"--address=127.0.0.1:{port}", '--resources={"second": 1}'],
+        ):
+            options = ["--num-cpus=1", "--disable-usage-stats", "--include-dashboard=false"]
+            if "--head" not in command:
+                options.remove("--include-dashboard=false")
+            started = subprocess.run(
+                [*command, *options], env=env, capture_output=True, text=True, timeout=120
+            )
+            assert started.returncode == 0, started.stdout + started.stderr
+        raylet = next(
+            pid
+            for pid in ray_processes(marks)
+            if (argv := Path(f"/proc/{pid}/cmdline").read_text().split("\0"))[0].endswith("raylet")
+            and any(arg.startswith("--static_resource_list=second,") for arg in argv)
+        )
+        yield f"127.0.0.1:{port}", raylet
+    finally:
+        for pid in ray_processes(marks):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.ray
+def test_a_node_lost_mid_study_loses_no_trial_and_the_study_ends_with_its_budget(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("ray")
+    spec = spec_text(
+        steps=300, trials=4, fixed={"sleep_ms": 10.0}, eval_every=50, checkpoint_every=20
+    )
+    path = new_session(tmp_path, spec)
+    with two_node_cluster() as (address, second_raylet):
+        runner = subprocess.Popen(
+            [*TUNEBOOK, "run", str(path), "--executor", "ray", "--address", address],
+            env={**os.environ, "RAY_AUTH_MODE": "token"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            # Both nodes busy (one trial fits each), and the second one has checkpointed.
+            def both_checkpointed() -> bool:
+                with Session.open(path, read_only=True) as session:
+                    running = session.trials(status=TrialStatus.RUNNING)
+                    return len(running) == 2 and all(
+                        session.resume_state(t.id) for t in running
+                    )
+
+            wait_for(both_checkpointed, 180, "two trials running with a checkpoint each")
+            os.kill(second_raylet, signal.SIGKILL)
+            out, err = runner.communicate(timeout=300)
+        finally:
+            runner.kill()
+    assert runner.returncode == 0, out + err
+    assert "4/4 trials finished: 4 completed, 0 infeasible, 0 failed" in out
+    with Session.open(path, read_only=True) as session:
+        trials = session.trials()
+        events = session.events()
+    assert len(trials) == 4 and all(t.status is TrialStatus.COMPLETED for t in trials)
+    # The trial on the lost node went back to pending once, with its checkpoint: Ray failed
+    # its task (requeued), or the task, cut off from the runner's stop board, saved its
+    # state and stopped by itself first. Either way it resumed on the head.
+    (moved,) = [t for t in trials if t.attempts > 1]
+    (back,) = [e for e in events if e.kind in ("trial.requeued", "trial.stopped")]
+    if back.kind == "trial.stopped":
+        assert back.message == f"trial {moved.id} stopped"
+    else:
+        resumed_from = int(back.message.removeprefix(f"trial {moved.id} resumes from step "))
+        assert resumed_from >= 20  # its checkpoint, not the start
+    assert moved.attempts == 2
+    with Session.open(path, read_only=True) as session:
+        steps = session.trial_series(moved.id, ["train/loss"])["train/loss"].steps
+    assert steps == list(range(1, 301))  # resumed: every step once, none twice
