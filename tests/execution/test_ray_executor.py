@@ -22,6 +22,7 @@ from tests.execution.conftest import (
     TUNEBOOK,
     children,
     cli,
+    losses,
     new_session,
     running_trials,
     spec_text,
@@ -29,6 +30,7 @@ from tests.execution.conftest import (
     trials_of,
     wait_for,
 )
+from tunebook.core.execution.runner import Runner
 from tunebook.sessions import Session, TrialStatus
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
@@ -102,6 +104,19 @@ def test_a_request_no_node_can_satisfy_is_one_sentence_and_changes_nothing(
     assert trials_of(tiny_session) == []  # nothing drawn, nothing started
     with Session.open(tiny_session, read_only=True) as session:
         assert session.runner() is None
+
+
+@pytest.mark.ray
+def test_a_trial_trains_the_same_under_ray_as_in_a_worker_process(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    spec = spec_text(steps=40, trials=2, eval_every=10, checkpoint_every=10)
+    under_ray = new_session(tmp_path, spec, name="ray")
+    under_process = new_session(tmp_path, spec, name="process")
+    Runner(under_ray, executor="ray").run()
+    Runner(under_process, executor="process", workers=2).run()
+    curves = losses(under_ray)
+    assert len(curves) == 2 and all(len(steps) == 40 for steps, _ in curves.values())
+    assert curves == losses(under_process)  # same seeds, same numbers, bit for bit
 
 
 def ray_tasks() -> list[int]:

@@ -59,49 +59,50 @@ def import_ray() -> Any:
 
 
 class StopBoard:
-    """The runner's side of stopping: tasks ask it whether to stop (a Ray actor on the
-    runner's node, owned by the runner, so it dies with the runner)."""
+    """The runner's side of a graceful stop: tasks ask it whether to stop (a Ray actor on
+    the runner's node, owned by the runner, so it dies with the runner)."""
 
     def __init__(self) -> None:
-        self.everyone = False
-        self.trials: set[int] = set()
+        self.stopping = False
 
-    def stop_everyone(self) -> None:
+    def stop(self) -> None:
         """Every running trial should save its resume state and stop."""
-        self.everyone = True
+        self.stopping = True
 
-    def stop_trial(self, trial_id: int) -> None:
-        """This trial should stop."""
-        self.trials.add(trial_id)
-
-    def should_stop(self, trial_id: int) -> bool:
-        """Whether the trial should stop now."""
-        return self.everyone or trial_id in self.trials
+    def should_stop(self) -> bool:
+        """Whether trials should stop now."""
+        return self.stopping
 
 
 class BoardWatch:
-    """A task's view of the stop board, refreshed by a thread once a second; set when the
-    board says stop or cannot be reached (the runner is gone: nobody would read on)."""
+    """A task's view of the stop board, refreshed by a thread once a second until `close`;
+    set when the board says stop or cannot be reached (the runner is gone: nobody would
+    read on)."""
 
-    def __init__(self, board: Any, trial_id: int) -> None:
+    def __init__(self, board: Any) -> None:
         self.event = threading.Event()
-        self.board, self.trial_id = board, trial_id
+        self.done = threading.Event()
+        self.board = board
         threading.Thread(target=self._watch, name="tunebook-board", daemon=True).start()
 
     def _watch(self) -> None:
         import ray
 
-        while not self.event.is_set():
+        while not (self.done.is_set() or self.event.is_set()):
             try:
-                if ray.get(self.board.should_stop.remote(self.trial_id), timeout=BOARD_TIMEOUT):
+                if ray.get(self.board.should_stop.remote(), timeout=BOARD_TIMEOUT):
                     self.event.set()
             except Exception:  # the actor died with its runner, or is unreachable
                 self.event.set()
-            self.event.wait(POLL_BOARD_EVERY)
+            self.done.wait(POLL_BOARD_EVERY)
 
     def is_set(self) -> bool:
         """True once the trial should stop."""
         return self.event.is_set()
+
+    def close(self) -> None:
+        """Stop watching: the trial has ended (Ray reuses the worker for the next one)."""
+        self.done.set()
 
 
 def trial_on_ray(task: TrialTask, resume_state: bytes | None, board: Any) -> Iterator[Any]:
@@ -113,13 +114,16 @@ def trial_on_ray(task: TrialTask, resume_state: bytes | None, board: Any) -> Ite
     node = ray.get_runtime_context().get_node_id()
     yield ("started", task.trial_id, f"node {node} pid {os.getpid()}")
     messages: queue.Queue[Any] = queue.Queue()
-    task = replace(task, resume_state=resume_state)
-    TrialThread(task, messages, BoardWatch(board, task.trial_id)).start()
-    while True:
-        message = messages.get()
-        yield message
-        if message[0] in ("outcome", "died"):
-            return
+    watch = BoardWatch(board)
+    try:
+        TrialThread(replace(task, resume_state=resume_state), messages, watch).start()
+        while True:
+            message = messages.get()
+            yield message
+            if message[0] in ("outcome", "died"):
+                return
+    finally:
+        watch.close()
 
 
 @contextlib.contextmanager
@@ -140,8 +144,8 @@ def runner_signals_kept() -> Iterator[None]:
 def check_reachable(address: str) -> None:
     """One sentence, not Ray's long retry loop, when nothing answers at `HOST:PORT`."""
     host, sep, port = address.rpartition(":")
-    if address == "auto" or not sep:
-        return  # `auto` and a bare host are Ray's to resolve
+    if address == "auto" or "://" in address or not sep:
+        return  # `auto`, a `ray://` client address and a bare host are Ray's to resolve
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
     except ValueError as exc:
@@ -321,7 +325,7 @@ class RayExecutor(Executor):
 
     def request_stop(self) -> None:
         """Every trial stops at its next step, saving its resume state."""
-        self.board.stop_everyone.remote()
+        self.board.stop.remote()
 
     def cancel(self, trial_id: int) -> None:
         """Kill the trial's task (its worker process) and forget it."""
