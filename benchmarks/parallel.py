@@ -7,8 +7,10 @@ each worker cpu_count // workers torch threads); 1 worker on 1 thread, to separa
 effect of intra-op threads from that of parallel trials; and "2 Ray tasks": `executor="ray"`,
 `workers=2`, on a local Ray instance sized to the same cores, each task reserving (and
 training on) cpu_count // 2 CPUs, like for like with "2 workers" (on 2 cores: 1 thread per
-trial). A run fails unless its setup's trials really ran at once (from their start and
-finish times).
+trial); and "2 Ray, running": the same, joining a Ray instance started once for the
+benchmark (`ray start --head`, as a cluster is used) instead of starting one per run. A
+run fails unless its setup's trials really ran at once (from their start and finish
+times).
 
 Besides end-to-end throughput it reports what explains the ratios: the fixed cost of a run
 (the time to the first trial's start: session, sampler, the executor's start, for Ray the
@@ -17,7 +19,7 @@ import, data; the time after the last trial's finish: the executor's shutdown), 
 overhead per trial (the median of what a trial took beyond its training, in ms, each
 worker's first trial left out), the mean training time per trial (the loop's own data +
 compute seconds) and the torch threads per worker. Goals: 2 workers >= 1.8x the trials/min
-of 1 worker; 2 Ray tasks >= 0.9x those of 2 workers.
+of 1 worker; 2 Ray tasks >= 0.9x those of 2 workers (reported starting Ray and joining it).
 
     .venv/bin/python benchmarks/parallel.py [--trials 32] [--steps 2000] [--repeats 3]
 
@@ -39,6 +41,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.execution.ray_nodes import ray_cluster
 from tunebook.core.design import design_from_dict
 from tunebook.core.execution.executors import RayOptions
 from tunebook.core.execution.runner import Runner
@@ -60,6 +63,7 @@ class Setup:
     workers: int
     threads: int
     executor: str = "process"
+    joins: bool = False  # Ray: join the running instance (`ray start --head`), not start one
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,9 @@ def peak_at_once(trials: list[Trial]) -> int:
     return peak
 
 
-def measure(folder: Path, setup: Setup, trials: int, steps: int, index: int) -> Measurement:
+def measure(
+    folder: Path, setup: Setup, trials: int, steps: int, index: int, address: str
+) -> Measurement:
     """Run the spec in a fresh session under `setup`. The machine looks like it has the
     setup's threads x workers cores, to the pool (threads per worker) and to a local Ray
     instance (its CPUs) alike. The fixed cost is the time to the first trial's start, plus
@@ -115,12 +121,15 @@ def measure(folder: Path, setup: Setup, trials: int, steps: int, index: int) -> 
     path = folder / f"{setup.label.replace(' ', '-')}-{index}.tunebook"
     with Session.create(path, "tabular", workload.config()) as session:
         add_experiment(session, design, "<parallel>", workload)
-    ray = RayOptions(cpus_per_trial=setup.threads) if setup.executor == "ray" else None
+    ray = None
+    if setup.executor == "ray":
+        ray = RayOptions(address=address if setup.joins else None, cpus_per_trial=setup.threads)
     runner = Runner(path, executor=setup.executor, ray=ray, workers=setup.workers)
     cpus = setup.threads * setup.workers
     # Ray sizes a local instance from multiprocessing.cpu_count() (so os.cpu_count) only
-    # with this set; else from the container's CPU quota, when it has one.
-    ray_env = {"RAY_USE_MULTIPROCESSING_CPU_COUNT": "1"}
+    # with this set; else from the container's CPU quota, when it has one. A runner that
+    # joins the running instance authenticates with its token.
+    ray_env = {"RAY_USE_MULTIPROCESSING_CPU_COUNT": "1", "RAY_AUTH_MODE": "token"}
     with mock.patch("os.cpu_count", return_value=cpus), mock.patch.dict(os.environ, ray_env):
         began = time.time()
         started = time.perf_counter()
@@ -158,14 +167,17 @@ def main() -> None:
         Setup("1 worker", 1, cpus),
         Setup("2 workers", 2, max(1, cpus // 2)),
         Setup("2 Ray tasks", 2, max(1, cpus // 2), "ray"),
+        Setup("2 Ray, running", 2, max(1, cpus // 2), "ray", joins=True),
         Setup("1 worker, 1 thread", 1, 1),
     ]
     runs: dict[str, list[Measurement]] = {s.label: [] for s in setups}
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as tmp:
+    head = [f"--num-cpus={2 * max(1, cpus // 2)}"]
+    with tempfile.TemporaryDirectory() as tmp, ray_cluster([head]) as (address, _):
         for repeat in range(args.repeats):
             for setup in setups if repeat % 2 == 0 else setups[::-1]:
-                runs[setup.label].append(measure(Path(tmp), setup, args.trials, args.steps, repeat))
+                measured = measure(Path(tmp), setup, args.trials, args.steps, repeat, address)
+                runs[setup.label].append(measured)
     load_after = os.getloadavg()[0]
 
     def median(label: str, field: str) -> float:
@@ -198,16 +210,18 @@ def main() -> None:
             f"{row['train_s_per_trial']:>15}"
         )
     one, two, single = rows["1 worker"], rows["2 workers"], rows["1 worker, 1 thread"]
-    ray = rows["2 Ray tasks"]
+    ray, joined = rows["2 Ray tasks"], rows["2 Ray, running"]
     speedup = two["trials_per_min"] / one["trials_per_min"]
     steady = two["steady_trials_per_min"] / one["steady_trials_per_min"]
     vs_single = two["trials_per_min"] / single["trials_per_min"]
     ray_vs = ray["trials_per_min"] / two["trials_per_min"]
+    joined_vs = joined["trials_per_min"] / two["trials_per_min"]
     print(
         f"speedup 2 vs 1 worker: {speedup:.2f}x end to end, {steady:.2f}x without the fixed "
         f"cost; vs 1 worker on 1 thread: {vs_single:.2f}x (goal {GOAL}x); 2 Ray tasks vs 2 "
-        f"workers: {ray_vs:.2f}x (goal {RAY_GOAL}x); {args.trials} trials x {args.steps} "
-        f"steps, {args.repeats} repeats, {cpus} CPUs, load {load_before:.1f} -> {load_after:.1f}"
+        f"workers: {ray_vs:.2f}x starting Ray, {joined_vs:.2f}x joining it (goal {RAY_GOAL}x); "
+        f"{args.trials} trials x {args.steps} steps, {args.repeats} repeats, {cpus} CPUs, "
+        f"load {load_before:.1f} -> {load_after:.1f}"
     )
     print(
         json.dumps(
@@ -227,6 +241,8 @@ def main() -> None:
                 "ray_vs_process": round(ray_vs, 2),
                 "ray_goal": RAY_GOAL,
                 "ray_met": ray_vs >= RAY_GOAL,
+                "ray_joined_vs_process": round(joined_vs, 2),
+                "ray_joined_met": joined_vs >= RAY_GOAL,
                 "load_before": round(load_before, 2),
                 "load_after": round(load_after, 2),
             }

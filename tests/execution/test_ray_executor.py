@@ -8,10 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,6 @@ import pytest
 
 from tests.execution.conftest import (
     TUNEBOOK,
-    children,
     cli,
     losses,
     new_session,
@@ -30,6 +27,7 @@ from tests.execution.conftest import (
     trials_of,
     wait_for,
 )
+from tests.execution.ray_nodes import CLUSTER_ENV, descendants, ray_cluster, ray_processes
 from tunebook.core.execution.runner import Runner
 from tunebook.sessions import Session, TrialStatus
 from tunebook.sessions.report import RUNNER_STALE_AFTER
@@ -151,81 +149,19 @@ def test_a_killed_runner_leaves_no_ray_task_training(tmp_path: Path) -> None:
     assert [t.status for t in trials_of(path)] == [TrialStatus.RUNNING] * 2
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below `pid`."""
-    found, frontier = [], [pid]
-    while frontier:
-        below = children(frontier.pop())
-        found += below
-        frontier += below
-    return found
-
-
-# -- a two-node cluster on this machine ---------------------------------------------------
-
-RAY = str(Path(sys.executable).with_name("ray"))
-#: Token authentication (Ray's default) for every node and the runner; health checks every
-#: half second on the head, so that a dead node is declared within seconds, not 30.
-CLUSTER_ENV = {
-    "RAY_AUTH_MODE": "token",
-    "RAY_health_check_period_ms": "500",
-    "RAY_health_check_timeout_ms": "500",
-    "RAY_health_check_failure_threshold": "3",
-    "RAY_health_check_initial_delay_ms": "1000",
-}
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def ray_processes(marks: tuple[str, ...]) -> list[int]:
-    """Live processes whose command line has one of `marks` (this cluster's temp dir or
-    port), and everything below them: `ray stop` would stop every Ray on the machine."""
-    roots = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            with contextlib.suppress(OSError):
-                command = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-                if any(mark in command for mark in marks):
-                    roots.append(int(entry))
-    return sorted({p for root in roots for p in [root, *descendants(root)]})
-
-
 @contextlib.contextmanager
 def two_node_cluster() -> Iterator[tuple[str, int]]:
     """A head node (1 CPU) and a second node (1 CPU, resource `second`); yields the
-    address and the pid of the second node's raylet, and kills both at the end."""
-    temp = tempfile.mkdtemp(prefix="tbray", dir="/tmp")  # Ray's socket paths must be short
-    port = free_port()
-    env = {**os.environ, **CLUSTER_ENV}
-    marks = (temp, f":{port}")
-    try:
-        for command in (
-            [RAY, "start", "--head", f"--port={port}", f"--temp-dir={temp}"],
-            [RAY, "start", f"--address=127.0.0.1:{port}", '--resources={"second": 1}'],
-        ):
-            options = ["--num-cpus=1", "--disable-usage-stats", "--include-dashboard=false"]
-            if "--head" not in command:
-                options.remove("--include-dashboard=false")
-            started = subprocess.run(
-                [*command, *options], env=env, capture_output=True, text=True, timeout=120
-            )
-            assert started.returncode == 0, started.stdout + started.stderr
+    address and the pid of the second node's raylet."""
+    nodes = [["--num-cpus=1"], ["--num-cpus=1", '--resources={"second": 1}']]
+    with ray_cluster(nodes) as (address, marks):
         raylet = next(
             pid
             for pid in ray_processes(marks)
             if (argv := Path(f"/proc/{pid}/cmdline").read_text().split("\0"))[0].endswith("raylet")
             and any(arg.startswith("--static_resource_list=second,") for arg in argv)
         )
-        yield f"127.0.0.1:{port}", raylet
-    finally:
-        for pid in ray_processes(marks):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        yield address, raylet
 
 
 @pytest.mark.ray
@@ -240,7 +176,7 @@ def test_a_node_lost_mid_study_loses_no_trial_and_the_study_ends_with_its_budget
     with two_node_cluster() as (address, second_raylet):
         runner = subprocess.Popen(
             [*TUNEBOOK, "run", str(path), "--executor", "ray", "--address", address],
-            env={**os.environ, "RAY_AUTH_MODE": "token"},
+            env={**os.environ, "RAY_AUTH_MODE": CLUSTER_ENV["RAY_AUTH_MODE"]},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
