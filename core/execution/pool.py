@@ -86,13 +86,7 @@ class WorkerPool:
     def messages(self, timeout: float) -> list[tuple[Worker, Any]]:
         """Wait up to `timeout` for one message, then take every other one already there;
         messages of workers already replaced are dropped."""
-        out = []
-        try:
-            out.append(self.inbox.get(timeout=timeout))
-            while True:
-                out.append(self.inbox.get_nowait())
-        except queue.Empty:
-            pass
+        out = take_waiting(self.inbox, timeout)
         return [(worker, message) for worker, message in out if not worker.retired]
 
     def dead_without_eof(self) -> list[Worker]:
@@ -146,6 +140,18 @@ class WorkerPool:
             del worker.tasks
         del self.stop
         gc.collect()
+
+
+def take_waiting(inbox: queue.Queue[Any], timeout: float) -> list[Any]:
+    """Wait up to `timeout` for one item of `inbox`, then take every other one there."""
+    out = []
+    try:
+        out.append(inbox.get(timeout=timeout))
+        while True:
+            out.append(inbox.get_nowait())
+    except queue.Empty:
+        pass
+    return out
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from typing import Any
 
 from tunebook.core.execution.executors.base import Event, Executor, event_of
 from tunebook.core.execution.executors.trial_thread import TrialThread
+from tunebook.core.execution.pool import take_waiting
 from tunebook.core.execution.trial_task import TrialTask
 
 CLOSE_WAIT = 10.0  # seconds `close` waits for a stopping trial's thread
@@ -60,17 +61,10 @@ class InlineExecutor(Executor):
 
     def events(self, timeout: float) -> list[Event]:
         """The messages of the trial's thread, those of a cancelled trial dropped."""
-        out = []
-        try:
-            out.append(self.messages.get(timeout=timeout))
-            while True:
-                out.append(self.messages.get_nowait())
-        except queue.Empty:
-            pass
-        events = [event_of(m) for m in out if m[1] not in self.cancelled]
-        if any(m[0] in ("outcome", "died") and m[1] not in self.cancelled for m in out):
+        messages = [m for m in take_waiting(self.messages, timeout) if m[1] not in self.cancelled]
+        if any(m[0] in ("outcome", "died") for m in messages):
             self.thread = None  # its end is handed over: the next trial may start
-        return events
+        return [event_of(m) for m in messages]
 
     def request_stop(self) -> None:
         """The running trial stops at its next step, saving its resume state."""
