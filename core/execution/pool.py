@@ -1,4 +1,5 @@
-"""The runner's worker processes: spawned, each with its own task queue and result pipe.
+"""The runner's worker processes, forked from a server that imported torch once, each with
+its own task queue and result pipe.
 
 A worker takes trial tasks (a study's trials) or unit tasks (one measurement of a project-start
 probe) and streams what they report back to the runner, the session file's only writer. A
@@ -20,9 +21,20 @@ from collections.abc import Iterator
 from typing import Any
 
 from tunebook.core.execution.trial_task import TrialTask, UnitTask
-from tunebook.core.execution.worker import worker_main
+from tunebook.core.execution.worker import RunnerSide, worker_main
 
 DEATH_GRACE = 2.0  # seconds a dead worker's pipe gets to report its end (EOF) by itself
+# What the worker server imports once for all its workers (about two seconds of CPU each).
+WORKER_IMPORTS = ("torch", "torch._dynamo", "tunebook.core.execution.trial_config")
+
+
+def worker_context() -> Any:
+    """The multiprocessing context of workers: each forks from one server process that
+    imported `WORKER_IMPORTS` (multiprocessing's forkserver), so a worker, a replacement
+    after a crash included, is ready in milliseconds rather than after its own imports."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WORKER_IMPORTS))
+    return context
 
 
 class Worker:
@@ -36,7 +48,14 @@ class Worker:
         results, sender = pool.context.Pipe(duplex=False)
         self.process: Any = pool.context.Process(
             target=worker_main,
-            args=(self.tasks, sender, pool.stop, pool.threads, pool.memory_limit_mb, os.getpid()),
+            args=(
+                self.tasks,
+                sender,
+                pool.stop,
+                pool.threads,
+                pool.memory_limit_mb,
+                RunnerSide.here(),
+            ),
             daemon=True,
         )
         with _sigint_ignored():
@@ -60,10 +79,10 @@ class Worker:
 
 
 class WorkerPool:
-    """N spawned worker processes, each with its own task queue and its own result pipe."""
+    """N worker processes, each with its own task queue and its own result pipe."""
 
     def __init__(self, size: int, memory_limit_mb: int | None) -> None:
-        self.context = multiprocessing.get_context("spawn")
+        self.context = worker_context()
         self.stop: Any = self.context.Event()
         self.threads = max(1, (os.cpu_count() or 1) // size)
         self.memory_limit_mb = memory_limit_mb
@@ -156,9 +175,10 @@ def take_waiting(inbox: queue.Queue[Any], timeout: float) -> list[Any]:
 
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """Start children with SIGINT ignored (they inherit it): a terminal's Ctrl-C goes to
-    the whole process group, and must not kill a worker still starting up (its trial would
-    end `failed` instead of going back to pending). Only the main thread can do this."""
+    """Start children with SIGINT ignored (the worker server, started by the first worker,
+    inherits it, and the workers it forks inherit it from the server): a terminal's Ctrl-C
+    goes to the whole process group, and must not kill a worker still starting up (its trial
+    would end `failed` instead of going back to pending). Only the main thread can do this."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -32,6 +32,7 @@ from tunebook.core.execution.lifecycle import Heartbeat, signals_stop
 from tunebook.core.execution.reporting import SessionReporter
 from tunebook.core.execution.scheduler import Scheduler
 from tunebook.core.execution.trial_task import TrialOutcome, TrialTask
+from tunebook.core.search import quasi_random
 from tunebook.core.workload_source import announce_foreign_code, session_workload_source
 from tunebook.sessions import (
     BadInput,
@@ -179,6 +180,8 @@ class Runner:
                 # unreachable) changes nothing, and before the first point is drawn, so
                 # that workers import torch while the sampler's imports and draws happen.
                 will_train = not self.stop.is_set() and self._will_train(scheduler)
+                if will_train:
+                    quasi_random.import_in_background()
                 executor = self._executor(source.ref) if will_train else None
                 with executor or contextlib.nullcontext():
                     self._prepare(session, scheduler)

@@ -1,9 +1,11 @@
 """The worker process: takes trial tasks (or probe units), runs them, streams the numbers back.
 
-Workers are started with the `spawn` method (a fresh interpreter: no inherited locks or
-SQLite handles) and never open the session file; the runner writes everything. A worker
-divides the machine's cores with its siblings (`threads`) and may run under an address-space
-cap (`memory_limit_mb`) so a runaway trial fails with out-of-memory instead of taking the
+Workers fork from a server process (`pool.worker_context`) that imported torch and the
+training loop once and never opened a session file (no inherited locks or SQLite handles);
+they take the runner's folder, import path and environment (`RunnerSide`), and never open
+the session file either: the runner writes everything. A worker divides the machine's
+cores with its siblings (`threads`) and may run under an address-space cap
+(`memory_limit_mb`) so a runaway trial fails with out-of-memory instead of taking the
 machine down.
 """
 
@@ -14,6 +16,7 @@ import queue
 import resource
 import signal
 import sys
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from tunebook.core.execution.reporting import BatchReporter
@@ -41,6 +44,34 @@ def limit_memory(memory_limit_mb: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+@dataclass(frozen=True)
+class RunnerSide:
+    """What a worker needs of the runner that asked for it. Multiprocessing gives a forked
+    worker the runner's folder and import path, but not its environment: the server's is
+    the runner's as it was when the server started."""
+
+    pid: int
+    environ: dict[str, str]
+
+    @classmethod
+    def here(cls) -> RunnerSide:
+        """This process's side, to hand to a worker."""
+        return cls(os.getpid(), dict(os.environ))
+
+    def adopt(self) -> None:
+        """Give this worker process the runner's environment."""
+        os.environ.clear()
+        os.environ.update(self.environ)
+
+    def alive(self) -> bool:
+        """True while the runner's process exists (a pid of another user is not ours)."""
+        try:
+            os.kill(self.pid, 0)
+        except OSError:
+            return False
+        return True
+
+
 def warm_up() -> None:
     """Import what every trial needs before the first task arrives, while the runner draws
     it: the training loop, and torch._dynamo, which torch imports when a process builds its
@@ -65,21 +96,23 @@ def worker_main(
     stop: Any,
     threads: int,
     memory_limit_mb: int | None,
-    runner_pid: int | None = None,
+    runner: RunnerSide,
 ) -> None:
     """Run tasks from `tasks` until a None arrives or the runner is gone; every message goes
     to `results`, this worker's own pipe to the runner: ("started", trial id, None) when it
     takes a task, then ("calls", …) batches and one ("outcome", …). Ctrl-C is the runner's
-    to handle: it asks trials to stop via `stop`. `runner_pid` is the parent's pid as the
-    runner saw it: a runner killed while this worker was still starting has already been
-    replaced as parent by the time we could ask."""
+    to handle: it asks trials to stop via `stop`. The worker ends once its parent, the
+    worker server, is gone: the server ends with the runner."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    if not runner.alive():  # killed before we asked: `parent` may already be a stranger
+        exit_now()
+    runner.adopt()
     import torch  # here, not at module level: the runner imports this module for the target
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     warm_up()
     limit_memory(memory_limit_mb)
-    parent = os.getppid() if runner_pid is None else runner_pid
     try:
         while os.getppid() == parent:
             try:

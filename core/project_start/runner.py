@@ -2,8 +2,8 @@
 
 Like the trial runner it is the session file's only writer while it runs: it claims the
 runner row (a second runner is refused), beats a heartbeat (so the app and `status` see it
-alive), and stops gracefully on SIGINT/SIGTERM or its `stop` event. Units run in spawned
-workers (`process`, the default; never in the app's process) or in this process (`inline`,
+alive), and stops gracefully on SIGINT/SIGTERM or its `stop` event. Units run in worker
+processes (`process`, the default; never in the app's process) or in this process (`inline`,
 for tests). Each finished unit is one stored point, committed at once, so the app draws it
 while the others run; a killed runner loses only the units in flight, and the next run of
 the same probe resumes it: the plan skips the points already stored.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import importlib
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +27,14 @@ def _halton_block(d: int, seed: int, block: int) -> np.ndarray:
     points = engine.random(BLOCK)
     points.setflags(write=False)
     return points
+
+
+def import_in_background() -> None:
+    """Import scipy.stats (half a second) in a thread, so that a caller about to wait (the
+    runner, for its workers) draws its first point without paying for it then."""
+    threading.Thread(
+        target=importlib.import_module, args=("scipy.stats",), name="tunebook-import", daemon=True
+    ).start()
 
 
 def halton_point(d: int, seed: int, index: int) -> np.ndarray:

@@ -184,12 +184,13 @@ def children(pid: int) -> list[int]:
 
 
 def workers_of(runner_pid: int) -> list[int]:
-    """The runner's worker processes (its spawned children, not the resource tracker)."""
+    """The runner's worker processes: the children of its worker server (the child of the
+    runner that runs multiprocessing's forkserver)."""
     found = []
     for pid in children(runner_pid):
         with contextlib.suppress(OSError):
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
+            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.extend(children(pid))
     return found
 
 

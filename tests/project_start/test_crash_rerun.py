@@ -3,9 +3,7 @@ keeps every stored point and measures each remaining unit once."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.execution.conftest import alive
+from tests.execution.conftest import alive, workers_of
 from tests.project_start.helpers import new_session, planned_keys, run_inline
 from tests.project_start.workloads import CURVY_REF, SLOW_REF
 from tunebook.core.project_start.registry import probe_plan
@@ -69,18 +67,6 @@ def stored_points(path: Path, name: str) -> dict[str, Any]:
     with Session.open(path, read_only=True) as session:
         probe = session.latest_probe(probe_plan(name).kind)
         return {} if probe is None else probe.points
-
-
-def workers_of(pid: int) -> list[int]:
-    """The live spawned worker processes whose parent is `pid` (a /proc scan)."""
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in cmdline:
-                found.append(int(entry))
-    return found
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Where trials train: one `Executor` contract (`base`) and its implementations.
 
 - `inline`: a thread of the runner's process, one trial at a time (tests, debugging);
-- `process`: N spawned worker processes on this machine (the default);
+- `process`: N worker processes on this machine (the default);
 - `ray`: Ray tasks on a local Ray instance or a cluster (the optional `tunebook[ray]`).
 
 Whichever runs them, the runner stays the session file's only writer (PB-26).

@@ -1,4 +1,4 @@
-"""The process executor: trials in N spawned worker processes on this machine (the default).
+"""The process executor: trials in N worker processes on this machine (the default).
 
 Each worker has its own task queue and result pipe (`WorkerPool`); a worker that dies, even
 half-way through a message, only closes its own pipe, and its trial ends `failed` with the
@@ -13,7 +13,8 @@ from tunebook.core.execution.trial_task import TrialTask
 
 
 class ProcessExecutor(Executor):
-    """`workers` spawned processes; the pool starts (and imports torch) at construction."""
+    """`workers` processes; the pool starts them at construction (the first pool of a process
+    also starts the server they fork from, which imports torch)."""
 
     def __init__(self, workers: int = 1, memory_limit_mb: int | None = None) -> None:
         self.pool = WorkerPool(workers, memory_limit_mb)
