@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import queue
 import signal
@@ -24,17 +25,31 @@ from tunebook.core.execution.trial_task import TrialTask, UnitTask
 from tunebook.core.execution.worker import RunnerSide, worker_main
 
 DEATH_GRACE = 2.0  # seconds a dead worker's pipe gets to report its end (EOF) by itself
-# What the worker server imports once for all its workers (about two seconds of CPU each).
-WORKER_IMPORTS = ("torch", "torch._dynamo", "tunebook.core.execution.trial_config")
+SERVER_MODULE = "tunebook.core.execution.worker_server"  # what the server imports first
+SERVER_MARK = "TUNEBOOK_WORKER_SERVER"  # in the server's environment when this module starts it
 
 
 def worker_context() -> Any:
     """The multiprocessing context of workers: each forks from one server process that
-    imported `WORKER_IMPORTS` (multiprocessing's forkserver), so a worker, a replacement
-    after a crash included, is ready in milliseconds rather than after its own imports."""
+    imported what trials need (multiprocessing's forkserver, preloading `worker_server`), so
+    a worker, a replacement after a crash included, is ready in milliseconds rather than
+    after its own imports."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(WORKER_IMPORTS))
+    context.set_forkserver_preload([SERVER_MODULE])
     return context
+
+
+def start_worker_server() -> None:
+    """Start this process's worker server unless it runs already; it ends with this
+    process. Started with SIGINT ignored (a terminal's Ctrl-C is the runner's to handle),
+    which the workers it forks inherit."""
+    worker_context()
+    os.environ[SERVER_MARK] = "1"
+    try:
+        with _sigint_ignored():
+            multiprocessing.forkserver.ensure_running()
+    finally:
+        del os.environ[SERVER_MARK]
 
 
 class Worker:
@@ -82,6 +97,7 @@ class WorkerPool:
     """N worker processes, each with its own task queue and its own result pipe."""
 
     def __init__(self, size: int, memory_limit_mb: int | None) -> None:
+        start_worker_server()
         self.context = worker_context()
         self.stop: Any = self.context.Event()
         self.threads = max(1, (os.cpu_count() or 1) // size)

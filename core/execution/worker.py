@@ -73,8 +73,9 @@ class RunnerSide:
 
 
 def warm_up() -> None:
-    """Import what every trial needs before the first task arrives, while the runner draws
-    it: the training loop, and torch._dynamo, which torch imports when a process builds its
+    """Import what every trial needs before the first task arrives (the worker server does,
+    once for all its workers; a Ray worker does while the runner draws the first points):
+    the training loop, and torch._dynamo, which torch imports when a process builds its
     first optimizer (about a second), so the first trial's time is its own."""
     import torch._dynamo  # noqa: F401
 

@@ -1,15 +1,18 @@
 """Workers fork from a server started once per runner process, yet stand where the runner
-stands when it asks for them: its folder, its environment, its import path."""
+stands when it asks for them (its folder, its environment, its import path), and the server
+ends with the runner without holding its output open."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.execution.conftest import new_session, spec_text, start_cli
 from tunebook.core.execution.pool import WorkerPool
 from tunebook.core.execution.trial_task import UnitTask
 
@@ -65,3 +68,18 @@ def test_a_worker_takes_the_runners_folder_environment_and_path(
         "pid": after["pid"],
     }
     assert after["pid"] != before["pid"]
+
+
+def test_the_runners_output_ends_with_the_runner(tmp_path: Path) -> None:
+    """The server (torch loaded) skips the interpreter's half-second teardown, during which
+    it would hold the runner's stdout open: a script piping `tunebook run` would wait."""
+    path = new_session(tmp_path, spec_text(trials=2, steps=5))
+    runner = start_cli("run", path, "--workers", 2)
+    assert runner.wait(120) == 0, runner.stderr.read() if runner.stderr else ""
+    exited = time.perf_counter()
+    assert runner.stdout is not None
+    output = runner.stdout.read()
+    waited = time.perf_counter() - exited
+    runner.communicate()
+    assert "2/2 trials finished" in output
+    assert waited < 0.3, f"the runner's output ended {waited:.2f} s after the runner"
