@@ -106,14 +106,16 @@ def cli(
     )
 
 
-def start_cli(*args: Any) -> subprocess.Popen[str]:
-    """Start `tunebook ARGS` in its own process group (so a test can signal the group)."""
+def start_cli(*args: Any, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start `tunebook ARGS` in its own process group (so a test can signal the group),
+    with `env` added to the environment."""
     return subprocess.Popen(
         [*TUNEBOOK, *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,7 +135,8 @@ def test_a_killed_runner_leaves_no_ray_task_training(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     spec = spec_text(steps=2000, trials=2, fixed={"sleep_ms": 20.0}, checkpoint_every=10)
     path = new_session(tmp_path, spec)
-    runner = start_cli("run", path, "--executor", "ray")
+    temp = Path(tempfile.mkdtemp(prefix="tb", dir="/tmp"))  # short: Ray's sockets go there
+    runner = start_cli("run", path, "--executor", "ray", env={"TMPDIR": str(temp)})
     try:
         wait_for(lambda: len(running_trials(path)) == 2, 120, "two trials running on Ray")
         mine = wait_for(lambda: set(ray_tasks()) & set(descendants(runner.pid)), 60, "tasks")
@@ -147,6 +150,10 @@ def test_a_killed_runner_leaves_no_ray_task_training(tmp_path: Path) -> None:
         runner.communicate(timeout=30)
     # As the kill left them: the next run recovers them from their checkpoints.
     assert [t.status for t in trials_of(path)] == [TrialStatus.RUNNING] * 2
+    # The workload's files went to the cluster when the runner joined it, and their
+    # staging folder with them: nothing of them is left in the temp folder.
+    assert not list(temp.glob("tunebook-ray-*"))
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -159,9 +159,9 @@ def check_reachable(address: str) -> None:
 
 def ship_workload(ref: str) -> tuple[str, dict[str, Any], str | None]:
     """How the workload reaches remote workers: (the reference they load, the runtime
-    environment, a staging folder to delete at the end). A workload file goes with the
-    Python files beside it (its sibling imports) as the job's working directory; a
-    built-in or an installed module loads by name."""
+    environment, a staging folder to delete once `ray.init` has uploaded it). A workload
+    file goes with the Python files beside it (its sibling imports) as the job's working
+    directory; a built-in or an installed module loads by name."""
     target, class_name = split_ref(ref)
     if not target or not is_file_target(target):
         return ref, {}, None
@@ -188,13 +188,18 @@ class RayExecutor(Executor):
         self.nodes: dict[int, str] = {}  # started trial id → the id of the node it runs on
         self.room, self.nodes_at = 0, -math.inf
         self.dead_nodes: set[str] = set()  # ids of the nodes the cluster declared dead
-        self.workload, runtime_env, self.staging = ship_workload(workload)
+        self.workload, runtime_env, staging = ship_workload(workload)
         self.connected = False
         try:
             self._connect(runtime_env)
         except BaseException:
             self.close()
             raise
+        finally:
+            # `ray.init` uploaded it to the cluster (nodes that join later fetch it there),
+            # so it goes now, not at the end: a runner killed mid-run leaves nothing in /tmp.
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
 
     def _connect(self, runtime_env: dict[str, Any]) -> None:
         """Start a local Ray instance or join the cluster; check that a trial fits."""
@@ -335,16 +340,12 @@ class RayExecutor(Executor):
             self.ray.cancel(generator, force=True)
 
     def close(self) -> None:
-        """Cancel what still runs (the runner has given up on it), leave Ray (a local
-        instance shuts down), and delete the shipped workload's staging folder."""
-        try:
-            if self.connected:
-                for trial_id in list(self.generators):
-                    self.cancel(trial_id)
-                self.ray.shutdown()
-        finally:
-            if self.staging is not None:
-                shutil.rmtree(self.staging, ignore_errors=True)
+        """Cancel what still runs (the runner has given up on it) and leave Ray (a local
+        instance shuts down)."""
+        if self.connected:
+            for trial_id in list(self.generators):
+                self.cancel(trial_id)
+            self.ray.shutdown()
 
 
 def fit(nodes: list[dict[str, Any]], options: RayOptions) -> int:
