@@ -9,6 +9,8 @@ Best objective value found (minimized), median over seeds, for:
   included; no option is set for the benchmark);
 * GPSampler alone: Optuna's `GPSampler`, seeded, with its defaults (10 random start-up
   trials, then the GP), 30 trials;
+* GPSampler from our start: the same, its first 10 trials the study's quasi-random points
+  (enqueued): it separates what the start-up design does from what the model does;
 * TPE: Optuna's `TPESampler`, seeded, 30 trials;
 * quasi-random: 30 trials;
 * random: 60 trials (twice the budget).
@@ -21,7 +23,8 @@ error after a short real training run (leave it out with BO_TABULAR=0). Seeds (B
 default 10) run in two processes. Per objective: the median best and regret per strategy,
 and gp_wins, the seeds on which GPSampler alone ends lower than explore→exploit. Goal, on
 every objective: explore→exploit's median at most GPSampler's, and gp_wins below 8.
-Run: python benchmarks/bo_efficiency.py. The last line printed is the results as JSON.
+BO_OBJECTIVES (comma-separated names) runs only those. Run: python benchmarks/bo_efficiency.py.
+The last line printed is the results as JSON.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from tunebook.core.search.bayesian import (
     from_optuna_params,
     import_optuna,
     optuna_distributions,
+    to_optuna_params,
 )
 
 SEEDS = int(os.environ.get("BO_SEEDS", "10"))
@@ -209,6 +213,8 @@ if os.environ.get("BO_TABULAR", "1") != "0":
         tabular,
         None,
     )
+if os.environ.get("BO_OBJECTIVES"):
+    OBJECTIVES = {name: OBJECTIVES[name] for name in os.environ["BO_OBJECTIVES"].split(",")}
 #: What TPE and GPSampler alone are told about an infeasible trial (no constraint channel
 #: here): the error of a constant predictor, the worst a trial can sensibly report.
 INFEASIBLE_VALUE = 1.0
@@ -226,10 +232,11 @@ def run_sampler(sampler: Sampler, problem: Problem, seed: int, trials: int) -> f
     return min(value for _, value in history if value is not None)
 
 
-def run_optuna(sampler: Any, problem: Problem, trials: int) -> float:
-    """Best value of an Optuna sampler with ask/tell over the same space."""
+def run_optuna(sampler: Any, problem: Problem, trials: int, study: Any = None) -> float:
+    """Best value of an Optuna sampler with ask/tell over the same space (in `study`, a new
+    one by default)."""
     optuna = import_optuna()
-    study = optuna.create_study(sampler=sampler)
+    study = study or optuna.create_study(sampler=sampler)
     dists = optuna_distributions(problem.space)
     for _ in range(trials):
         trial = study.ask(dists)
@@ -243,13 +250,23 @@ def run_tpe(problem: Problem, seed: int) -> float:
     return run_optuna(import_optuna().samplers.TPESampler(seed=seed), problem, BUDGET)
 
 
-def run_gp(problem: Problem, seed: int) -> float:
-    """Optuna's GPSampler alone, seeded, with its defaults (10 random start-up trials)."""
+def run_gp(problem: Problem, seed: int, start: Sampler | None = None) -> float:
+    """Optuna's GPSampler alone, seeded: with its defaults (10 random start-up trials), or
+    started from the first 10 points of `start` (enqueued) instead."""
     optuna = import_optuna()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
-    return run_optuna(sampler, problem, BUDGET)
+        sampler = optuna.samplers.GPSampler(
+            seed=seed,
+            warn_independent_sampling=False,
+            n_startup_trials=DEFAULT_STARTUP_TRIALS if start is None else 1,
+        )
+    study = optuna.create_study(sampler=sampler)
+    if start is not None:
+        for index in range(DEFAULT_STARTUP_TRIALS):
+            point = start.sample(problem.space, seed, index)
+            study.enqueue_trial(to_optuna_params(problem.space, point))
+    return run_optuna(sampler, problem, BUDGET, study)
 
 
 OURS, GP = "explore->exploit", "gp alone"
@@ -259,6 +276,7 @@ STRATEGIES: dict[str, tuple[int, Callable[[Problem, int], float]]] = {
         lambda p, s: run_sampler(BayesianSampler("min", DEFAULT_STARTUP_TRIALS), p, s, BUDGET),
     ),
     GP: (BUDGET, run_gp),
+    "gp, our start": (BUDGET, lambda p, s: run_gp(p, s, QuasiRandomSampler())),
     "tpe": (BUDGET, run_tpe),
     "quasi-random": (BUDGET, lambda p, s: run_sampler(QuasiRandomSampler(), p, s, BUDGET)),
     "random x2": (2 * BUDGET, lambda p, s: run_sampler(RandomSampler(), p, s, 2 * BUDGET)),
