@@ -191,8 +191,8 @@ def take_waiting(inbox: queue.Queue[Any], timeout: float) -> list[Any]:
 
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """Start children with SIGINT ignored (the worker server, started by the first worker,
-    inherits it, and the workers it forks inherit it from the server): a terminal's Ctrl-C
+    """Start children with SIGINT ignored (the worker server inherits it, and the workers it
+    forks inherit it from the server): a terminal's Ctrl-C
     goes to the whole process group, and must not kill a worker still starting up (its trial
     would end `failed` instead of going back to pending). Only the main thread can do this."""
     if threading.current_thread() is not threading.main_thread():

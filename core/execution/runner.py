@@ -177,8 +177,8 @@ class Runner:
                 announce_foreign_code(session, self.notice)
                 scheduler = Scheduler(session, experiments)
                 # Started before any change, so that an executor that cannot start (Ray
-                # unreachable) changes nothing, and before the first point is drawn, so
-                # that workers import torch while the sampler's imports and draws happen.
+                # unreachable) changes nothing; while it starts (the worker server imports
+                # torch), a thread imports what the first draw needs.
                 will_train = not self.stop.is_set() and self._will_train(scheduler)
                 if will_train:
                     quasi_random.import_in_background()
