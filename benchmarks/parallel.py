@@ -14,12 +14,15 @@ times).
 
 Besides end-to-end throughput it reports what explains the ratios: the fixed cost of a run
 (the time to the first trial's start: session, sampler, the executor's start, for Ray the
-local instance's; what each worker's first trial took beyond its training: spawn, torch
+local instance's; what each worker's first trial took beyond its training: its start, torch
 import, data; the time after the last trial's finish: the executor's shutdown), the
 overhead per trial (the median of what a trial took beyond its training, in ms, each
 worker's first trial left out), the mean training time per trial (the loop's own data +
 compute seconds) and the torch threads per worker. Goals: 2 workers >= 1.8x the trials/min
 of 1 worker; 2 Ray tasks >= 0.9x those of 2 workers (reported starting Ray and joining it).
+The runs share this process, so its worker server (which imports torch for the workers)
+starts once, on the first process-executor run: later runs fork their workers at once, as a
+script calling `api.run` again would; a `tunebook run` command pays about 2 s for it.
 
     .venv/bin/python benchmarks/parallel.py [--trials 32] [--steps 2000] [--repeats 3]
 
@@ -217,8 +220,8 @@ def main() -> None:
     ray_vs = ray["trials_per_min"] / two["trials_per_min"]
     joined_vs = joined["trials_per_min"] / two["trials_per_min"]
     print(
-        f"speedup 2 vs 1 worker: {speedup:.2f}x end to end, {steady:.2f}x without the fixed "
-        f"cost; vs 1 worker on 1 thread: {vs_single:.2f}x (goal {GOAL}x); 2 Ray tasks vs 2 "
+        f"speedup 2 vs 1 worker: {speedup:.2f}x end to end (goal {GOAL}x), {steady:.2f}x "
+        f"without the fixed cost; vs 1 worker on 1 thread: {vs_single:.2f}x; 2 Ray tasks vs 2 "
         f"workers: {ray_vs:.2f}x starting Ray, {joined_vs:.2f}x joining it (goal {RAY_GOAL}x); "
         f"{args.trials} trials x {args.steps} steps, {args.repeats} repeats, {cpus} CPUs, "
         f"load {load_before:.1f} -> {load_after:.1f}"
