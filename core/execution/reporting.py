@@ -72,9 +72,10 @@ class BatchReporter:
     batches through `connection` (anything with `send(message)`: a worker's own pipe, which
     a worker killed mid-send breaks for itself only, or a queue).
 
-    The trial stops by itself when asked (`stop`: anything with `is_set()`) or when the
-    process's parent died (its parent pid changed): a SIGKILLed runner does not leave
-    orphans training.
+    The trial stops by itself when asked (`stop`: anything with `is_set()`) or, in a worker
+    process (`parent`: its parent's pid), when that parent died (its parent pid changed): a
+    SIGKILLed runner does not leave orphans training. A trial in a thread of the runner dies
+    with it, and a Ray task watches the runner itself.
     """
 
     def __init__(
@@ -83,7 +84,7 @@ class BatchReporter:
         self.trial_id = trial_id
         self.connection = connection
         self.stop = stop
-        self.parent = os.getppid() if parent is None else parent
+        self.parent = parent
         self._calls: list[tuple[str, tuple[Any, ...]]] = []
         self._steps = 0
         self._sent_at = time.monotonic()
@@ -123,5 +124,5 @@ class BatchReporter:
         self._record("save_state", (step, state), True)
 
     def should_stop(self) -> bool:
-        """Stop when the runner asks, or when the runner is gone."""
-        return self.stop.is_set() or os.getppid() != self.parent
+        """Stop when the runner asks, or when the worker's parent is gone."""
+        return self.stop.is_set() or (self.parent is not None and os.getppid() != self.parent)

@@ -11,12 +11,12 @@ import sys
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from tunebook.core.execution.executors import EXECUTORS, RayOptions
 from tunebook.sessions import Session, TrialStatus
 from tunebook.sessions.report import failure_groups
 from tunebook.sessions.text import plural, safe_text
 
 if TYPE_CHECKING:
-    from tunebook.core.execution.executors import RayOptions
     from tunebook.core.execution.runner import RunResult
 
 STOP_WAIT = 120.0  # seconds to wait for a runner to exit after `tunebook stop`
@@ -36,7 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--executor",
-        choices=("inline", "process", "ray"),
+        choices=EXECUTORS,
         default="process",
         help="process: trials in worker processes (default); inline: in this process; "
         "ray: Ray tasks on a local Ray instance or a cluster (pip install 'tunebook[ray]')",
@@ -136,7 +136,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 def ray_options(args: argparse.Namespace) -> RayOptions | None:
     """The Ray options given, checked; one sentence when they come without `--executor ray`,
     or with an option Ray does not take."""
-    from tunebook.core.execution.executors import RayOptions
     from tunebook.sessions import BadInput
 
     given = {

@@ -17,6 +17,8 @@ from tunebook.core.execution.trial_task import TrialOutcome, TrialTask
 
 #: A batch of `TrialReporter` calls made by a running trial: (method name, arguments).
 Calls = list[tuple[str, tuple[Any, ...]]]
+#: The kinds of worker message that end what is heard of a trial.
+LAST_MESSAGES = ("outcome", "died")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import queue
 import threading
 from typing import Any
 
-from tunebook.core.execution.executors.base import Event, Executor, event_of
+from tunebook.core.execution.executors.base import LAST_MESSAGES, Event, Executor, event_of
 from tunebook.core.execution.executors.trial_thread import TrialThread
 from tunebook.core.execution.pool import take_waiting
 from tunebook.core.execution.trial_task import TrialTask
@@ -62,7 +62,7 @@ class InlineExecutor(Executor):
     def events(self, timeout: float) -> list[Event]:
         """The messages of the trial's thread, those of a cancelled trial dropped."""
         messages = [m for m in take_waiting(self.messages, timeout) if m[1] not in self.cancelled]
-        if any(m[0] in ("outcome", "died") for m in messages):
+        if any(m[0] in LAST_MESSAGES for m in messages):
             self.thread = None  # its end is handed over: the next trial may start
         return [event_of(m) for m in messages]
 

@@ -32,10 +32,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tunebook.core.execution.executors.base import Event, Executor, Lost, event_of
+from tunebook.core.execution.executors.base import (
+    LAST_MESSAGES,
+    Event,
+    Executor,
+    Lost,
+    event_of,
+)
 from tunebook.core.execution.executors.ray_options import RayOptions
 from tunebook.core.execution.executors.trial_thread import TrialThread
-from tunebook.core.execution.trial_task import TrialTask
+from tunebook.core.execution.trial_task import TrialTask, describe_error
 from tunebook.core.execution.worker import warm_up
 from tunebook.core.workload_source import is_file_target, split_ref
 from tunebook.sessions import BadInput
@@ -120,7 +126,7 @@ def trial_on_ray(task: TrialTask, resume_state: bytes | None, board: Any) -> Ite
         while True:
             message = messages.get()
             yield message
-            if message[0] in ("outcome", "died"):
+            if message[0] in LAST_MESSAGES:
                 return
     finally:
         watch.close()
@@ -285,7 +291,7 @@ class RayExecutor(Executor):
                     if message[0] == "started":
                         self.nodes[trial_id] = message[2].split()[1]
                     out.append(event_of(message))
-                    if message[0] in ("outcome", "died"):
+                    if message[0] in LAST_MESSAGES:
                         self._forget(trial_id)
                         break
             except StopIteration:
@@ -323,10 +329,9 @@ class RayExecutor(Executor):
     def _lost(self, trial_id: int, exc: Exception) -> Lost:
         """A trial whose task failed: requeued when its node died, else `failed` with what
         Ray said (a worker process that died: a crash, or the out-of-memory killer)."""
-        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
         if isinstance(exc, self.ray.exceptions.NodeDiedError):
-            return Lost(trial_id, f"its Ray node left the cluster: {first_line}", requeue=True)
-        return Lost(trial_id, f"its Ray worker died: {type(exc).__name__}: {first_line}")
+            return Lost(trial_id, f"its Ray node left the cluster: {describe_error(exc)}", True)
+        return Lost(trial_id, f"its Ray worker died: {describe_error(exc)}")
 
     def request_stop(self) -> None:
         """Every trial stops at its next step, saving its resume state."""

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from tunebook.core.execution.reporting import BatchReporter
-from tunebook.core.execution.trial_task import TrialTask, run_trial_task
+from tunebook.core.execution.trial_task import TrialTask, describe_error, run_trial_task
 
 
 class QueueConnection:
@@ -43,7 +43,7 @@ class TrialThread(threading.Thread):
             outcome = run_trial_task(self.task, reporter)
             reporter.send()
         except BaseException as exc:  # the thread's end must reach the runner, whatever it was
-            reason = f"the trial's worker ended: {type(exc).__name__}: {exc}".strip()
-            self.messages.put(("died", trial_id, reason.splitlines()[0][:500]))
+            reason = f"the trial's worker ended: {describe_error(exc)}"
+            self.messages.put(("died", trial_id, reason))
             return
         self.messages.put(("outcome", trial_id, outcome))
