@@ -72,10 +72,11 @@ class BatchReporter:
     batches through `connection` (anything with `send(message)`: a worker's own pipe, which
     a worker killed mid-send breaks for itself only, or a queue).
 
-    The trial stops by itself when asked (`stop`: anything with `is_set()`) or, in a worker
-    process (`parent`: its parent's pid), when that parent died (its parent pid changed): a
-    SIGKILLed runner does not leave orphans training. A trial in a thread of the runner dies
-    with it, and a Ray task watches the runner itself.
+    The trial stops by itself when asked (`stop`: anything with `is_set()`) or, given
+    `parent` (the pid of the process's parent: the runner of a worker process, the raylet of
+    a Ray worker), when that parent died (its parent pid changed): a SIGKILLed runner or
+    raylet does not leave orphans training. A trial in a thread of the runner itself dies
+    with the runner, and watches nothing.
     """
 
     def __init__(
@@ -124,5 +125,5 @@ class BatchReporter:
         self._record("save_state", (step, state), True)
 
     def should_stop(self) -> bool:
-        """Stop when the runner asks, or when the worker's parent is gone."""
+        """Stop when the runner asks, or when the watched parent is gone."""
         return self.stop.is_set() or (self.parent is not None and os.getppid() != self.parent)

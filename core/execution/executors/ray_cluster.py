@@ -122,7 +122,10 @@ def trial_on_ray(task: TrialTask, resume_state: bytes | None, board: Any) -> Ite
     messages: queue.Queue[Any] = queue.Queue()
     watch = BoardWatch(board)
     try:
-        TrialThread(replace(task, resume_state=resume_state), messages, watch).start()
+        # Parent: the node's raylet. A worker it leaves behind when it dies saves its state
+        # and stops, and the trial resumes elsewhere.
+        trial = replace(task, resume_state=resume_state)
+        TrialThread(trial, messages, watch, parent=os.getppid()).start()
         while True:
             message = messages.get()
             yield message

@@ -27,18 +27,22 @@ class TrialThread(threading.Thread):
     """Trains `task` and puts its messages on `messages`: ("calls", id, calls) batches, then
     ("outcome", id, outcome); or ("died", id, reason) when something escapes the trial's
     own error handling (`SystemExit` from a workload, say), which a worker process would
-    not have survived either. `stop` (anything with `is_set()`) asks the trial to stop."""
+    not have survived either. `stop` (anything with `is_set()`) asks the trial to stop, and
+    so does the death of the process `parent`, when given (see `BatchReporter`)."""
 
-    def __init__(self, task: TrialTask, messages: queue.Queue[Any], stop: Any) -> None:
+    def __init__(
+        self, task: TrialTask, messages: queue.Queue[Any], stop: Any, parent: int | None = None
+    ) -> None:
         super().__init__(name=f"tunebook-trial-{task.trial_id}", daemon=True)
         self.task = task
         self.messages = messages
         self.stop = stop
+        self.parent = parent
 
     def run(self) -> None:
         """Train, then send the outcome (or what ended the thread)."""
         trial_id = self.task.trial_id
-        reporter = BatchReporter(trial_id, QueueConnection(self.messages), self.stop)
+        reporter = BatchReporter(trial_id, QueueConnection(self.messages), self.stop, self.parent)
         try:
             outcome = run_trial_task(self.task, reporter)
             reporter.send()
