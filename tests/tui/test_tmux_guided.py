@@ -55,6 +55,31 @@ def move_to(terminal: Terminal, pattern: str, limit: int = 40) -> None:
     raise AssertionError(f"no designer row's hint shows {pattern!r}:\n{terminal.screen()}")
 
 
+def editing(terminal: Terminal) -> bool:
+    """The designer's field is open: its footer offers saving and going back, not the
+    row keys (at 80×24 the field's own hint is below the fold)."""
+    footer = terminal.screen().rstrip().splitlines()[-1]
+    return "^s Save" in footer and "e Edit" not in footer
+
+
+def type_setting(terminal: Terminal, name: str, value: str, shown: str, tries: int = 5) -> None:
+    """Open the designer's field on setting `name`, type `value` and keep it, until the table
+    shows `shown`. Typing waits until the screen shows the field open: on a loaded machine
+    an enter can open it after the next keys have gone to the table."""
+    for _ in range(tries):
+        if not editing(terminal):
+            move_to(terminal, words(SETTING_HELP[name], 5))
+            terminal.keys("Enter")
+            if not wait_quietly(lambda: editing(terminal), 10):
+                continue
+        terminal.keys("C-u")
+        terminal.keys(value)
+        terminal.keys("Enter")  # the table shows the value once it is kept
+        if wait_quietly(lambda: not editing(terminal) and re.search(shown, terminal.screen()), 10):
+            return
+    raise AssertionError(f"{name} = {value} never showed as {shown!r}:\n{terminal.screen()}")
+
+
 def read(path: Path, what: Callable[[Session], Any]) -> Any:
     with Session.open(path, read_only=True) as session:
         return what(session)
@@ -104,13 +129,18 @@ def measured(path: Path, kind: DecisionKind) -> bool:
     return not stage.runner_alive and "measured" in stage.stage(kind.value).summary
 
 
-def wait_for_text_quietly(terminal: Terminal, pattern: str, timeout: float) -> bool:
-    """Whether `pattern` shows within `timeout` seconds."""
+def wait_quietly(condition: Callable[[], Any], timeout: float) -> bool:
+    """Whether `condition` holds within `timeout` seconds."""
     try:
-        terminal.wait_for_text(pattern, timeout)
+        wait_for(condition, timeout, "")
     except AssertionError:
         return False
     return True
+
+
+def wait_for_text_quietly(terminal: Terminal, pattern: str, timeout: float) -> bool:
+    """Whether `pattern` shows within `timeout` seconds."""
+    return wait_quietly(lambda: re.search(pattern, terminal.screen()), timeout)
 
 
 def note_open(terminal: Terminal) -> bool:
@@ -205,13 +235,7 @@ def test_the_guided_path_by_key_presses_at_80x24(demo: tuple[Terminal, Path]) ->
         ("trials", "2", r"trials per study\s+search\s+2\b"),
         ("max_train_steps", "100", r"max_train_steps\s+budget\s+100\b"),
     ):
-        move_to(terminal, words(SETTING_HELP[name], 5))
-        terminal.keys("Enter")
-        time.sleep(1)  # the field opens (at 80x24 its hint is below the fold)
-        terminal.keys("C-u")
-        terminal.keys(value)
-        terminal.keys("Enter")
-        terminal.wait_for_text(shown, 30)
+        type_setting(terminal, name, value, shown)
     # saving waits for the check of the last edit: a press before it is refused
     added = until(terminal, "C-s", lambda: read(path, lambda s: s.experiments()), 90, "added")
     assert [(e.name, e.max_train_steps) for e in added] == [("width", 100)]
