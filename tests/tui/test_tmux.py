@@ -33,14 +33,19 @@ class Terminal:
     """One private tmux server running one command in a fixed-size window."""
 
     def __init__(
-        self, socket: str, command: list[str], env: dict[str, str], size: tuple[int, int] = (
-            WIDTH, HEIGHT
-        )
+        self,
+        socket: str,
+        command: list[str],
+        env: dict[str, str],
+        folder: Path,
+        size: tuple[int, int] = (WIDTH, HEIGHT),
     ) -> None:
+        """Start `command` in `folder` (anything the app writes by a relative path, a spec
+        file typed into the designer say, lands there and not in the repository)."""
         self.socket = socket
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         self._tmux(
-            "new-session", "-d", "-x", str(size[0]), "-y", str(size[1]),
+            "new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), "-c", str(folder),
             f"env {exports} {' '.join(command)}",
         )
 
@@ -103,7 +108,7 @@ def test_the_run_outlives_the_terminal_and_the_app_reattaches(
         "TERM": "xterm-256color",
     }
     socket = f"tunebook-test-{os.getpid()}"
-    first = Terminal(socket, app_command(slow_session), env)
+    first = Terminal(socket, app_command(slow_session), env, tmp_path)
     try:
         first.wait_for_text(r"Experiment 'tiny'")
         first.keys("r")  # start a run: the map's next step, then the monitor
@@ -119,7 +124,7 @@ def test_the_run_outlives_the_terminal_and_the_app_reattaches(
     assert process_exists(runner.pid), "the runner died with the terminal"
     assert live_runner(slow_session) is not None
 
-    second = Terminal(socket, app_command(slow_session), env)
+    second = Terminal(socket, app_command(slow_session), env, tmp_path)
     try:
         second.wait_for_text(r"● running")
         before = finished_on_screen(second)

@@ -109,7 +109,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
         "TERM": "xterm-256color",
     }
     command = [sys.executable, "-m", "tunebook.tui.cli", "demo", str(path)]
-    terminal = Terminal(f"tunebook-guided-{os.getpid()}", command, env, size=(80, 24))
+    terminal = Terminal(f"tunebook-guided-{os.getpid()}", command, env, tmp_path, (80, 24))
     try:
         yield terminal, path
     finally:
