@@ -45,6 +45,7 @@ from tunebook.core.workloads.base import (
     split_length,
     split_tensors,
 )
+from tunebook.core.workloads.loading import workload_class_name
 from tunebook.sessions.errors import BadInput
 
 # Settings that may differ between a trial and its resumption.
@@ -295,7 +296,9 @@ class _Trial:
         # What a resume state must match: values after defaults and coercion, so 2 and 2.0
         # or an omitted default compare equal.
         self.fingerprint = {
-            "workload": f"{type(workload).__module__}.{type(workload).__qualname__}",
+            "workload": workload_class_name(
+                f"{type(workload).__module__}.{type(workload).__qualname__}"
+            ),
             "workload config": json.dumps(workload.config(), sort_keys=True, default=str),
             "hyperparameters": json.dumps(
                 [
@@ -367,7 +370,8 @@ class _Trial:
     def restore(self, blob: bytes) -> None:
         """Continue from a state written by ``state`` for the same workload and config."""
         payload = decode_state(blob)
-        saved = payload.get("fingerprint", {})
+        saved = dict(payload.get("fingerprint", {}))
+        saved["workload"] = workload_class_name(str(saved.get("workload")))  # older states
         different = [key for key, value in self.fingerprint.items() if saved.get(key) != value]
         if different:
             raise BadInput(

@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +26,11 @@ from tunebook.core.workloads.tabular import TabularWorkload
 def builtin_workloads() -> dict[str, type[Workload]]:
     """The built-in workloads by name, for ``tunebook workloads`` and bare-name references."""
     return {cls.name: cls for cls in (TabularWorkload, ImagesWorkload, LanguageModelWorkload)}
+
+
+#: A workload file's module name (its stem, then a hash of its path and modification time)
+#: at the start of a class's qualified name.
+_FILE_MODULE = re.compile(r"^tunebook_workload_(?P<stem>.+?)_[0-9a-f]{12}\.")
 
 
 def _import_file(ref: str, target: str) -> ModuleType:
@@ -132,3 +138,10 @@ def _check_options(ref: str, cls: type[Workload], config: dict[str, Any]) -> Non
         raise WorkloadError(
             f"workload {ref!r} has no option {unknown[0]!r} (its options: {options})"
         )
+
+
+def workload_class_name(qualified: str) -> str:
+    """`module.Class` of a workload without what a file's import name adds for uniqueness
+    (its path and modification time): the same class, whether its file was moved, touched,
+    or unpacked on a Ray node, has one name, which a trial's resume state can be checked by."""
+    return _FILE_MODULE.sub(r"\g<stem>.", qualified)

@@ -190,6 +190,32 @@ def test_state_from_another_trial_is_refused():
     assert train_trial(load_workload("tabular"), same, MemoryReporter(), state).steps_done == 24
 
 
+def test_a_workload_file_moved_or_touched_still_takes_its_trials_state(tmp_path: Path):
+    """A workload file's module name carries its path and modification time, but a resume
+    state names the class by its file's stem: a Ray node unpacks the file elsewhere on every
+    run, and a copy or `touch` changes its time. A different class is still refused."""
+    source = Path(__file__).parents[1] / "execution" / "workloads.py"
+    first, second = tmp_path / "a" / "workloads.py", tmp_path / "b" / "workloads.py"
+    for copy in (first, second):
+        copy.parent.mkdir()
+        copy.write_text(source.read_text())
+    tiny = config_from_hparams(
+        load_workload(f"{first}:Tiny"),
+        {"learning_rate": 0.01},
+        max_train_steps=20,
+        settings={"checkpoint_every": 5},
+    )
+    stopped = MemoryReporter(stop_after=10)
+    train_trial(load_workload(f"{first}:Tiny"), tiny, stopped)
+    state = stopped.states[10]
+    resumed = MemoryReporter()
+    result = train_trial(load_workload(f"{second}:Tiny"), tiny, resumed, state)
+    assert result.status is TrainingStatus.COMPLETED and min(resumed.steps) == 11
+    second.write_text(source.read_text().replace("class Tiny(", "class Other(") + "\nTiny = 0\n")
+    with pytest.raises(BadInput, match=r"\(its workload differ\)"):
+        train_trial(load_workload(f"{second}:Other"), tiny, MemoryReporter(), state)
+
+
 def test_a_trial_shorter_than_the_time_floor_saves_no_resume_state_until_stopped():
     """`checkpoint_min_seconds`: a trial that ends within the floor writes no intermediate
     resume state (re-running it costs less); 0 saves at each cadence step; a stop still
