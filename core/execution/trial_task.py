@@ -86,7 +86,14 @@ class TrialOutcome:
     details: str = ""  # the traceback of a failed trial, kept in the session's event log
 
 
-OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory")
+#: What out-of-memory errors say, lowercased: torch's and the OS's, and cuBLAS's or cuDNN's
+#: when a full GPU leaves them no room (CUBLAS_STATUS_ALLOC_FAILED, seen on an H100).
+OOM_MARKERS = (
+    "out of memory",
+    "can't allocate memory",
+    "cannot allocate memory",
+    "_status_alloc_failed",
+)
 
 
 def describe_error(exc: BaseException) -> str:

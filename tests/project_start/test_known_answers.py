@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.project_start.helpers import new_session, run_inline
 from tests.project_start.workloads import (
     BLOBS_REF,
+    CUBLAS_FULL_REF,
     CURVY_REF,
     DEVICE_FITS,
     DEVICE_FULL_REF,
@@ -58,17 +61,26 @@ def test_batch_size_stops_at_the_cpu_memory_budget(tmp_path: Path) -> None:
     assert probe.summary["recommendation"]["value"] in (32, 64)
 
 
-def test_an_out_of_memory_error_is_the_ceiling_and_the_probe_recovers(tmp_path: Path) -> None:
-    """torch's CUDA out-of-memory error above 64 examples: the probe records 128 as the
-    ceiling (`out_of_memory`, with the error), measures nothing larger, and completes with
-    a recommendation among the sizes that fit."""
-    path = new_session(tmp_path, DEVICE_FULL_REF)
+@pytest.mark.parametrize(
+    ("ref", "error"),
+    [
+        (DEVICE_FULL_REF, "OutOfMemoryError at step 1: CUDA out of memory"),
+        (CUBLAS_FULL_REF, "RuntimeError at step 1: CUDA error: CUBLAS_STATUS_ALLOC_FAILED"),
+    ],
+)
+def test_an_out_of_memory_error_is_the_ceiling_and_the_probe_recovers(
+    tmp_path: Path, ref: str, error: str
+) -> None:
+    """A full GPU above 64 examples (torch's out-of-memory error, or cuBLAS failing to
+    allocate): the probe records 128 as the ceiling (`out_of_memory`, with the error),
+    measures nothing larger, and completes with a recommendation among the sizes that fit."""
+    path = new_session(tmp_path, ref)
     probe = run_inline(path, "batch-size", {"start": 16, "max_size": 1024, **FAST})
     assert list(probe.points) == ["b16", "b32", "b64", "b128"]
     ceiling = probe.summary["ceiling"]
     assert ceiling["batch_size"] == 2 * DEVICE_FITS and ceiling["status"] == "out_of_memory"
     assert ceiling["reason"].startswith("out of memory: ")
-    assert "OutOfMemoryError at step 1: CUDA out of memory" in ceiling["reason"]
+    assert error in ceiling["reason"]
     assert probe.summary["recommendation"]["value"] <= DEVICE_FITS
 
 

@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve()
 SATURATING_REF = f"{HERE}:Saturating"
 MEMORY_HOG_REF = f"{HERE}:MemoryHog"
 DEVICE_FULL_REF = f"{HERE}:DeviceFull"
+CUBLAS_FULL_REF = f"{HERE}:CublasFull"
 BLOBS_REF = f"{HERE}:Blobs"
 CURVY_REF = f"{HERE}:Curvy"
 SLOW_REF = f"{HERE}:Slow"
@@ -129,15 +130,21 @@ class MemoryHog(Workload):
 
 class DeviceFullLinear(nn.Module):
     """A linear classifier whose training forward pass fails as a full GPU does (torch's
-    `OutOfMemoryError`) for batches larger than `DEVICE_FITS`."""
+    `OutOfMemoryError`, or with `cublas`, the error cuBLAS gives when it cannot allocate
+    its handle, as seen on an H100) for batches larger than `DEVICE_FITS`."""
 
-    def __init__(self) -> None:
+    def __init__(self, cublas: bool = False) -> None:
         super().__init__()
         self.body = nn.Linear(FEATURES, 2)
+        self.cublas = cublas
 
     def forward(self, x: Tensor) -> Tensor:
         """The logits; CUDA's out-of-memory error above `DEVICE_FITS` examples."""
         if self.training and x.shape[0] > DEVICE_FITS:
+            if self.cublas:
+                raise RuntimeError(
+                    "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"
+                )
             raise torch.cuda.OutOfMemoryError(
                 f"CUDA out of memory. Tried to allocate {x.shape[0]} MiB"
             )
@@ -156,6 +163,15 @@ class DeviceFull(Workload):
         """The classifier that runs out of device memory above `DEVICE_FITS`."""
         one_thread()
         return DeviceFullLinear()
+
+
+class CublasFull(DeviceFull):
+    """`DeviceFull` whose full device shows as cuBLAS failing to allocate."""
+
+    def model(self, hparams: Mapping[str, Any]) -> nn.Module:
+        """The classifier whose cuBLAS cannot allocate above `DEVICE_FITS`."""
+        one_thread()
+        return DeviceFullLinear(cublas=True)
 
 
 class Blobs(Workload):
