@@ -10,7 +10,8 @@ training on) cpu_count // 2 CPUs, like for like with "2 workers" (on 2 cores: 1 
 trial); and "2 Ray, running": the same, joining a Ray instance started once for the
 benchmark (`ray start --head`, as a cluster is used) instead of starting one per run. A
 run fails unless its setup's trials really ran at once (from their start and finish
-times).
+times). Trials train on the CPU in every setup, also where a GPU is visible: a Ray task
+that asks for no GPU sees none, so that is like for like.
 
 Besides end-to-end throughput it reports what explains the ratios: the fixed cost of a run
 (the time to the first trial's start: session, sampler, the executor's start, for Ray the
@@ -127,7 +128,7 @@ def measure(
     ray = None
     if setup.executor == "ray":
         ray = RayOptions(address=address if setup.joins else None, cpus_per_trial=setup.threads)
-    runner = Runner(path, executor=setup.executor, ray=ray, workers=setup.workers)
+    runner = Runner(path, executor=setup.executor, ray=ray, workers=setup.workers, device="cpu")
     cpus = setup.threads * setup.workers
     # Ray sizes a local instance from multiprocessing.cpu_count() (so os.cpu_count) only
     # with this set; else from the container's CPU quota, when it has one. A runner that

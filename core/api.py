@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunebook.core.execution.devices import AUTO
 from tunebook.core.execution.executors import RayOptions
 from tunebook.core.execution.runner import (
     STALL_TIMEOUT,
@@ -148,6 +149,7 @@ def run(
     workers: int | None = None,
     executor: str = "process",
     ray: RayOptions | None = None,
+    device: str = AUTO,
     retry_failed: bool = False,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
@@ -157,13 +159,16 @@ def run(
     (running trials then checkpoint and go back to pending). `progress` is called once per
     change of the counts; a trial that reports nothing for `stall_timeout` seconds fails.
     `executor="ray"` runs trials as Ray tasks; `ray=RayOptions(address=…,
-    cpus_per_trial=…, gpus_per_trial=…)` joins a cluster and sizes each trial."""
+    cpus_per_trial=…, gpus_per_trial=…)` joins a cluster and sizes each trial. Trials train
+    on a GPU where their worker sees one (`device="auto"`), or on `device` ("cpu", "cuda",
+    "cuda:N")."""
     return Runner(
         path,
         experiment=experiment,
         workers=workers,
         executor=executor,
         ray=ray,
+        device=device,
         retry_failed=retry_failed,
         progress=progress,
         stop=stop,

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunebook.core.execution.devices import AUTO
 from tunebook.sessions import BadInput, RunnerInfo, Session, TunebookError
 from tunebook.sessions.records import process_exists
 from tunebook.sessions.report import RUNNER_STALE_AFTER
@@ -42,6 +43,7 @@ class RunRequest:
     address: str | None = None
     cpus_per_trial: float | None = None
     gpus_per_trial: float | None = None
+    device: str = AUTO
 
     def command(self, path: str) -> list[str]:
         """The `tunebook` arguments of the detached child."""
@@ -68,6 +70,8 @@ class RunRequest:
             args += ["--cpus-per-trial", repr(self.cpus_per_trial)]
         if self.gpus_per_trial is not None:
             args += ["--gpus-per-trial", repr(self.gpus_per_trial)]
+        if self.device != AUTO:
+            args += ["--device", self.device]
         return args
 
 

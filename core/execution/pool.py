@@ -57,7 +57,7 @@ class Worker:
     result pipe into the pool's inbox; `None` follows its last message once the pipe closes
     (the process exited or died, perhaps half-way through a message)."""
 
-    def __init__(self, pool: WorkerPool) -> None:
+    def __init__(self, pool: WorkerPool, slot: int) -> None:
         self.tasks: Any = pool.context.Queue()
         self.tasks.cancel_join_thread()  # a task for a worker that died must not block exit
         results, sender = pool.context.Pipe(duplex=False)
@@ -70,6 +70,7 @@ class Worker:
                 pool.threads,
                 pool.memory_limit_mb,
                 RunnerSide.here(),
+                slot,
             ),
             daemon=True,
         )
@@ -103,7 +104,7 @@ class WorkerPool:
         self.threads = max(1, (os.cpu_count() or 1) // size)
         self.memory_limit_mb = memory_limit_mb
         self.inbox: queue.Queue[tuple[Worker, Any]] = queue.Queue()
-        self.workers = [Worker(self) for _ in range(size)]
+        self.workers = [Worker(self, slot) for slot in range(size)]
 
     def idle(self) -> list[Worker]:
         """Workers with no task assigned."""
@@ -149,7 +150,7 @@ class WorkerPool:
         if self.stop.is_set():
             del self.workers[index]
         else:
-            self.workers[index] = Worker(self)
+            self.workers[index] = Worker(self, index)
         return worker.process.exitcode
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tunebook.core.execution.devices import AUTO, checked_device, requested_device
 from tunebook.core.execution.executors import EXECUTORS, RayOptions, make_executor
 from tunebook.core.execution.executors.base import Executor, Finished, Lost, Reported
 from tunebook.core.execution.lifecycle import Heartbeat, signals_stop
@@ -93,6 +94,9 @@ class Runner:
         executor: `process` (default), `inline` (a thread of this process; tests,
             debugging) or `ray`.
         ray: the `ray` executor's cluster address and per-trial resources.
+        device: where trials train: `auto` (default: a GPU when the worker sees one, the
+            workers spread over the GPUs; under Ray, only with `gpus_per_trial`), `cpu`,
+            `cuda` (refused where no GPU is visible) or `cuda:N`.
         retry_failed: put `failed` trials back to pending first.
         rerun: trial ids to reset to pending first (results, metrics and checkpoints
             cleared; hyperparameters and seeds kept), so they train again from scratch:
@@ -116,6 +120,7 @@ class Runner:
         workers: int | None = None,
         executor: str = "process",
         ray: RayOptions | None = None,
+        device: str = AUTO,
         retry_failed: bool = False,
         rerun: Sequence[int] = (),
         memory_limit_mb: int | None = None,
@@ -131,6 +136,7 @@ class Runner:
             raise BadInput(f"--workers must be at least 1, got {workers}")
         if ray is not None and executor != "ray":
             raise BadInput(f"Ray options need --executor ray, not --executor {executor}")
+        self.device = self._device(requested_device(device), executor, ray or RayOptions())
         if not stall_timeout > 0:  # also refuses NaN
             raise BadInput(f"--stall-timeout must be more than 0 seconds, got {stall_timeout}")
         self.path = path
@@ -227,9 +233,27 @@ class Runner:
         for experiment in scheduler.experiments:
             session.update_experiment(experiment.id, status=ExperimentStatus.RUNNING)
 
+    @staticmethod
+    def _device(device: str, executor: str, ray: RayOptions) -> str:
+        """What each trial task asks for. A GPU named for trials on this machine must be
+        here (torch is imported for that check only); a Ray task sees only the GPUs it
+        asked for, so without `gpus_per_trial` its trials train on the CPU."""
+        if executor != "ray":
+            return device if device in (AUTO, "cpu") else checked_device(device)
+        if ray.gpus_per_trial:
+            return device
+        if device not in (AUTO, "cpu"):
+            raise BadInput(
+                f"--device {device} with --executor ray needs --gpus-per-trial: a Ray task "
+                "sees only the GPUs it asks for"
+            )
+        return "cpu"
+
     def _describe(self) -> str:
-        return f"run --executor {self.executor}" + (
-            "" if self.workers is None else f" --workers {self.workers}"
+        return (
+            f"run --executor {self.executor}"
+            + ("" if self.workers is None else f" --workers {self.workers}")
+            + ("" if self.device == AUTO else f" --device {self.device}")
         )
 
     def _experiments(self, session: Session) -> list[Experiment]:
@@ -288,7 +312,7 @@ class Runner:
                     session.start_trial(trial.id)
                     study = session.study(trial.study_id)
                     reporters[trial.id] = SessionReporter(session, trial.id, study.objective_mode)
-                    executor.submit(task_for(session, trial, executor.threads))
+                    executor.submit(task_for(session, trial, executor.threads, self.device))
                     self._progress(session, scheduler)
             elif stop_requested is None:
                 executor.request_stop()
@@ -348,9 +372,10 @@ def requeue(session: Session, trial_id: int, reason: str, event: str) -> None:
         session.log_event("runner", event, f"trial {trial_id} resumes {where}")
 
 
-def task_for(session: Session, trial: Trial, threads: int) -> TrialTask:
+def task_for(session: Session, trial: Trial, threads: int, device: str = AUTO) -> TrialTask:
     """The self-contained task of a trial: its study's fixed values, its own params and
-    seeds, the experiment's step budget and settings, and its resume state if any."""
+    seeds, the experiment's step budget and settings, its resume state if any, and the
+    device it asks for."""
     study = session.study(trial.study_id)
     experiment = session.experiment(study.experiment_id)
     source = session_workload_source(session)
@@ -368,6 +393,7 @@ def task_for(session: Session, trial: Trial, threads: int) -> TrialTask:
         settings=dict(experiment.design.get("training", {})),
         resume_state=None if resume is None else resume[1],
         threads=threads,
+        device=device,
     )
 
 

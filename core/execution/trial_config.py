@@ -8,6 +8,7 @@ become `TrialConfig` fields; the rest — architecture, optimizer and schedule h
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -124,9 +125,9 @@ def check_hparams(workload: Workload, hparams: Mapping[str, Any], max_train_step
     Schedule.from_hparams(schedule, max_train_steps)
 
 
-def build_trial_config(workload: Workload, task: TrialTask) -> TrialConfig:
-    """The config of a runner's trial task."""
-    return config_from_hparams(
+def build_trial_config(workload: Workload, task: TrialTask, device: str) -> TrialConfig:
+    """The config of a runner's trial task, trained on `device`."""
+    config = config_from_hparams(
         workload,
         task.hparams,
         max_train_steps=task.max_train_steps,
@@ -136,3 +137,4 @@ def build_trial_config(workload: Workload, task: TrialTask) -> TrialConfig:
         data_seed=task.data_seed,
         threads=task.threads,
     )
+    return dataclasses.replace(config, device=device)

@@ -38,6 +38,7 @@ class TrialTask:
     settings: dict[str, Any] = field(default_factory=dict)
     resume_state: bytes | None = None
     threads: int = 1
+    device: str = "auto"  # as the run asked (`devices.trial_device` resolves it in the worker)
 
     @property
     def task_id(self) -> int:
@@ -117,14 +118,17 @@ def workload_for(task: TrialTask) -> Workload:
     return cached_workload(task.workload, json.dumps(task.workload_config, sort_keys=True))
 
 
-def run_trial_task(task: TrialTask, reporter: TrialReporter) -> TrialOutcome:
-    """Train the trial, reporting through `reporter`; never raises for a trial's own error."""
+def run_trial_task(task: TrialTask, reporter: TrialReporter, slot: int = 0) -> TrialOutcome:
+    """Train the trial, reporting through `reporter`, on the device the task asks for (a
+    pool's worker `slot` picks among this process's GPUs); never raises for a trial's own
+    error."""
+    from tunebook.core.execution.devices import trial_device
     from tunebook.core.execution.trial_config import build_trial_config
     from tunebook.core.training import train_trial
 
     try:
         workload = workload_for(task)
-        config = build_trial_config(workload, task)
+        config = build_trial_config(workload, task, trial_device(task.device, slot))
         result = train_trial(workload, config, reporter, resume_state=task.resume_state)
     except Exception as exc:
         return TrialOutcome(

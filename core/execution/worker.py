@@ -98,12 +98,14 @@ def worker_main(
     threads: int,
     memory_limit_mb: int | None,
     runner: RunnerSide,
+    slot: int,
 ) -> None:
     """Run tasks from `tasks` until a None arrives or the runner is gone; every message goes
     to `results`, this worker's own pipe to the runner: ("started", trial id, None) when it
     takes a task, then ("calls", …) batches and one ("outcome", …). Ctrl-C is the runner's
     to handle: it asks trials to stop via `stop`. The worker ends once its parent, the
-    worker server, is gone: the server ends with the runner."""
+    worker server, is gone: the server ends with the runner. `slot`, the worker's place in
+    the pool, picks its GPU where there are several."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     if not runner.alive():  # killed before we asked: `parent` may already be a stranger
@@ -127,7 +129,7 @@ def worker_main(
                 results.send(("outcome", task.key, task.run(stop)))
                 continue
             reporter = BatchReporter(task.trial_id, results, stop, parent)
-            outcome = run_trial_task(task, reporter)
+            outcome = run_trial_task(task, reporter, slot)
             reporter.send()
             results.send(("outcome", task.trial_id, outcome))
     except (BrokenPipeError, ConnectionResetError):

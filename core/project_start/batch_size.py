@@ -24,6 +24,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from tunebook.core.execution.devices import checked_device, default_device
 from tunebook.core.project_start.probe import (
     THROUGHPUT_UNIT,
     Points,
@@ -62,30 +63,6 @@ def available_memory_mb() -> float:
     except OSError:
         pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-
-
-def default_device() -> str:
-    """`cuda` when a GPU is visible, else `cpu`."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def checked_device(device: str) -> str:
-    """`device` if torch can train on it here; BadInput saying why not otherwise."""
-    import torch
-
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as exc:
-        raise BadInput(
-            f"--device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)"
-        ) from exc
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"--device {device!r}: no CUDA GPU is visible to torch on this machine")
-    if kind not in ("cpu", "cuda"):
-        raise BadInput(f"--device {device!r}: the batch-size probe measures on cpu or cuda")
-    return device
 
 
 class BatchSizeProbe(ProbePlan):

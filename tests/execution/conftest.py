@@ -245,6 +245,21 @@ class BackgroundRun(threading.Thread):
         return self.outcome
 
 
+def stop_once_checkpointed(path: Path, trials: int, **options: Any) -> None:
+    """Run until `trials` trials have a checkpoint each, then stop gracefully."""
+    stop = threading.Event()
+    run = BackgroundRun(path, stop=stop, **options)
+
+    def all_checkpointed() -> bool:
+        with Session.open(path, read_only=True) as session:
+            saved = [session.resume_state(t.id) for t in session.trials()]
+            return len(saved) == trials and None not in saved
+
+    wait_for(all_checkpointed, 120, f"a checkpoint of {trials} trials")
+    stop.set()
+    assert run.result().stopped
+
+
 @pytest.fixture
 def tiny_session(tmp_path: Path) -> Path:
     """A session with one tiny experiment: 3 quasi-random trials of 30 steps."""

@@ -26,6 +26,7 @@ from tests.execution.conftest import (
     running_trials,
     spec_text,
     start_cli,
+    stop_once_checkpointed,
     trials_of,
     wait_for,
 )
@@ -107,13 +108,28 @@ def test_a_request_no_node_can_satisfy_is_one_sentence_and_changes_nothing(
 
 
 @pytest.mark.ray
+def test_a_study_stopped_under_ray_resumes_in_the_next_run(tmp_path: Path) -> None:
+    """Each run ships the workload file to Ray anew (another folder on the node): the trial
+    still resumes from the state the last run saved, and logs each step once."""
+    pytest.importorskip("ray")
+    spec = spec_text(steps=300, trials=1, fixed={"sleep_ms": 10.0}, checkpoint_every=10)
+    path = new_session(tmp_path, spec)
+    stop_once_checkpointed(path, 1, executor="ray")
+    Runner(path, executor="ray").run()
+    (trial,) = trials_of(path)
+    assert (trial.status, trial.attempts, trial.error) == (TrialStatus.COMPLETED, 2, "")
+    ((steps, _),) = losses(path).values()
+    assert steps == list(range(1, 301))
+
+
+@pytest.mark.ray
 def test_a_trial_trains_the_same_under_ray_as_in_a_worker_process(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     spec = spec_text(steps=40, trials=2, eval_every=10, checkpoint_every=10)
     under_ray = new_session(tmp_path, spec, name="ray")
     under_process = new_session(tmp_path, spec, name="process")
     Runner(under_ray, executor="ray").run()
-    Runner(under_process, executor="process", workers=2).run()
+    Runner(under_process, executor="process", workers=2, device="cpu").run()  # as Ray's
     curves = losses(under_ray)
     assert len(curves) == 2 and all(len(steps) == 40 for steps, _ in curves.values())
     assert curves == losses(under_process)  # same seeds, same numbers, bit for bit

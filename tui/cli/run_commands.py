@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from tunebook.core.execution.devices import AUTO, DEVICE_HELP, requested_device
 from tunebook.core.execution.executors import EXECUTORS, RayOptions
 from tunebook.sessions import Session, TrialStatus
 from tunebook.sessions.report import failure_groups
@@ -40,6 +41,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         default="process",
         help="process: trials in worker processes (default); inline: in this process; "
         "ray: Ray tasks on a local Ray instance or a cluster (pip install 'tunebook[ray]')",
+    )
+    run.add_argument(
+        "--device",
+        default=AUTO,
+        help=f"where trials train: {DEVICE_HELP}; the workers spread over the GPUs",
     )
     ray = run.add_argument_group("Ray (with --executor ray)")
     ray.add_argument(
@@ -108,6 +114,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run in the foreground with a progress bar, or start a detached runner."""
     ray = ray_options(args)
+    requested_device(args.device)
     if args.detach:
         return detach(args)
     from tunebook.core.execution.runner import STALL_TIMEOUT, Runner
@@ -118,6 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         ray=ray,
+        device=args.device,
         retry_failed=args.retry_failed,
         rerun=args.rerun,
         memory_limit_mb=args.memory_limit,
@@ -262,6 +270,7 @@ def detach(args: argparse.Namespace) -> int:
         address=args.address,
         cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial,
+        device=args.device,
     )
     started = start_runner(args.path, request, notice=print_notice)
     print(
