@@ -31,9 +31,13 @@ from tests.execution.conftest import (
     wait_for,
 )
 from tests.execution.ray_nodes import CLUSTER_ENV, descendants, ray_cluster, ray_processes
+from tests.execution.workloads import TINY_REF
+from tunebook.core.execution.executors import RayOptions
 from tunebook.core.execution.runner import Runner
-from tunebook.sessions import Session, TrialStatus
+from tunebook.sessions import BadInput, Session, TrialStatus
 from tunebook.sessions.report import RUNNER_STALE_AFTER
+
+TINY_DIR = Path(TINY_REF.rpartition(":")[0]).parent  # the workload file's folder
 
 
 @pytest.mark.parametrize(
@@ -105,6 +109,36 @@ def test_a_request_no_node_can_satisfy_is_one_sentence_and_changes_nothing(
     assert trials_of(tiny_session) == []  # nothing drawn, nothing started
     with Session.open(tiny_session, read_only=True) as session:
         assert session.runner() is None
+
+
+@pytest.mark.ray
+def test_a_script_connected_to_ray_runs_its_trials_there_and_stays_connected(
+    tmp_path: Path,
+) -> None:
+    """`ray.init(runtime_env={"working_dir": …})` and then `api.run(executor="ray")` in one
+    script: the trials run on the script's Ray, which is still connected after. Connected
+    without the workload file's folder as working_dir, or asked to join another address,
+    the run is one sentence."""
+    ray = pytest.importorskip("ray")
+    path = new_session(tmp_path, spec_text(steps=20, trials=2))
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        with pytest.raises(BadInput, match=r"without a working_dir, so the workload file "):
+            Runner(path, executor="ray").run()
+    finally:
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"working_dir": str(TINY_DIR)})
+    try:
+        result = Runner(path, executor="ray").run()
+        assert ray.is_initialized()
+        other = new_session(tmp_path, spec_text(steps=20, trials=2), name="other")
+        with pytest.raises(BadInput, match="connected to Ray already, so it cannot join"):
+            Runner(other, executor="ray", ray=RayOptions(address="127.0.0.1:6379")).run()
+        assert trials_of(other) == []
+    finally:
+        ray.shutdown()
+    assert result.progress.completed == 2
+    assert [t.status for t in trials_of(path)] == [TrialStatus.COMPLETED] * 2
 
 
 @pytest.mark.ray

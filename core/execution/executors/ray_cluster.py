@@ -189,6 +189,11 @@ class RayExecutor(Executor):
     def __init__(self, options: RayOptions, workload: str, workers: int | None = None) -> None:
         self.ray = import_ray()
         if options.address is not None:
+            if self.ray.is_initialized():
+                raise BadInput(
+                    f"this process is connected to Ray already, so it cannot join "
+                    f"{options.address} too; leave the address out to run there"
+                )
             check_reachable(options.address)
         self.options = options
         self.workers = workers
@@ -198,7 +203,7 @@ class RayExecutor(Executor):
         self.room, self.nodes_at = 0, -math.inf
         self.dead_nodes: set[str] = set()  # ids of the nodes the cluster declared dead
         self.workload, runtime_env, staging = ship_workload(workload)
-        self.connected = False
+        self.connected = self.owns_connection = False
         try:
             self._connect(runtime_env)
         except BaseException:
@@ -211,9 +216,49 @@ class RayExecutor(Executor):
                 shutil.rmtree(staging, ignore_errors=True)
 
     def _connect(self, runtime_env: dict[str, Any]) -> None:
-        """Start a local Ray instance or join the cluster; check that a trial fits."""
+        """Start a local Ray instance or join the cluster, or use the connection the calling
+        script made (`ray.init` before `api.run`, kept open at the end: Ray uploads files
+        only with a job, so a workload file must be in the folder the script gave as its
+        `working_dir`); check that a trial fits."""
         ray = self.ray
         where = self.options.address or "a local Ray instance"
+        if ray.is_initialized():
+            where = "the Ray this process is connected to"
+            if runtime_env and not ray.get_runtime_context().runtime_env.get("working_dir"):
+                raise BadInput(
+                    f"this process is connected to Ray already, without a working_dir, so "
+                    f"the workload file {self.workload.split(':')[0]} cannot reach the "
+                    "nodes; call ray.init(runtime_env={'working_dir': FOLDER}) with the "
+                    "file's folder, or leave ray.init to tunebook"
+                )
+        else:
+            self._init(runtime_env, where)
+        self.connected = True
+        # On the runner's own node: it must not die with another node (every trial would
+        # then stop at once, and again on every retry).
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.board = ray.remote(num_cpus=0)(StopBoard).options(scheduling_strategy=here).remote()
+        self.remote_trial = ray.remote(trial_on_ray).options(
+            num_returns="streaming",
+            num_cpus=self.options.cpus_per_trial,
+            num_gpus=self.options.gpus_per_trial,
+            max_retries=0,
+        )
+        self._check_room(where)
+        # As the process pool does: each slot's worker imports torch while the runner draws
+        # the first points (Ray then reuses these workers for the trials).
+        warm = ray.remote(warm_up).options(
+            num_cpus=self.options.cpus_per_trial, num_gpus=self.options.gpus_per_trial
+        )
+        for _ in range(min(self.room, self.workers or self.room)):
+            warm.remote()
+
+    def _init(self, runtime_env: dict[str, Any], where: str) -> None:
+        """Start a local Ray instance, or join the cluster at the address, for this run
+        (`close` shuts it down, or leaves the cluster)."""
+        ray = self.ray
         with runner_signals_kept():
             try:
                 ray.init(
@@ -232,20 +277,11 @@ class RayExecutor(Executor):
                 )
                 first = (str(exc).strip().splitlines() or ["no answer"])[0][:200]
                 raise BadInput(f"could not start or join {where}: {first}{hint}") from exc
-        self.connected = True
-        # On the runner's own node: it must not die with another node (every trial would
-        # then stop at once, and again on every retry).
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        self.owns_connection = True
 
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-        self.board = ray.remote(num_cpus=0)(StopBoard).options(scheduling_strategy=here).remote()
-        self.remote_trial = ray.remote(trial_on_ray).options(
-            num_returns="streaming",
-            num_cpus=self.options.cpus_per_trial,
-            num_gpus=self.options.gpus_per_trial,
-            max_retries=0,
-        )
-        alive = [n for n in ray.nodes() if n.get("Alive")]
+    def _check_room(self, where: str) -> None:
+        """How many trials the alive nodes fit; BadInput when not even one does."""
+        alive = [n for n in self.ray.nodes() if n.get("Alive")]
         self.room = fit(alive, self.options)
         if self.room == 0:
             sizes = "; ".join(
@@ -257,13 +293,6 @@ class RayExecutor(Executor):
                 f"{self.options.gpus_per_trial:g} GPUs for a trial (its nodes: "
                 f"{sizes or 'none'}); lower --cpus-per-trial or --gpus-per-trial"
             )
-        # As the process pool does: each slot's worker imports torch while the runner draws
-        # the first points (Ray then reuses these workers for the trials).
-        warm = ray.remote(warm_up).options(
-            num_cpus=self.options.cpus_per_trial, num_gpus=self.options.gpus_per_trial
-        )
-        for _ in range(min(self.room, self.workers or self.room)):
-            warm.remote()
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -349,10 +378,11 @@ class RayExecutor(Executor):
 
     def close(self) -> None:
         """Cancel what still runs (the runner has given up on it) and leave Ray (a local
-        instance shuts down)."""
+        instance shuts down), unless the connection was the calling script's."""
         if self.connected:
             for trial_id in list(self.generators):
                 self.cancel(trial_id)
+        if self.owns_connection:
             self.ray.shutdown()
 
 
