@@ -1,10 +1,11 @@
 """Which torch device a trial or a measurement trains on: a GPU where one is visible to the
 process that trains, unless the user says otherwise.
 
-The runner never imports torch (it stays light, and must not initialise CUDA before its
-workers fork), so a run's `--device` is checked here in two halves: its spelling at once
-(`requested_device`), and what it names where the trial trains (`trial_device`, in the
-worker, with that worker's GPUs).
+The runner stays light (no torch for `auto` or `cpu`), and the GPUs that count are those
+of the process that trains, so a run's `--device` is checked in two halves: its spelling
+at once (`requested_device`), and what it names where the trial trains (`trial_device`, in
+the worker, with that worker's GPUs). Workers fork from a server that never touches CUDA,
+so each initialises its own.
 """
 
 from __future__ import annotations
