@@ -26,6 +26,7 @@ from tunebook.core.training import (
     train_trial,
 )
 from tunebook.core.workloads import load_workload
+from tunebook.core.workloads.loading import workload_class_name
 from tunebook.sessions.errors import BadInput
 
 STOP_AFTER = 13
@@ -214,6 +215,10 @@ def test_a_workload_file_moved_or_touched_still_takes_its_trials_state(tmp_path:
     second.write_text(source.read_text().replace("class Tiny(", "class Other(") + "\nTiny = 0\n")
     with pytest.raises(BadInput, match=r"\(its workload differ\)"):
         train_trial(load_workload(f"{second}:Other"), tiny, MemoryReporter(), state)
+    # States saved before the class was named by its stem carry the import name: the same.
+    assert workload_class_name("tunebook_workload_my_data_0123456789ab.Tiny") == "my_data.Tiny"
+    builtin = "tunebook.core.workloads.tabular.TabularWorkload"
+    assert workload_class_name(builtin) == builtin
 
 
 def test_a_trial_shorter_than_the_time_floor_saves_no_resume_state_until_stopped():
