@@ -106,6 +106,18 @@ def cli(
     )
 
 
+def run_refused(path: Path, *options: Any) -> str:
+    """`tunebook run PATH OPTIONS`, which must exit 2 with one `tunebook: ` sentence and
+    leave every trial as it was; returns the sentence."""
+    before = [(t.id, t.status) for t in trials_of(path)]
+    run = cli("run", path, *options)
+    assert run.returncode == 2, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("tunebook: "), line
+    assert [(t.id, t.status) for t in trials_of(path)] == before
+    return line
+
+
 def start_cli(*args: Any, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
     """Start `tunebook ARGS` in its own process group (so a test can signal the group),
     with `env` added to the environment."""

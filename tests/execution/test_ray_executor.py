@@ -23,6 +23,7 @@ from tests.execution.conftest import (
     cli,
     losses,
     new_session,
+    run_refused,
     running_trials,
     spec_text,
     start_cli,
@@ -62,12 +63,7 @@ TINY_DIR = Path(TINY_REF.rpartition(":")[0]).parent  # the workload file's folde
 def test_ray_options_are_checked_before_anything_starts(
     tiny_session: Path, options: list[str], sentence: str
 ) -> None:
-    before = [(t.id, t.status) for t in trials_of(tiny_session)]
-    run = cli("run", tiny_session, *options)
-    assert run.returncode == 2, run.stderr
-    (line,) = run.stderr.strip().splitlines()
-    assert line.startswith("tunebook: ") and sentence in line, line
-    assert [(t.id, t.status) for t in trials_of(tiny_session)] == before
+    assert sentence in run_refused(tiny_session, *options)
 
 
 def test_without_ray_installed_the_ray_executor_is_one_sentence(tiny_session: Path) -> None:
