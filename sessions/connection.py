@@ -89,10 +89,13 @@ def connect(path: Path, writable: bool) -> Database:
 
     On a file this user can write (`writable`, from `read_only_reason`) it is read-write
     with `query_only`, so that closing the last connection checkpoints the log; where
-    nobody can write, `immutable` or `mode=ro`.
+    nobody can write, `immutable` or `mode=ro`. Never creates the file (`mode=rw`): one
+    deleted after its checks raises, where a plain connect would put an empty file in its
+    place.
     """
     if writable:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        uri = f"{path.resolve().as_uri()}?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         configure(conn)
         conn.execute("PRAGMA query_only = ON")
     else:

@@ -23,6 +23,7 @@ import pytest
 from tests.sessions.helpers import TUNEBOOK, run_cli, sha256, sidecars
 from tunebook.core import api
 from tunebook.sessions import Session
+from tunebook.sessions.errors import SessionFileError
 
 EXPORTS = [("export", "--format", f) for f in ("json", "csv", "md")]
 
@@ -189,3 +190,26 @@ def test_a_killed_new_leaves_partial_files_that_the_next_new_removes(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, path.name]
     with Session.open(path, read_only=True) as session:
         assert session.info().workload == "tabular"
+
+
+def test_a_file_deleted_between_its_checks_and_its_opening_is_not_recreated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's watcher reopens the file while a user may delete it: opening it must then
+    fail, not create an empty SQLite file in its place (which the watcher once reported as
+    the file "replaced by another file" instead of "deleted")."""
+    from tunebook.sessions import connection
+
+    path = tmp_path / "s.tunebook"
+    Session.create(path, "tabular", {}).close()
+    reason = connection.read_only_reason
+
+    def deleted_after_the_checks(checked: Path) -> str:
+        why = reason(checked)
+        checked.unlink()
+        return why
+
+    monkeypatch.setattr(connection, "read_only_reason", deleted_after_the_checks)
+    with pytest.raises(SessionFileError, match=r"s\.tunebook"):
+        Session.open(path, read_only=True)
+    assert not path.exists()
