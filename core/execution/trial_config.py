@@ -8,7 +8,6 @@ become `TrialConfig` fields; the rest — architecture, optimizer and schedule h
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +82,7 @@ def config_from_hparams(
     init_seed: int = 0,
     data_seed: int = 0,
     threads: int | None = None,
+    device: str = "cpu",
 ) -> TrialConfig:
     """Build and check the loop's config; raises BadInput naming an undeclared hparam."""
     settings = dict(settings or {})
@@ -110,6 +110,7 @@ def config_from_hparams(
         init_seed=init_seed,
         data_seed=data_seed,
         threads=threads,
+        device=device,
         objective_metric=None if objective is None else objective[0],
         objective_mode=None if objective is None else objective[1],
     )
@@ -127,7 +128,7 @@ def check_hparams(workload: Workload, hparams: Mapping[str, Any], max_train_step
 
 def build_trial_config(workload: Workload, task: TrialTask, device: str) -> TrialConfig:
     """The config of a runner's trial task, trained on `device`."""
-    config = config_from_hparams(
+    return config_from_hparams(
         workload,
         task.hparams,
         max_train_steps=task.max_train_steps,
@@ -136,5 +137,5 @@ def build_trial_config(workload: Workload, task: TrialTask, device: str) -> Tria
         init_seed=task.init_seed,
         data_seed=task.data_seed,
         threads=task.threads,
+        device=device,
     )
-    return dataclasses.replace(config, device=device)

@@ -60,8 +60,9 @@ def _workload_and_config(payload: Mapping[str, Any], **settings: Any) -> tuple[A
         init_seed=int(payload.get("init_seed", 0)),
         data_seed=int(payload.get("data_seed", 0)),
         threads=int(payload.get("threads", 1)),
+        device=payload.get("device", "cpu"),
     )
-    return workload, dataclasses.replace(config, device=payload.get("device", "cpu"))
+    return workload, config
 
 
 def train_unit(payload: Mapping[str, Any], stop: Any) -> dict[str, Any]:
