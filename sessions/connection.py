@@ -43,8 +43,13 @@ def is_read_only_file(path: Path) -> bool:
 
 
 def read_only_reason(path: Path) -> str:
-    """Why this user cannot write the session at `path` (empty when they can)."""
-    if os.statvfs(path).f_flag & os.ST_RDONLY:
+    """Why this user cannot write the session at `path` (empty when they can); a file
+    deleted since its path was checked is the session-file error, not an OSError."""
+    try:
+        on_read_only_file_system = os.statvfs(path).f_flag & os.ST_RDONLY
+    except FileNotFoundError as exc:
+        raise SessionFileError(f"session file '{path}' does not exist") from exc
+    if on_read_only_file_system:
         return f"'{path}' is on a read-only file system"
     if is_read_only_file(path):
         return f"'{path}' is not writable"

@@ -213,3 +213,24 @@ def test_a_file_deleted_between_its_checks_and_its_opening_is_not_recreated(
     with pytest.raises(SessionFileError, match=r"s\.tunebook"):
         Session.open(path, read_only=True)
     assert not path.exists()
+
+
+def test_a_file_deleted_between_its_path_check_and_its_permission_checks_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One step earlier than the case above: the file goes after `check_session_path`,
+    before `read_only_reason` looks at its file system (an OSError there once)."""
+    from tunebook.sessions import connection
+
+    path = tmp_path / "s.tunebook"
+    Session.create(path, "tabular", {}).close()
+    check = connection.check_session_path
+
+    def deleted_after_the_path_check(checked: Path) -> None:
+        check(checked)
+        checked.unlink()
+
+    monkeypatch.setattr(connection, "check_session_path", deleted_after_the_path_check)
+    with pytest.raises(SessionFileError, match=r"session file '.*s\.tunebook' does not exist"):
+        Session.open(path, read_only=True)
+    assert not path.exists()
