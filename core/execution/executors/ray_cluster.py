@@ -50,6 +50,9 @@ CONNECT_TIMEOUT = 5.0  # seconds to reach a cluster's head before giving up
 POLL_BOARD_EVERY = 1.0  # seconds between a task's looks at the stop board
 BOARD_TIMEOUT = 10.0  # seconds a look may take before the runner counts as gone
 NODES_EVERY = 5.0  # seconds between looks at the cluster's nodes (its room for trials)
+#: Seconds between a task's yields of reporter calls: each yield is an object and a message
+#: through Ray (about a millisecond of CPU on each side), so the trial's batches are merged.
+YIELD_CALLS_EVERY = 0.5
 
 
 def import_ray() -> Any:
@@ -126,13 +129,35 @@ def trial_on_ray(task: TrialTask, resume_state: bytes | None, board: Any) -> Ite
         # and stops, and the trial resumes elsewhere.
         trial = replace(task, resume_state=resume_state)
         TrialThread(trial, messages, watch, parent=os.getppid()).start()
-        while True:
-            message = messages.get()
+        yield from merged_calls(messages, task.trial_id, YIELD_CALLS_EVERY)
+    finally:
+        watch.close()
+
+
+def merged_calls(messages: queue.Queue[Any], trial_id: int, every: float) -> Iterator[Any]:
+    """The trial thread's messages in order until its last, its ("calls", …) batches merged
+    into one at most every `every` seconds; any other message (an outcome, a death) goes
+    at once, after the calls before it."""
+    calls: list[Any] = []
+    due = math.inf
+    while True:
+        try:
+            message = messages.get(timeout=max(0.0, due - time.monotonic()) if calls else None)
+        except queue.Empty:
+            message = None
+        if message is not None and message[0] == "calls":
+            if not calls:
+                due = time.monotonic() + every
+            calls += message[2]
+            if time.monotonic() < due:
+                continue
+        if calls:
+            yield ("calls", trial_id, calls)
+            calls = []
+        if message is not None and message[0] != "calls":
             yield message
             if message[0] in LAST_MESSAGES:
                 return
-    finally:
-        watch.close()
 
 
 @contextlib.contextmanager
