@@ -7,8 +7,9 @@ each worker cpu_count // workers torch threads); 1 worker on 1 thread, to separa
 effect of intra-op threads from that of parallel trials; and "2 Ray tasks": `executor="ray"`,
 `workers=2`, on a local Ray instance sized to the same cores, each task reserving (and
 training on) cpu_count // 2 CPUs, like for like with "2 workers" (on 2 cores: 1 thread per
-trial); and "2 Ray, running": the same, joining a Ray instance started once for the
-benchmark (`ray start --head`, as a cluster is used) instead of starting one per run. A
+trial), each run starting its own (as a `tunebook run` command does); and "2 Ray, running":
+the same, joining a Ray instance started once for the benchmark (`ray start --head`, as a
+cluster is used) instead of starting one per run. A
 run fails unless its setup's trials really ran at once (from their start and finish
 times). Trials train on the CPU in every setup, also where a GPU is visible: a Ray task
 that asks for no GPU sees none, so that is like for like.
@@ -23,7 +24,11 @@ compute seconds) and the torch threads per worker. Goals: 2 workers >= 1.8x the 
 of 1 worker; 2 Ray tasks >= 0.9x those of 2 workers (reported starting Ray and joining it).
 The runs share this process, so its worker server (which imports torch for the workers)
 starts once, on the first process-executor run: later runs fork their workers at once, as a
-script calling `api.run` again would; a `tunebook run` command pays about 2 s for it.
+script calling `api.run` again would; a `tunebook run` command pays about 2 s for it. The
+joining runs likewise share the connection the first of them makes (its Ray workers keep
+torch imported, as a script's do): an untimed run makes it (again after each run that
+started a local instance, since a process has one Ray connection), and its fixed cost is
+reported as the cost of joining cold, which a `tunebook run` command pays.
 
     .venv/bin/python benchmarks/parallel.py [--trials 32] [--steps 2000] [--repeats 3]
 
@@ -48,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.execution.ray_nodes import ray_cluster
 from tunebook.core.design import design_from_dict
 from tunebook.core.execution.executors import RayOptions
+from tunebook.core.execution.executors.ray_cluster import leave_ray
 from tunebook.core.execution.runner import Runner
 from tunebook.core.execution.trial_config import known_hparams
 from tunebook.core.experiments import add_experiment
@@ -113,7 +119,13 @@ def peak_at_once(trials: list[Trial]) -> int:
 
 
 def measure(
-    folder: Path, setup: Setup, trials: int, steps: int, index: int, address: str
+    folder: Path,
+    setup: Setup,
+    trials: int,
+    steps: int,
+    index: int,
+    address: str,
+    tag: str = "",
 ) -> Measurement:
     """Run the spec in a fresh session under `setup`. The machine looks like it has the
     setup's threads x workers cores, to the pool (threads per worker) and to a local Ray
@@ -122,7 +134,7 @@ def measure(
     trial's finish; the per-trial overhead is the median of the second for the other trials."""
     workload = load_workload("tabular")
     design = design_from_dict(spec(trials, steps, seed=0), "<parallel>", known_hparams(workload))
-    path = folder / f"{setup.label.replace(' ', '-')}-{index}.tunebook"
+    path = folder / f"{setup.label.replace(' ', '-')}-{index}{tag}.tunebook"
     with Session.create(path, "tabular", workload.config()) as session:
         add_experiment(session, design, "<parallel>", workload)
     ray = None
@@ -145,7 +157,7 @@ def measure(
     with Session.open(path, read_only=True) as session:
         done = session.trials(status=TrialStatus.COMPLETED)
     peak = peak_at_once(done)
-    if peak != min(setup.workers, trials):
+    if not tag and peak != min(setup.workers, trials):
         raise SystemExit(f"{setup.label}: {peak} trials ran at once, not {setup.workers}")
     train = statistics.mean(t.compute_seconds + t.data_seconds for t in done)
     ordered = sorted(done, key=lambda t: t.started_at or 0.0)
@@ -175,13 +187,23 @@ def main() -> None:
         Setup("1 worker, 1 thread", 1, 1),
     ]
     runs: dict[str, list[Measurement]] = {s.label: [] for s in setups}
+    cold_joins: list[float] = []  # fixed seconds of a run that joins with no connection yet
     load_before = os.getloadavg()[0]
     head = [f"--num-cpus={2 * max(1, cpus // 2)}"]
     with tempfile.TemporaryDirectory() as tmp, ray_cluster([head]) as (address, _):
+        joined = False  # whether this process holds a connection to the running instance
         for repeat in range(args.repeats):
             for setup in setups if repeat % 2 == 0 else setups[::-1]:
+                if setup.executor == "ray" and not setup.joins:
+                    leave_ray()  # a run that starts Ray starts it afresh, as a command does
+                    joined = False
+                elif setup.joins and not joined:
+                    cold = measure(Path(tmp), setup, 4, 20, repeat, address, "cold")
+                    cold_joins.append(cold.overhead)
+                    joined = True
                 measured = measure(Path(tmp), setup, args.trials, args.steps, repeat, address)
                 runs[setup.label].append(measured)
+        leave_ray()
     load_after = os.getloadavg()[0]
 
     def median(label: str, field: str) -> float:
@@ -220,10 +242,12 @@ def main() -> None:
     vs_single = two["trials_per_min"] / single["trials_per_min"]
     ray_vs = ray["trials_per_min"] / two["trials_per_min"]
     joined_vs = joined["trials_per_min"] / two["trials_per_min"]
+    cold_join = statistics.median(cold_joins)
     print(
         f"speedup 2 vs 1 worker: {speedup:.2f}x end to end (goal {GOAL}x), {steady:.2f}x "
         f"without the fixed cost; vs 1 worker on 1 thread: {vs_single:.2f}x; 2 Ray tasks vs 2 "
-        f"workers: {ray_vs:.2f}x starting Ray, {joined_vs:.2f}x joining it (goal {RAY_GOAL}x); "
+        f"workers: {ray_vs:.2f}x starting Ray, {joined_vs:.2f}x joining it (goal {RAY_GOAL}x; "
+        f"joining cold costs {cold_join:.1f} s fixed); "
         f"{args.trials} trials x {args.steps} steps, {args.repeats} repeats, {cpus} CPUs, "
         f"load {load_before:.1f} -> {load_after:.1f}"
     )
@@ -247,6 +271,7 @@ def main() -> None:
                 "ray_met": ray_vs >= RAY_GOAL,
                 "ray_joined_vs_process": round(joined_vs, 2),
                 "ray_joined_met": joined_vs >= RAY_GOAL,
+                "ray_join_cold_fixed_s": round(cold_join, 2),
                 "load_before": round(load_before, 2),
                 "load_after": round(load_after, 2),
             }

@@ -272,6 +272,17 @@ def stop_once_checkpointed(path: Path, trials: int, **options: Any) -> None:
     assert run.result().stopped
 
 
+@pytest.fixture(autouse=True)
+def no_ray_connection_left() -> Iterator[None]:
+    """A Ray connection a run made stays for the process's life: each test leaves it, so
+    the next one starts from a process without one, as a new script does."""
+    yield
+    if "tunebook.core.execution.executors.ray_cluster" in sys.modules:
+        from tunebook.core.execution.executors.ray_cluster import leave_ray
+
+        leave_ray()
+
+
 @pytest.fixture
 def tiny_session(tmp_path: Path) -> Path:
     """A session with one tiny experiment: 3 quasi-random trials of 30 steps."""

@@ -34,7 +34,9 @@ from tests.execution.conftest import (
 from tests.execution.ray_nodes import CLUSTER_ENV, descendants, ray_cluster, ray_processes
 from tests.execution.workloads import TINY_REF
 from tunebook.core.execution.executors import RayOptions
+from tunebook.core.execution.executors.ray_cluster import leave_ray
 from tunebook.core.execution.runner import Runner
+from tunebook.core.experiments import add_experiment_from_spec
 from tunebook.sessions import BadInput, Session, TrialStatus
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 
@@ -138,6 +140,44 @@ def test_a_script_connected_to_ray_runs_its_trials_there_and_stays_connected(
 
 
 @pytest.mark.ray
+def test_a_later_run_in_the_process_reuses_its_ray_connection_until_the_files_change(
+    tmp_path: Path,
+) -> None:
+    """The connection a run made stays (its workers keep torch imported), for runs with
+    the same address and workload files; other files (an edited workload) get a new job,
+    which ships them; `leave_ray` ends it, as `tunebook run` does at its end."""
+    ray = pytest.importorskip("ray")
+    folder = tmp_path / "workload"
+    shutil.copytree(TINY_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    file_ref = f"{folder / Path(TINY_REF.rpartition(':')[0]).name}:Tiny"
+
+    def study(name: str) -> Path:
+        (tmp_path / f"{name}.toml").write_text(spec_text(steps=20, trials=2))
+        path = tmp_path / f"{name}.tunebook"
+        with Session.create(path, file_ref, {}) as session:
+            add_experiment_from_spec(session, tmp_path / f"{name}.toml")
+        return path
+
+    def connection() -> tuple[str, str]:
+        """The local instance (its node) and the files its job shipped (their package)."""
+        context = ray.get_runtime_context()
+        return context.get_node_id(), context.runtime_env["working_dir"]
+
+    made = []
+    for name in ("first", "same-files"):
+        assert Runner(study(name), executor="ray").run().progress.completed == 2
+        made.append(connection())
+    assert made[0] == made[1]
+    edited = folder / Path(TINY_REF.rpartition(":")[0]).name
+    edited.write_text(edited.read_text() + "\n# edited\n")
+    assert Runner(study("edited"), executor="ray").run().progress.completed == 2
+    node, package = connection()
+    assert node != made[0][0] and package != made[0][1]
+    leave_ray()
+    assert not ray.is_initialized()
+
+
+@pytest.mark.ray
 def test_a_study_stopped_under_ray_resumes_in_the_next_run(tmp_path: Path) -> None:
     """Each run ships the workload file to Ray anew (another folder on the node): the trial
     still resumes from the state the last run saved, and logs each step once."""
@@ -145,6 +185,7 @@ def test_a_study_stopped_under_ray_resumes_in_the_next_run(tmp_path: Path) -> No
     spec = spec_text(steps=300, trials=1, fixed={"sleep_ms": 10.0}, checkpoint_every=10)
     path = new_session(tmp_path, spec)
     stop_once_checkpointed(path, 1, executor="ray")
+    leave_ray()  # as a new process would: the next run ships the file anew
     Runner(path, executor="ray").run()
     (trial,) = trials_of(path)
     assert (trial.status, trial.attempts, trial.error) == (TrialStatus.COMPLETED, 2, "")

@@ -134,11 +134,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         stall_timeout=STALL_TIMEOUT if args.stall_timeout is None else args.stall_timeout,
     )
     before = trial_marks(args.path)
-    if args.detached_child:
-        result = Runner(args.path, **runner_args).run()
-    else:
-        result = run_with_progress(args.path, runner_args)
-    return report_run(args.path, result, before)
+    try:
+        if args.detached_child:
+            result = Runner(args.path, **runner_args).run()
+        else:
+            result = run_with_progress(args.path, runner_args)
+        return report_run(args.path, result, before)
+    finally:
+        if args.executor == "ray":  # the command ends: so does the Ray connection it made
+            from tunebook.core.execution.executors.ray_cluster import leave_ray
+
+            leave_ray()
 
 
 def ray_options(args: argparse.Namespace) -> RayOptions | None:

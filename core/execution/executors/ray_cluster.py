@@ -12,11 +12,17 @@ Faults: a trial whose worker process dies ends `failed` (the trial may have caus
 whose node leaves the cluster goes back to pending and resumes from its last checkpoint
 elsewhere. Each task polls the runner's stop board once a second and stops (saving its
 resume state) when asked, or when the board is gone because the runner died.
+
+A Ray connection tunebook made stays open for the life of the process (as the process
+executor's worker server does), so a script's next run starts on workers that have torch
+imported already; it is remade when a run asks for another address or another workload
+file, and ends with `leave_ray` (what `tunebook run` does) or at the process's exit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import os
@@ -191,6 +197,34 @@ def check_reachable(address: str) -> None:
         ) from exc
 
 
+#: What the Ray connection tunebook made and kept was made for: (the address, or None for
+#: a local instance; the fingerprint of the workload files shipped); None when this process
+#: has no such connection (none at all, or the calling script's own).
+_kept: tuple[str | None, str] | None = None
+
+
+def leave_ray() -> None:
+    """End the Ray connection a run made and kept (a local instance shuts down); nothing
+    when there is none, or when the connection is the calling script's."""
+    global _kept
+    if _kept is not None:
+        _kept = None
+        import ray
+
+        ray.shutdown()
+
+
+def files_fingerprint(folder: str | None) -> str:
+    """A hash of the files in `folder` (names and bytes): the same for the same workload
+    files, wherever they were staged; empty for no folder."""
+    if folder is None:
+        return ""
+    digest = hashlib.sha256()
+    for file in sorted(Path(folder).iterdir()):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def ship_workload(ref: str) -> tuple[str, dict[str, Any], str | None]:
     """How the workload reaches remote workers: (the reference they load, the runtime
     environment, a staging folder to delete once `ray.init` has uploaded it). A workload
@@ -214,7 +248,7 @@ class RayExecutor(Executor):
     def __init__(self, options: RayOptions, workload: str, workers: int | None = None) -> None:
         self.ray = import_ray()
         if options.address is not None:
-            if self.ray.is_initialized():
+            if self.ray.is_initialized() and _kept is None:
                 raise BadInput(
                     f"this process is connected to Ray already, so it cannot join "
                     f"{options.address} too; leave the address out to run there"
@@ -228,9 +262,9 @@ class RayExecutor(Executor):
         self.room, self.nodes_at = 0, -math.inf
         self.dead_nodes: set[str] = set()  # ids of the nodes the cluster declared dead
         self.workload, runtime_env, staging = ship_workload(workload)
-        self.connected = self.owns_connection = False
+        self.connected, self.board = False, None
         try:
-            self._connect(runtime_env)
+            self._connect(runtime_env, (options.address, files_fingerprint(staging)))
         except BaseException:
             self.close()
             raise
@@ -240,14 +274,20 @@ class RayExecutor(Executor):
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
 
-    def _connect(self, runtime_env: dict[str, Any]) -> None:
-        """Start a local Ray instance or join the cluster, or use the connection the calling
-        script made (`ray.init` before `api.run`, kept open at the end: Ray uploads files
-        only with a job, so a workload file must be in the folder the script gave as its
+    def _connect(self, runtime_env: dict[str, Any], purpose: tuple[str | None, str]) -> None:
+        """Start a local Ray instance or join the cluster (or reuse the connection an earlier
+        run made for the same `purpose`: address and workload files), or use the connection
+        the calling script made (`ray.init` before `api.run`: Ray uploads files only with a
+        job, so a workload file must be in the folder the script gave as its
         `working_dir`); check that a trial fits."""
+        global _kept
         ray = self.ray
         where = self.options.address or "a local Ray instance"
-        if ray.is_initialized():
+        if _kept is not None and (_kept != purpose or not ray.is_initialized()):
+            leave_ray()  # made for another address or other files, or ended by the script
+        if _kept == purpose:
+            where = "the Ray instance an earlier run connected to"  # its workers are warm
+        elif ray.is_initialized():
             where = "the Ray this process is connected to"
             if runtime_env and not ray.get_runtime_context().runtime_env.get("working_dir"):
                 raise BadInput(
@@ -258,6 +298,7 @@ class RayExecutor(Executor):
                 )
         else:
             self._init(runtime_env, where)
+            _kept = purpose
         self.connected = True
         # On the runner's own node: it must not die with another node (every trial would
         # then stop at once, and again on every retry).
@@ -281,8 +322,8 @@ class RayExecutor(Executor):
             warm.remote()
 
     def _init(self, runtime_env: dict[str, Any], where: str) -> None:
-        """Start a local Ray instance, or join the cluster at the address, for this run
-        (`close` shuts it down, or leaves the cluster)."""
+        """Start a local Ray instance, or join the cluster at the address (kept until
+        `leave_ray`, or a run that needs another)."""
         ray = self.ray
         with runner_signals_kept():
             try:
@@ -302,7 +343,6 @@ class RayExecutor(Executor):
                 )
                 first = (str(exc).strip().splitlines() or ["no answer"])[0][:200]
                 raise BadInput(f"could not start or join {where}: {first}{hint}") from exc
-        self.owns_connection = True
 
     def _check_room(self, where: str) -> None:
         """How many trials the alive nodes fit; BadInput when not even one does."""
@@ -402,13 +442,14 @@ class RayExecutor(Executor):
             self.ray.cancel(generator, force=True)
 
     def close(self) -> None:
-        """Cancel what still runs (the runner has given up on it) and leave Ray (a local
-        instance shuts down), unless the connection was the calling script's."""
+        """Cancel what still runs (the runner has given up on it) and end the stop board;
+        the connection stays for the next run (see `leave_ray`)."""
         if self.connected:
             for trial_id in list(self.generators):
                 self.cancel(trial_id)
-        if self.owns_connection:
-            self.ray.shutdown()
+        if self.board is not None:
+            with contextlib.suppress(Exception):  # a cluster gone already took it along
+                self.ray.kill(self.board)
 
 
 def fit(nodes: list[dict[str, Any]], options: RayOptions) -> int:
