@@ -153,6 +153,9 @@ class TrialDetail:
     data_seconds: float
     #: Seconds from start to finish (to `at` while running); None before it started.
     elapsed: float | None
+    #: Where its latest attempt trained: worker (pid, or Ray node and pid) and device;
+    #: empty before it started, and for trials run before tunebook recorded it.
+    trained_on: str
     reproduce: str
     checkpoints: tuple[CheckpointRow, ...]
     train_loss: PlotSeries
@@ -305,6 +308,7 @@ def trial_detail(session: Session, trial_id: int, at: float | None = None) -> Tr
         compute_seconds=trial.compute_seconds,
         data_seconds=trial.data_seconds,
         elapsed=elapsed(trial, at),
+        trained_on=session.trial_where(trial_id),
         reproduce=trial.reproduce,
         checkpoints=tuple(
             CheckpointRow(c.kind, c.step, c.value, c.size)

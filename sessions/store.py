@@ -1009,6 +1009,16 @@ class Session:
             for r in reversed(rows)
         ]
 
+    def trial_where(self, trial_id: int) -> str:
+        """Where the trial's latest attempt trained (its worker and device, as the runner
+        logged it when the trial started); empty when never logged."""
+        row = self.db.execute(
+            "SELECT data FROM events WHERE kind = 'trial.started' "
+            "AND json_extract(data, '$.trial') = ? ORDER BY id DESC LIMIT 1",
+            [trial_id],
+        ).fetchone()
+        return "" if row is None else str(_load(row[0]).get("where", ""))
+
     def add_note(self, target: str, text: str) -> Note:
         """Attach a note to `target` ('session', 'experiment:3', 'trial:12', …)."""
         note_id = self._insert("notes", {"at": now(), "target": target, "text": text})

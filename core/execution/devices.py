@@ -56,6 +56,15 @@ def checked_device(device: str) -> str:
     return device
 
 
+def device_named(requested: str, slot: int = 0) -> str:
+    """The device `trial_device` picks, for the record of where a trial trained; the request
+    as given where it refuses (the trial then fails with that sentence)."""
+    try:
+        return trial_device(requested, slot)
+    except BadInput:
+        return requested
+
+
 def trial_device(requested: str, slot: int = 0) -> str:
     """The device a trial trains on in this process. `auto` and `cuda` spread a pool's
     workers over the GPUs this process sees (worker `slot` takes GPU slot mod count; a Ray

@@ -335,8 +335,13 @@ class Runner:
                 elif isinstance(event, Lost):
                     lost = TrialOutcome(trial_id, TrialStatus.FAILED, error=event.reason)
                     record_outcome(session, reporters.pop(trial_id), lost)
-                else:
-                    continue  # Started: the no-progress clock runs from now
+                else:  # Started: the no-progress clock runs from now
+                    if event.where:
+                        where = event.where
+                        message = f"trial {trial_id} started: {where}"
+                        data = {"trial": trial_id, "where": where}
+                        session.log_event("runner", "trial.started", message, data)
+                    continue
                 heard_at.pop(trial_id, None)
                 self._progress(session, scheduler)
             now = time.monotonic()

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from tunebook.core.execution.devices import device_named
 from tunebook.core.execution.reporting import BatchReporter
 from tunebook.core.execution.trial_task import TrialTask, UnitTask, run_trial_task
 
@@ -101,11 +102,11 @@ def worker_main(
     slot: int,
 ) -> None:
     """Run tasks from `tasks` until a None arrives or the runner is gone; every message goes
-    to `results`, this worker's own pipe to the runner: ("started", trial id, None) when it
-    takes a task, then ("calls", …) batches and one ("outcome", …). Ctrl-C is the runner's
-    to handle: it asks trials to stop via `stop`. The worker ends once its parent, the
-    worker server, is gone: the server ends with the runner. `slot`, the worker's place in
-    the pool, picks its GPU where there are several."""
+    to `results`, this worker's own pipe to the runner: ("started", id, where: its pid and
+    a trial's device) when it takes a task, then ("calls", …) batches and one ("outcome",
+    …). Ctrl-C is the runner's to handle: it asks trials to stop via `stop`. The worker
+    ends once its parent, the worker server, is gone: the server ends with the runner.
+    `slot`, the worker's place in the pool, picks its GPU where there are several."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     if not runner.alive():  # killed before we asked: `parent` may already be a stranger
@@ -124,10 +125,12 @@ def worker_main(
                 continue
             if task is None:
                 exit_now()
-            results.send(("started", task.task_id, None))
             if isinstance(task, UnitTask):
+                results.send(("started", task.task_id, None))
                 results.send(("outcome", task.key, task.run(stop)))
                 continue
+            where = f"pid {os.getpid()}, {device_named(task.device, slot)}"
+            results.send(("started", task.trial_id, where))
             reporter = BatchReporter(task.trial_id, results, stop, parent)
             outcome = run_trial_task(task, reporter, slot)
             reporter.send()

@@ -5,6 +5,7 @@ the `Tiny` workload, real sessions, real worker deaths."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -28,6 +29,12 @@ EXECUTORS = [
 #: How each executor's worker is made to die mid-trial: a real SIGKILL of the worker
 #: process, or, for `inline`, whose worker is a thread of the runner, SystemExit escaping it.
 DEATHS = {"inline": "exit", "process": "crash", "ray": "crash"}
+#: Where each executor says a trial trains (the runner logs it; the trial detail shows it).
+WHERE = {
+    "inline": r"pid \d+ \(inline\), (cpu|cuda:\d+)",
+    "process": r"pid \d+, (cpu|cuda:\d+)",
+    "ray": r"Ray node [0-9a-f]{12}, pid \d+, (cpu|cuda:\d+)",
+}
 WORKER_DIED = {
     "inline": "the trial's worker ended: SystemExit: 3",
     "process": "the worker process died (exit code -9",
@@ -74,6 +81,7 @@ def test_a_trial_streams_its_reports_in_order_then_completes(
         executor.submit(task_for(session, trial, executor.threads))
         events = events_until_finished(executor, trial.id)
         assert isinstance(events[0], Started)
+        assert re.fullmatch(WHERE[executor_name], events[0].where), events[0].where
         assert isinstance(events[-1], Finished)
         assert events[-1].outcome.status is TrialStatus.COMPLETED
         calls = calls_of(events)
@@ -107,6 +115,7 @@ def test_a_study_finishes_with_exactly_its_budget(tiny_session: Path, executor_n
             assert trial.best_step in (10, 20, 30) and trial.best_value is not None
             assert trial.reproduce == f"tunebook trial rerun {tiny_session} {trial.id}"
             assert session.resume_state(trial.id) is None  # dropped once finished
+            assert re.fullmatch(WHERE[executor_name], session.trial_where(trial.id))
         assert session.runner() is None  # released on a clean exit
         assert session.experiments()[0].status is ExperimentStatus.FINISHED
 

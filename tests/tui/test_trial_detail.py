@@ -102,6 +102,24 @@ async def test_overview_tabs_and_charts(tmp_path: Path) -> None:
         assert not isinstance(app.screen, TrialDetailScreen)
 
 
+async def test_the_overview_says_where_the_latest_attempt_trained(tmp_path: Path) -> None:
+    """From the runner's log of each start (none for this trial's first attempt, which a
+    session from before this was recorded lacks: then the line is left out)."""
+    path, trial_id, _ = make_session(tmp_path / "s.tunebook")
+    async with session_app(path, []) as (app, pilot):
+        screen = await open_detail(app, pilot, trial_id)
+        assert "trained on" not in str(screen.query_one("#summary", Static).render())
+    with Session.open(path) as session:
+        for where in ("pid 41, cpu", "Ray node 0123456789ab, pid 42, cuda:0"):
+            data = {"trial": trial_id, "where": where}
+            session.log_event("runner", "trial.started", f"trial {trial_id}: {where}", data)
+        session.log_event("runner", "trial.started", "another", {"trial": trial_id + 10})
+    async with session_app(path, []) as (app, pilot):
+        screen = await open_detail(app, pilot, trial_id)
+        summary = str(screen.query_one("#summary", Static).render())
+        assert "trained on: Ray node 0123456789ab, pid 42, cuda:0\n" in summary
+
+
 async def test_curves_grow_while_the_trial_runs(tmp_path: Path) -> None:
     """Live: another connection writes the pending trial's steps; the screen reloads."""
     path, _, pending_id = make_session(tmp_path / "s.tunebook")

@@ -114,6 +114,8 @@ def summary_text(detail: TrialDetail) -> Text:
         f"time: compute {seconds(detail.compute_seconds)}, data {seconds(detail.data_seconds)}"
         f", elapsed {seconds(detail.elapsed)}\n"
     )
+    if detail.trained_on:
+        text.append(f"trained on: {safe_text(detail.trained_on)}\n")
     if detail.error:
         label = "reason: " if detail.status is TrialStatus.INFEASIBLE else "error: "
         text.append(label, style="bold red")

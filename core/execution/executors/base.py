@@ -27,7 +27,7 @@ class Started:
     task still waiting for a free worker or for cluster resources has not started)."""
 
     trial_id: int
-    where: str = ""  # the worker: a pid, or a Ray node and pid (for the event log)
+    where: str = ""  # the worker (a pid, or a Ray node and pid) and device: the event log's
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import queue
 import threading
 from typing import Any
 
+from tunebook.core.execution.devices import device_named
 from tunebook.core.execution.executors.base import LAST_MESSAGES, Event, Executor, event_of
 from tunebook.core.execution.executors.trial_thread import TrialThread
 from tunebook.core.execution.pool import take_waiting
@@ -55,7 +56,8 @@ class InlineExecutor(Executor):
 
     def submit(self, task: TrialTask) -> None:
         """Start the trial's thread."""
-        self.messages.put(("started", task.trial_id, f"pid {os.getpid()} (inline)"))
+        where = f"pid {os.getpid()} (inline), {device_named(task.device)}"
+        self.messages.put(("started", task.trial_id, where))
         self.thread = TrialThread(task, self.messages, StopFlag(self.stop))
         self.thread.start()
 

@@ -38,6 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tunebook.core.execution.devices import device_named
 from tunebook.core.execution.executors.base import (
     LAST_MESSAGES,
     Event,
@@ -122,12 +123,13 @@ class BoardWatch:
 
 def trial_on_ray(task: TrialTask, resume_state: bytes | None, board: Any) -> Iterator[Any]:
     """The Ray task of one trial: trains it in a thread and yields its messages, from
-    ("started", …) to ("outcome", …) or ("died", …). `resume_state` arrives through the
-    object store (Ray resolves the reference before the call)."""
+    ("started", id, (node id, where)) to ("outcome", …) or ("died", …). `resume_state`
+    arrives through the object store (Ray resolves the reference before the call)."""
     import ray
 
     node = ray.get_runtime_context().get_node_id()
-    yield ("started", task.trial_id, f"node {node} pid {os.getpid()}")
+    where = f"Ray node {node[:12]}, pid {os.getpid()}, {device_named(task.device)}"
+    yield ("started", task.trial_id, (node, where))
     messages: queue.Queue[Any] = queue.Queue()
     watch = BoardWatch(board)
     try:
@@ -386,7 +388,8 @@ class RayExecutor(Executor):
                 while generator.next_ready():
                     message = self.ray.get(next(generator))
                     if message[0] == "started":
-                        self.nodes[trial_id] = message[2].split()[1]
+                        self.nodes[trial_id], where = message[2]
+                        message = ("started", trial_id, where)
                     out.append(event_of(message))
                     if message[0] in LAST_MESSAGES:
                         self._forget(trial_id)
