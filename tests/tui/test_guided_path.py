@@ -64,12 +64,16 @@ def next_key(path: Path) -> str | None:
 
 
 async def take_next(pilot: Pilot, screen_class: type, what: str, timeout: float = 15.0) -> Any:
-    """Press `n` (from whatever screen is up) and wait for the step's screen."""
+    """Press `n` (from whatever screen is up) and wait for the step's screen; a failure
+    names the screen that was up instead."""
     app = pilot.app
     await pilot.press("n")
-    return await wait_for(
-        pilot, lambda: isinstance(app.screen, screen_class) and app.screen, timeout, what
-    )
+    try:
+        return await wait_for(
+            pilot, lambda: isinstance(app.screen, screen_class) and app.screen, timeout, what
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen up: {type(app.screen).__name__}") from None
 
 
 async def decide(pilot: Pilot, path: Path, kind: DecisionKind) -> Any:
@@ -84,8 +88,9 @@ async def decide(pilot: Pilot, path: Path, kind: DecisionKind) -> Any:
 
 
 async def run_to_the_end(pilot: Pilot, path: Path, experiment: str) -> None:
-    """`n` starts the pending trials in a detached runner and opens the monitor."""
-    await take_next(pilot, RunMonitorScreen, f"the monitor of '{experiment}'")
+    """`n` starts the pending trials in a detached runner (a child process, which a busy
+    machine may take a while to start) and opens the monitor."""
+    await take_next(pilot, RunMonitorScreen, f"the monitor of '{experiment}'", CHILD_WAIT)
 
     def reviewable() -> bool:  # every trial finished and the runner gone
         stage = read(path, lambda s: session_map(s).stage(f"experiment:{experiment}"))
