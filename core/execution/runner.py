@@ -336,11 +336,7 @@ class Runner:
                     lost = TrialOutcome(trial_id, TrialStatus.FAILED, error=event.reason)
                     record_outcome(session, reporters.pop(trial_id), lost)
                 else:  # Started: the no-progress clock runs from now
-                    if event.where:
-                        where = event.where
-                        message = f"trial {trial_id} started: {where}"
-                        data = {"trial": trial_id, "where": where}
-                        session.log_event("runner", "trial.started", message, data)
+                    log_start(session, trial_id, event.where)
                     continue
                 heard_at.pop(trial_id, None)
                 self._progress(session, scheduler)
@@ -365,6 +361,13 @@ class Runner:
                     reason = f"stopped: its worker did not stop within {STOP_GRACE:g} s"
                     requeue(session, trial_id, reason, "trial.stopped")
                     self._progress(session, scheduler)
+
+
+def log_start(session: Session, trial_id: int, where: str) -> None:
+    """Log where a trial started training (its worker and device), for its detail screen."""
+    if where:
+        message = f"trial {trial_id} started: {where}"
+        session.log_event("runner", "trial.started", message, {"trial": trial_id, "where": where})
 
 
 def requeue(session: Session, trial_id: int, reason: str, event: str) -> None:

@@ -1,6 +1,6 @@
 """How a Ray task streams a trial's messages (`merged_calls`): each yield through Ray costs
 CPU on both sides, so reporter-call batches are merged, in order, with nothing held back
-past the trial's end. Plain queues and a thread; no Ray needed."""
+past the trial's end. Plain queues; no Ray needed."""
 
 from __future__ import annotations
 
