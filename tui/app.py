@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -23,6 +24,7 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
+from tunebook.core.execution.control import RunRequest
 from tunebook.sessions import BadInput, Session, TunebookError
 from tunebook.sessions.connection import read_only_reason
 from tunebook.sessions.text import safe_text
@@ -91,13 +93,17 @@ class TunebookApp(App[None]):
         path: str | Path | None = None,
         *,
         read_only: bool = False,
-        run_workers: int | None = None,
+        run_request: RunRequest | None = None,
         keymap_file: Path | None = None,
     ) -> None:
         super().__init__()
         self._initial_path = Path(path) if path is not None else None
         self._initial_read_only = read_only
-        self._run_workers = run_workers or default_workers()
+        #: Where the runs the app starts train: `tunebook run`'s options, from the command
+        #: line; by default half the cores' worker processes.
+        self.run_request = run_request or RunRequest()
+        if self.run_request.executor == "process" and self.run_request.workers is None:
+            self.run_request = replace(self.run_request, workers=default_workers())
         self._keymap_file = keymap_path() if keymap_file is None else keymap_file
         self._watch_stop = threading.Event()
         #: The open session, or None on Home.
@@ -330,16 +336,21 @@ class TunebookApp(App[None]):
 
     @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
     def _start_runner(self, path: Path, rerun: tuple[int, ...]) -> None:
-        from tunebook.core.execution.control import RunRequest, start_runner
+        from tunebook.core.execution.control import start_runner
 
         notices: list[str] = []
-        request = RunRequest(workers=self._run_workers, rerun=rerun)
-        started = start_runner(path, request, notices.append)
+        started = start_runner(path, replace(self.run_request, rerun=rerun), notices.append)
         for line in notices:
             self.call_from_thread(self.notify, safe_text(line), severity="warning", timeout=15)
         self.post_message(RunnerStarted(started.pid))
         log = safe_text(str(started.log_path))
-        self.call_from_thread(self.notify, f"runner started (pid {started.pid}); log {log}")
+        where = ""
+        if self.run_request.executor == "ray":
+            cluster = self.run_request.address or "a local Ray instance"
+            where = f", its trials as Ray tasks on {safe_text(cluster)}"
+        self.call_from_thread(
+            self.notify, f"runner started (pid {started.pid}{where}); log {log}"
+        )
 
     def action_stop_run(self) -> None:
         """Ask for confirmation, then stop the runner gracefully (trials checkpoint)."""

@@ -124,6 +124,24 @@ def test_without_a_terminal_a_path_is_one_sentence_and_exit_2(
     assert err.count("\n") == 1 and "is not a session file; 'tunebook new" in err
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--address", "head:6379"], "--address is for --executor ray, not --executor process"),
+        (["--executor", "ray", "--device", "tpu"], "--device 'tpu' is not one of"),
+    ],
+)
+def test_run_options_for_the_app_are_checked_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], expected: str
+) -> None:
+    """`tunebook PATH --executor ray --address …` says where the app's runs train; options
+    that `tunebook run` would refuse are one sentence before anything opens."""
+    path = fill_session(tmp_path / "s.tunebook")
+    assert main([str(path), *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tunebook: {expected}") and err.count("\n") == 1
+
+
 def test_without_a_terminal_no_path_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     assert "usage: tunebook" in capsys.readouterr().out

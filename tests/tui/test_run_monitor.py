@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.notifications import Notify
 
 from tests.core.test_monitor import live_session
 from tests.execution.conftest import new_session, spec_text
 from tests.tui.monitor_helpers import kill_runner, open_monitor
 from tests.tui.pilot import wait_for
-from tunebook.core.execution.control import live_runner
+from tunebook.core.execution.control import RunRequest, live_runner
 from tunebook.sessions import Session, TrialStatus
 from tunebook.sessions.report import status_data
 from tunebook.tui.app import TunebookApp
@@ -56,13 +57,44 @@ def counts_line(screen: RunMonitorScreen) -> str:
     return str(screen.query_one("#monitor-counts").render())
 
 
+@pytest.mark.ray
+def test_the_apps_runs_go_where_its_run_options_say(tmp_path: Path, sessions: list[Path]) -> None:
+    """`tunebook PATH --executor ray`: `s` starts a detached runner whose trials are Ray
+    tasks (their detail says so), and the notice says where they train."""
+    pytest.importorskip("ray")
+    path = new_session(tmp_path, spec_text(steps=20, trials=2, eval_every=10))
+    sessions.append(path)
+    messages: list[Message] = []
+
+    async def scenario() -> None:
+        app = TunebookApp(path, run_request=RunRequest(executor="ray", workers=2))
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            screen = await open_monitor(pilot, app)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.runner_alive, 30, "the runner")
+            await wait_for(
+                pilot,
+                lambda: screen.data.progress.finished == 2 and not app.runner_alive,
+                120,
+                "every trial finished and the runner gone",
+            )
+
+    asyncio.run(scenario())
+    shown = [m.notification.message for m in messages if isinstance(m, Notify)]
+    assert any("its trials as Ray tasks on a local Ray instance" in text for text in shown)
+    with Session.open(path, read_only=True) as session:
+        trials = session.trials()
+        assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+        assert all(session.trial_where(t.id).startswith("Ray node ") for t in trials)
+
+
 def test_start_a_run_with_s_and_watch_it_finish(tmp_path: Path, sessions: list[Path]) -> None:
     path = new_session(tmp_path, spec_text(steps=20, trials=2, eval_every=10))
     sessions.append(path)
     messages: list[Message] = []
 
     async def scenario() -> None:
-        app = TunebookApp(path, run_workers=1)
+        app = TunebookApp(path, run_request=RunRequest(workers=1))
         async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
             screen = await open_monitor(pilot, app)
             assert screen.data is not None and screen.data.rows == ()  # trials come lazily
@@ -123,7 +155,7 @@ def test_quit_leaves_the_run_reopen_reattaches_and_x_stops_it(
     second: list[Message] = []
 
     async def start_and_quit() -> None:
-        app = TunebookApp(path, run_workers=2)
+        app = TunebookApp(path, run_request=RunRequest(workers=2))
         async with app.run_test(size=(80, 24), message_hook=first.append) as pilot:
             await open_monitor(pilot, app)
             await pilot.press("s")

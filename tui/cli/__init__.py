@@ -56,6 +56,9 @@ def build_parser() -> _Parser:
     parser = _Parser(
         prog="tunebook",
         description="Tune deep-learning models the way the Deep Learning Tuning Playbook says.",
+        epilog="With no COMMAND: 'tunebook [PATH] [--read-only]' opens the app (Home, or the "
+        "session at PATH); run's --workers, --executor, --device, --address, "
+        "--cpus-per-trial and --gpus-per-trial there say where the runs it starts train.",
     )
     parser.add_argument("--version", action="version", version=f"tunebook {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")

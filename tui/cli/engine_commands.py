@@ -227,6 +227,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     next step, or, headless, run its ready-made study with a progress bar and print the
     results."""
     from tunebook.core.demo import prepare_demo
+    from tunebook.core.execution.control import RunRequest
     from tunebook.sessions.report import status_data
     from tunebook.tui.cli.app_command import interactive, run_app
     from tunebook.tui.cli.run_commands import run_with_progress
@@ -236,7 +237,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     guided = not args.headless and interactive()
     created = prepare_demo(path, with_study=not guided)
     if guided:  # the app on the guided path: its session map shows the first step
-        return run_app(path, run_workers=args.workers)
+        return run_app(path, run_request=RunRequest(workers=args.workers))
     print(("created " if created else "resuming ") + f"{safe_text(path)}: {DEMO_BLURB}")
     run_with_progress(str(path), {"workers": args.workers})
     with Session.open(path, read_only=True) as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tunebook.core.execution.devices import AUTO, DEVICE_HELP, requested_device
@@ -18,41 +19,40 @@ from tunebook.sessions.report import failure_groups
 from tunebook.sessions.text import plural, safe_text
 
 if TYPE_CHECKING:
+    from tunebook.core.execution.control import RunRequest
     from tunebook.core.execution.runner import RunResult
 
 STOP_WAIT = 120.0  # seconds to wait for a runner to exit after `tunebook stop`
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    """Add `run` to the parser."""
-    run = commands.add_parser("run", help="run the pending trials of a session's experiments")
-    run.add_argument("path", help="the session file")
-    run.add_argument("--experiment", "-e", help="run only this experiment (default: all)")
-    run.add_argument(
+def add_target_options(parser: argparse.ArgumentParser, default_workers: str) -> None:
+    """Where trials train: workers, executor, device and Ray's options, for `tunebook run`
+    and for the runs the app starts (`tunebook PATH --executor ray --address …`)."""
+    parser.add_argument(
         "--workers",
         "-j",
         type=int,
-        help="trials at once: worker processes (default 1); with --executor ray at most "
-        "this many (default: as many as the cluster fits)",
+        help=f"trials at once: worker processes (default {default_workers}); with --executor "
+        "ray at most this many (default: as many as the cluster fits)",
     )
-    run.add_argument(
+    parser.add_argument(
         "--executor",
         choices=EXECUTORS,
         default="process",
         help="process: trials in worker processes (default); inline: in this process; "
         "ray: Ray tasks on a local Ray instance or a cluster (pip install 'tunebook[ray]')",
     )
-    run.add_argument(
+    parser.add_argument(
         "--device",
         default=AUTO,
         help=f"where trials train: {DEVICE_HELP}; the workers spread over the GPUs",
     )
-    ray = run.add_argument_group("Ray (with --executor ray)")
+    ray = parser.add_argument_group("Ray (with --executor ray)")
     ray.add_argument(
         "--address",
         metavar="HOST:PORT",
         help="join the Ray cluster whose head is here (see 'ray start --head'); "
-        "default: start a local Ray instance for this run",
+        "default: start a local Ray instance for each run",
     )
     ray.add_argument(
         "--cpus-per-trial",
@@ -66,6 +66,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="F",
         help="GPUs for each trial; a fraction below 1 shares a GPU (default 0)",
     )
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `run` to the parser."""
+    run = commands.add_parser("run", help="run the pending trials of a session's experiments")
+    run.add_argument("path", help="the session file")
+    run.add_argument("--experiment", "-e", help="run only this experiment (default: all)")
+    add_target_options(run, default_workers="1")
     run.add_argument("--retry-failed", action="store_true", help="re-run failed trials first")
     run.add_argument(
         "--rerun",
@@ -147,6 +155,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             leave_ray()
 
 
+def target_request(args: argparse.Namespace) -> RunRequest:
+    """Where the trials of a detached run train (the `add_target_options` given), checked:
+    one sentence for a device spelled wrong or a Ray option without `--executor ray`."""
+    from tunebook.core.execution.control import RunRequest
+
+    ray_options(args)
+    requested_device(args.device)
+    return RunRequest(
+        workers=args.workers,
+        executor=args.executor,
+        address=args.address,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        device=args.device,
+    )
+
+
 def ray_options(args: argparse.Namespace) -> RayOptions | None:
     """The Ray options given, checked; one sentence when they come without `--executor ray`,
     or with an option Ray does not take."""
@@ -162,7 +187,7 @@ def ray_options(args: argparse.Namespace) -> RayOptions | None:
             if value is not None:
                 raise BadInput(f"{option} is for --executor ray, not --executor {args.executor}")
         return None
-    if args.memory_limit is not None:
+    if getattr(args, "memory_limit", None) is not None:
         raise BadInput(
             "--memory-limit is for --executor process; under Ray, its own memory monitor "
             "stops a trial that exhausts a node"
@@ -262,21 +287,16 @@ def run_with_progress(path: str, runner_args: dict) -> RunResult:
 
 def detach(args: argparse.Namespace) -> int:
     """Start `tunebook run` in its own process session and wait until it registers."""
-    from tunebook.core.execution.control import RunRequest, start_runner
+    from tunebook.core.execution.control import start_runner
     from tunebook.tui.cli.engine_commands import print_notice
 
-    request = RunRequest(
-        workers=args.workers,
-        executor=args.executor,
+    request = replace(
+        target_request(args),
         experiment=args.experiment,
         retry_failed=args.retry_failed,
         rerun=tuple(args.rerun),
         memory_limit_mb=args.memory_limit,
         stall_timeout=args.stall_timeout,
-        address=args.address,
-        cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial,
-        device=args.device,
     )
     started = start_runner(args.path, request, notice=print_notice)
     print(
