@@ -383,6 +383,22 @@ def test_snapshot_conditional(snap_compare, template: Path) -> None:
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
+async def test_a_load_that_finishes_late_keeps_what_the_user_typed(session: Path) -> None:
+    """The session changing while the designer loads starts a second load; when it ends
+    after the user began typing, the draft and the fields keep the user's edits (a name
+    typed this way was once wiped: 'name is missing' at save, in CI under load)."""
+    app = TunebookApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_designer(pilot)
+        await type_into(pilot, "#designer-name", "deep-dropout")
+        assert screen.draft is not None and screen.draft.name == "deep-dropout"
+        draft = screen.draft
+        await screen._load().wait()  # a second load of the unchanged session, to its end
+        await pilot.pause()
+        assert screen.draft is draft and draft.name == "deep-dropout"
+        assert screen.query_one("#designer-name", Input).value == "deep-dropout"
+
+
 async def test_the_palette_opens_the_designer(session: Path) -> None:
     app = TunebookApp(session)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -464,6 +464,8 @@ class DesignerScreen(SessionScreen):
         self.app.call_from_thread(self._show_loaded, loaded)
 
     def _show_loaded(self, loaded: Loaded) -> None:
+        if self.draft is not None:
+            return  # a second load (the session changed while the first ran): keep the edits
         self.loaded, self.draft = loaded, loaded.draft
         examples = goal_examples(loaded.draft, loaded.metric)
         self.query_one("#designer-examples", Static).update(
