@@ -182,7 +182,11 @@ async def test_the_screen_redraws_as_the_probe_measures(copy) -> None:  # type: 
         assert f"difference (candidate − baseline): {comparison['difference']:.4g}" in findings
         assert "(seeds measured by probe 1)" in findings
         assert f"verdict: {summary['verdict']}" in findings
-        assert screen.check_action("record", ()) is True
+        # Enabled once the app has seen the probe's runner go (its watcher may see the
+        # finished probe's rows a moment before that).
+        await wait_for(
+            pilot, lambda: screen.check_action("record", ()) is True, what="record enabled"
+        )
 
 
 async def test_p_starts_the_detached_probe_and_read_only_refuses(  # type: ignore[no-untyped-def]
