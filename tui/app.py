@@ -344,10 +344,7 @@ class TunebookApp(App[None]):
             self.call_from_thread(self.notify, safe_text(line), severity="warning", timeout=15)
         self.post_message(RunnerStarted(started.pid))
         log = safe_text(str(started.log_path))
-        where = ""
-        if self.run_request.executor == "ray":
-            cluster = self.run_request.address or "a local Ray instance"
-            where = f", its trials as Ray tasks on {safe_text(cluster)}"
+        where = where_runs_train(self.run_request)
         self.call_from_thread(
             self.notify, f"runner started (pid {started.pid}{where}); log {log}"
         )
@@ -431,6 +428,13 @@ class TunebookApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop_watching()
+
+
+def where_runs_train(request: RunRequest) -> str:
+    """What the start notice adds for runs that leave this machine's worker processes."""
+    if request.executor != "ray":
+        return ""
+    return f", its trials as Ray tasks on {safe_text(request.address or 'a local Ray instance')}"
 
 
 def default_workers() -> int:

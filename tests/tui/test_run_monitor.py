@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
-from textual.notifications import Notify
 
 from tests.core.test_monitor import live_session
 from tests.execution.conftest import new_session, spec_text
@@ -21,7 +20,7 @@ from tests.tui.pilot import wait_for
 from tunebook.core.execution.control import RunRequest, live_runner
 from tunebook.sessions import Session, TrialStatus
 from tunebook.sessions.report import status_data
-from tunebook.tui.app import TunebookApp
+from tunebook.tui.app import TunebookApp, where_runs_train
 from tunebook.tui.messages import RunnerStarted, RunnerStopped
 from tunebook.tui.screens.confirm import ConfirmScreen
 from tunebook.tui.screens.run_monitor import RunMonitorScreen
@@ -57,35 +56,36 @@ def counts_line(screen: RunMonitorScreen) -> str:
     return str(screen.query_one("#monitor-counts").render())
 
 
-@pytest.mark.ray
 def test_the_apps_runs_go_where_its_run_options_say(tmp_path: Path, sessions: list[Path]) -> None:
-    """`tunebook PATH --executor ray`: `s` starts a detached runner whose trials are Ray
-    tasks (their detail says so), and the notice says where they train."""
-    pytest.importorskip("ray")
+    """`tunebook PATH --executor inline` (or ray, on a cluster): `s` starts a detached runner
+    with the app's run options, and its trials train there (their detail says so); the
+    start notice names a Ray target."""
     path = new_session(tmp_path, spec_text(steps=20, trials=2, eval_every=10))
     sessions.append(path)
-    messages: list[Message] = []
 
     async def scenario() -> None:
-        app = TunebookApp(path, run_request=RunRequest(executor="ray", workers=2))
-        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        app = TunebookApp(path, run_request=RunRequest(executor="inline"))
+        async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_monitor(pilot, app)
             await pilot.press("s")
             await wait_for(pilot, lambda: app.runner_alive, 30, "the runner")
             await wait_for(
                 pilot,
                 lambda: screen.data.progress.finished == 2 and not app.runner_alive,
-                120,
+                60,
                 "every trial finished and the runner gone",
             )
 
     asyncio.run(scenario())
-    shown = [m.notification.message for m in messages if isinstance(m, Notify)]
-    assert any("its trials as Ray tasks on a local Ray instance" in text for text in shown)
     with Session.open(path, read_only=True) as session:
         trials = session.trials()
         assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
-        assert all(session.trial_where(t.id).startswith("Ray node ") for t in trials)
+        assert all("(inline)" in session.trial_where(t.id) for t in trials)
+    assert where_runs_train(RunRequest(executor="inline")) == ""
+    local = where_runs_train(RunRequest(executor="ray"))
+    assert local == ", its trials as Ray tasks on a local Ray instance"
+    cluster = where_runs_train(RunRequest(executor="ray", address="head:6379"))
+    assert cluster == ", its trials as Ray tasks on head:6379"
 
 
 def test_start_a_run_with_s_and_watch_it_finish(tmp_path: Path, sessions: list[Path]) -> None:
