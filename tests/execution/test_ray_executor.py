@@ -92,6 +92,13 @@ def test_an_address_where_nothing_answers_is_one_sentence(tiny_session: Path) ->
     assert run.stderr.startswith("tunebook: no Ray cluster answers at 127.0.0.1:1 ("), run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert time.monotonic() - started < 30  # not Ray's own retry loop (minutes)
+    # Detached (as the app starts runs), the same sentence, not "runner started".
+    detached = cli("run", tiny_session, "--executor", "ray", "--address", "127.0.0.1:1", "--detach")
+    assert detached.returncode == 2, detached.stdout
+    assert detached.stderr.startswith("tunebook: no Ray cluster answers at 127.0.0.1:1 (")
+    assert len(detached.stderr.strip().splitlines()) == 1
+    with Session.open(tiny_session, read_only=True) as session:
+        assert session.runner() is None
 
 
 @pytest.mark.ray
