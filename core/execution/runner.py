@@ -176,11 +176,11 @@ class Runner:
             source = session_workload_source(session)
             source.check()  # a moved data file: before any trial
             if self.executor == "ray" and self.ray.address is not None:
-                from tunebook.core.execution.executors.ray_cluster import check_reachable
+                from tunebook.core.execution.executors.ray_cluster import check_address
 
                 # A wrong address: one sentence before the runner registers, so that a
                 # detached run (from the app, or --detach) reports it rather than "started".
-                check_reachable(self.ray.address)
+                check_address(self.ray.address)
             session.claim_runner(RUNNER_STALE_AFTER, self.detached, command=self._describe())
             heartbeat = Heartbeat(self.path)
             heartbeat.start()

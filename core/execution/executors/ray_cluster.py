@@ -30,6 +30,7 @@ import queue
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -183,6 +184,18 @@ def runner_signals_kept() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def check_address(address: str) -> None:
+    """The cluster to join, refused in one sentence where this process is connected to Ray
+    already (by the calling script) or nothing answers there; imports no Ray."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized() and _kept is None:
+        raise BadInput(
+            f"this process is connected to Ray already, so it cannot join {address} too; "
+            "leave the address out to run there"
+        )
+    check_reachable(address)
+
+
 def check_reachable(address: str) -> None:
     """One sentence, not Ray's long retry loop, when nothing answers at `HOST:PORT`."""
     host, sep, port = address.rpartition(":")
@@ -250,12 +263,7 @@ class RayExecutor(Executor):
     def __init__(self, options: RayOptions, workload: str, workers: int | None = None) -> None:
         self.ray = import_ray()
         if options.address is not None:
-            if self.ray.is_initialized() and _kept is None:
-                raise BadInput(
-                    f"this process is connected to Ray already, so it cannot join "
-                    f"{options.address} too; leave the address out to run there"
-                )
-            check_reachable(options.address)
+            check_address(options.address)
         self.options = options
         self.workers = workers
         self.threads = options.threads
