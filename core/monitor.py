@@ -365,9 +365,23 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+#: The most characters `format_number` writes: the monitor's loss and best columns.
+NUMBER_WIDTH = 6
+
+
 def format_number(value: float | None) -> str:
-    """A loss or objective value in a few characters, `—` when there is none."""
-    return "—" if value is None else f"{value:.3g}"
+    """A loss or objective value in at most `NUMBER_WIDTH` characters (one more below
+    1e-99): three significant digits, fewer in scientific notation with a short exponent
+    when that is too wide (``0.000491`` is ``4.9e-4``); `—` when there is none."""
+    if value is None:
+        return "—"
+    text = f"{value:.3g}"
+    for digits in (2, 1, 0):
+        if len(text) <= NUMBER_WIDTH:
+            break
+        mantissa, exponent = f"{value:.{digits}e}".split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
 
 
 def format_duration(seconds: float | None) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from tests.filled_session import fill_session
 from tunebook.core.monitor import (
+    NUMBER_WIDTH,
     HParamColumn,
     curve_ids,
     default_selection,
@@ -245,7 +246,27 @@ def test_formats() -> None:
     ]
     durations = (None, 42.4, 185, 7620, 3 * 86400 + 4 * 3600 + 59)
     assert [format_duration(s) for s in durations] == ["—", "42s", "3m05s", "2h07m", "3d04h"]
-    assert [format_number(v) for v in (None, 0.33333, 1.23456e-5)] == ["—", "0.333", "1.23e-05"]
+    numbers = (None, 0.33333, 0.0297, 0.000490123, 1.23456e-5, -0.000123, 123456, 1234567.0)
+    assert [format_number(v) for v in numbers] == [
+        "—",
+        "0.333",
+        "0.0297",
+        "4.9e-4",
+        "1.2e-5",
+        "-1e-4",
+        "1.23e5",
+        "1.23e6",
+    ]
+
+
+def test_a_number_fits_its_column_at_any_magnitude() -> None:
+    """The monitor's loss and best columns are `NUMBER_WIDTH` wide plus one space: no value
+    may run into the next column (`0.000490.0297` was two numbers at 100 columns)."""
+    for exponent in range(-99, 100):
+        for mantissa in (1.0, 4.90123, 9.99951):
+            for sign in (1, -1):
+                value = sign * mantissa * 10.0**exponent
+                assert len(format_number(value)) <= NUMBER_WIDTH, value
 
 
 def test_reading_a_big_session_is_fast(tmp_path: Path) -> None:

@@ -289,3 +289,38 @@ def test_read_only_session_cannot_start_a_run(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     assert not os.path.exists(f"{path}.log")
+
+
+def long_run_session(path: Path) -> Path:
+    """One finished trial of a 12,000-step experiment whose loss and best are small numbers
+    (`0.000490123`, `0.0297`): the widest a step, loss and best cell gets."""
+    with Session.create(path, "tabular", {}) as session:
+        experiment = session.add_experiment("long", "", {"scientific": {"width": [8]}}, 12000)
+        study = session.add_study(
+            experiment.id, "width=8", {}, "quasi-random", 1, 0, "error", "min", {"width": 8}
+        )
+        trial = session.add_trial(study.id, {}, 1, 2)
+        session.start_trial(trial.id)
+        writer = session.metrics_writer(trial.id)
+        writer.add(12000, {"train/loss": 0.000490123, "validation/error": 0.0297})
+        session.finish_trial(
+            trial.id, TrialStatus.COMPLETED, best_step=12000, best_value=0.0297, writer=writer
+        )
+    return path
+
+
+def test_step_loss_and_best_cells_keep_a_space_before_the_next_column(tmp_path: Path) -> None:
+    path = long_run_session(tmp_path / "long.tunebook")
+
+    async def scenario() -> None:
+        app = TunebookApp(path)
+        async with app.run_test(size=(100, 24)) as pilot:
+            screen = await open_monitor(pilot, app)
+            table = screen.query_one(TrialTable)
+            await wait_for(pilot, lambda: table.shown_ids == (1,), 5, "the trial")
+            cells = {key: table.get_cell("1", key).plain for key in ("step", "loss", "best")}
+            assert cells == {"step": "12000/12000", "loss": "4.9e-4", "best": "0.0297"}
+            for key, text in cells.items():
+                assert len(text) < table.columns[key].width, key  # a space is left
+
+    asyncio.run(scenario())

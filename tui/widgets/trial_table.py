@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 from tunebook.core.monitor import (
+    NUMBER_WIDTH,
     HParamColumn,
     MonitorData,
     TrialRow,
@@ -46,8 +47,8 @@ LEADING = (("trial", "trial", 6), ("study", "study", 0))
 TRAILING = (
     ("status", "status", 11),
     ("step", "step/max", 10),
-    ("loss", "loss", 7),
-    ("best", "best", 7),
+    ("loss", "loss", NUMBER_WIDTH + 1),
+    ("best", "best", NUMBER_WIDTH + 1),
     ("elapsed", "time", 7),
 )
 VALUE_WIDTH = 9
@@ -150,7 +151,10 @@ class TrialTable(DataTable):
             if column.role == "scientific":
                 label.stylize("bold")
             keys.append(self.add_column(label, key=f"hp:{column.name}", width=width).value)
+        longest_run = max((r.max_steps for r in data.rows), default=0)
         for key, label, width in TRAILING:
+            if key == "step":  # `12000/12000` and a space, when the runs are that long
+                width = max(width, 2 * len(str(longest_run)) + 2)
             keys.append(self.add_column(label, key=key, width=width).value)
         self._columns = data.columns
         self._column_keys = tuple(keys)
