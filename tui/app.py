@@ -10,6 +10,7 @@ as `tunebook run --detach` (the app never trains in its own process).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
-from tunebook.core.execution.control import RunRequest
+from tunebook.core.execution.control import ProbeRequest, RunRequest, StartResult
 from tunebook.sessions import BadInput, Session, TunebookError
 from tunebook.sessions.connection import read_only_reason
 from tunebook.sessions.text import safe_text
@@ -336,18 +337,37 @@ class TunebookApp(App[None]):
 
     @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
     def _start_runner(self, path: Path, rerun: tuple[int, ...]) -> None:
-        from tunebook.core.execution.control import start_runner
+        request = replace(self.run_request, rerun=rerun)
+        started = self.start_detached(path, request, "runner", where_runs_train(request))
+        self.post_message(RunnerStarted(started.pid))
+
+    def start_detached(
+        self, path: Path, request: RunRequest | ProbeRequest, what: str, where: str = ""
+    ) -> StartResult:
+        """Start a detached runner (from a worker thread): its foreign-code notices, then
+        "`what` started (pid …`where`); log …"; should it fail once started, an error
+        notification says so when it does (a failure `start_runner` cannot see)."""
+        from tunebook.core.execution.control import log_path_of, start_runner
 
         notices: list[str] = []
-        started = start_runner(path, replace(self.run_request, rerun=rerun), notices.append)
+        log = safe_text(str(log_path_of(path)))
+
+        def failed(sentence: str) -> None:  # in the runner's reaper thread, maybe after us
+            if self.is_running:
+                with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+                    self.call_from_thread(
+                        self.notify,
+                        f"{safe_text(sentence)}; log {log}",
+                        title=what,
+                        severity="error",
+                        timeout=30,
+                    )
+
+        started = start_runner(path, request, notices.append, on_failure=failed)
         for line in notices:
             self.call_from_thread(self.notify, safe_text(line), severity="warning", timeout=15)
-        self.post_message(RunnerStarted(started.pid))
-        log = safe_text(str(started.log_path))
-        where = where_runs_train(self.run_request)
-        self.call_from_thread(
-            self.notify, f"runner started (pid {started.pid}{where}); log {log}"
-        )
+        self.call_from_thread(self.notify, f"{what} started (pid {started.pid}{where}); log {log}")
+        return started
 
     def action_stop_run(self) -> None:
         """Ask for confirmation, then stop the runner gracefully (trials checkpoint)."""

@@ -109,6 +109,7 @@ def start_runner(
     path: str | os.PathLike[str],
     request: RunRequest | ProbeRequest = RunRequest(),
     notice: Callable[[str], None] | None = None,
+    on_failure: Callable[[str], None] | None = None,
 ) -> StartResult:
     """Start a detached runner (of trials, or of a probe) on the session and wait until it
     has claimed the file.
@@ -118,6 +119,8 @@ def start_runner(
     runner refuses its input (exit 2), TunebookError when it fails or does not register
     within `DETACH_WAIT` seconds. The child is reaped by a daemon thread, so a process that
     starts runners and lives on (the app) leaves no zombie behind that would look alive.
+    When a runner that registered later ends in failure (`runner_failure`), that thread
+    hands `on_failure` one sentence saying so: a failure this call could not see.
     """
     from tunebook.core.workload_source import announce_foreign_code, session_workload_source
 
@@ -139,23 +142,62 @@ def start_runner(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    threading.Thread(target=child.wait, name=f"reap runner {child.pid}", daemon=True).start()
-    deadline = time.monotonic() + DETACH_WAIT
-    while time.monotonic() < deadline:
-        code = child.poll()
-        if code is not None and code != 0:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
-            raise (BadInput if code == 2 else TunebookError)(
-                tail[0].removeprefix("tunebook: ") if tail else f"runner exited with {code}"
-            )
-        with Session.open(path, read_only=True) as session:
-            runner = session.runner()
-        if (runner is not None and runner.pid == child.pid) or code == 0:
-            return StartResult(child.pid, log_path)
-        time.sleep(0.1)
-    raise TunebookError(
-        f"the detached runner did not start within {DETACH_WAIT:.0f} s; see {log_path}"
-    )
+    registered: list[bool] = []  # [True] once this call returns the runner as started
+
+    def reap() -> None:
+        code = child.wait()
+        decided.wait()  # a failure before registering is this call's to raise
+        failure = runner_failure(code, log_path)
+        if registered and failure and on_failure is not None:
+            on_failure(failure)
+
+    decided = threading.Event()
+    threading.Thread(target=reap, name=f"reap runner {child.pid}", daemon=True).start()
+    try:
+        deadline = time.monotonic() + DETACH_WAIT
+        while time.monotonic() < deadline:
+            code = child.poll()
+            if code is not None and code != 0:
+                raise (BadInput if code == 2 else TunebookError)(
+                    last_line(log_path) or f"runner exited with {code}"
+                )
+            with Session.open(path, read_only=True) as session:
+                runner = session.runner()
+            if (runner is not None and runner.pid == child.pid) or code == 0:
+                registered.append(True)
+                return StartResult(child.pid, log_path)
+            time.sleep(0.1)
+        raise TunebookError(
+            f"the detached runner did not start within {DETACH_WAIT:.0f} s; see {log_path}"
+        )
+    finally:
+        decided.set()
+
+
+def last_line(log_path: Path) -> str:
+    """The last line a detached runner wrote to its log (its one-sentence error, when it
+    failed), without the `tunebook: ` prefix; "" for an empty log."""
+    tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
+    return tail[0].removeprefix("tunebook: ") if tail else ""
+
+
+#: The exit codes of a runner stopped gracefully: 128 + SIGINT or SIGTERM (`tunebook stop`).
+STOPPED_CODES = frozenset(128 + signum for signum in (signal.SIGINT, signal.SIGTERM))
+
+
+def runner_failure(code: int, log_path: Path) -> str:
+    """One sentence when a detached runner's exit `code` is a failure: the signal that
+    killed it, or its error (the last line of its log); "" for a run that ended well or
+    was stopped."""
+    if code == 0 or code in STOPPED_CODES:
+        return ""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the runner was killed by {name}"
+    return f"the runner ended with an error: {last_line(log_path) or f'exit code {code}'}"
 
 
 @dataclass(frozen=True)

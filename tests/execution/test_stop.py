@@ -17,6 +17,7 @@ from tests.execution.conftest import (
     spec_text,
     wait_for,
 )
+from tunebook.core.execution.control import runner_failure
 from tunebook.sessions import Session, TrialStatus
 
 
@@ -52,3 +53,18 @@ def test_stop_ends_a_detached_runner_gracefully_and_run_resumes(tmp_path: Path) 
         0,
         f"no runner is running on {path}; nothing to stop",
     )
+
+
+def test_a_detached_runners_exit_code_says_whether_it_failed(tmp_path: Path) -> None:
+    """`runner_failure`: what the app tells a user about a runner it started, once that
+    runner is gone: nothing for a run that ended or was stopped, else one sentence."""
+    log = tmp_path / "s.tunebook.log"
+    log.write_text("trials 3/3\ntunebook: internal error: KeyError: 'x' (run with --debug)\n")
+    assert runner_failure(0, log) == ""
+    assert runner_failure(128 + signal.SIGTERM, log) == runner_failure(130, log) == ""
+    assert runner_failure(1, log) == (
+        "the runner ended with an error: internal error: KeyError: 'x' (run with --debug)"
+    )
+    assert runner_failure(-signal.SIGKILL, log) == "the runner was killed by SIGKILL"
+    log.write_text("")
+    assert runner_failure(3, log) == "the runner ended with an error: exit code 3"

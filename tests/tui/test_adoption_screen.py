@@ -195,7 +195,9 @@ async def test_p_starts_the_detached_probe_and_read_only_refuses(  # type: ignor
     path = copy("measured")
     requests: list[control.ProbeRequest] = []
 
-    def start_runner(_path: Path, request: control.ProbeRequest, notice: Any) -> Any:
+    def start_runner(
+        _path: Path, request: control.ProbeRequest, notice: Any, on_failure: Any
+    ) -> Any:
         requests.append(request)
         return control.StartResult(4242, Path("s.tunebook.log"))
 
@@ -216,7 +218,8 @@ async def test_p_starts_the_detached_probe_and_read_only_refuses(  # type: ignor
             control.ProbeRequest("seed-variance", (("--trial", "2"), ("--seeds", n)), 2)
             for n in ("5", "3")
         ]
-        assert "probe seed-variance of trial 2 started (pid 4242)" in notices(messages)
+        log = control.log_path_of(path)
+        assert f"probe seed-variance of trial 2 started (pid 4242); log {log}" in notices(messages)
     async with session_app(path, messages, read_only=True) as (app, pilot):
         app.push_screen(AdoptionScreen(2))
         await adoption(app, pilot)

@@ -15,9 +15,10 @@ from textual.message import Message
 
 from tests.core.test_monitor import live_session
 from tests.execution.conftest import new_session, spec_text
+from tests.tui.home_helpers import error_notifications, notifications
 from tests.tui.monitor_helpers import kill_runner, open_monitor
 from tests.tui.pilot import wait_for
-from tunebook.core.execution.control import RunRequest, live_runner
+from tunebook.core.execution.control import RunRequest, live_runner, log_path_of
 from tunebook.sessions import Session, TrialStatus
 from tunebook.sessions.report import status_data
 from tunebook.tui.app import TunebookApp, where_runs_train
@@ -86,6 +87,35 @@ def test_the_apps_runs_go_where_its_run_options_say(tmp_path: Path, sessions: li
     assert local == ", its trials as Ray tasks on a local Ray instance"
     cluster = where_runs_train(RunRequest(executor="ray", address="head:6379"))
     assert cluster == ", its trials as Ray tasks on head:6379"
+
+
+def test_a_run_that_fails_after_it_started_says_so_in_the_app(
+    tmp_path: Path, sessions: list[Path]
+) -> None:
+    """A detached runner that registered (so `s` said "runner started") and then ended in
+    failure, here because every trial failed, is an error notification with its sentence
+    and log: the app does not leave the user to find it in the log."""
+    flag = tmp_path / "broken"
+    spec = spec_text(steps=10, trials=2)
+    path = new_session(tmp_path, spec, config={"fail_if_exists": str(flag)})
+    sessions.append(path)
+    flag.touch()  # after `experiment add`, whose one-step check would refuse the workload
+
+    async def scenario() -> None:
+        app = TunebookApp(path, run_request=RunRequest(executor="inline"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_monitor(pilot, app)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: error_notifications(app), 60, "the failure")
+            [error] = error_notifications(app)
+            assert error == (
+                "the runner ended with an error: every trial this run finished failed (2); "
+                f"see the errors above; log {log_path_of(path)}"
+            )
+            assert any(n.startswith("runner started (pid ") for n in notifications(app))
+
+    asyncio.run(scenario())
+    assert statuses(path) == [TrialStatus.FAILED] * 2
 
 
 def test_start_a_run_with_s_and_watch_it_finish(tmp_path: Path, sessions: list[Path]) -> None:

@@ -406,16 +406,11 @@ class AdoptionScreen(SessionScreen):
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def _start_probe(self, path: Path, trial_id: int, seeds: int) -> None:
-        from tunebook.core.execution.control import ProbeRequest, start_runner
+        from tunebook.core.execution.control import ProbeRequest
 
         options = (("--trial", str(trial_id)), ("--seeds", str(seeds)))
-        notices: list[str] = []
-        started = start_runner(path, ProbeRequest(PROBE, options, PROBE_WORKERS), notices.append)
-        for line in notices:
-            self.app.call_from_thread(self.notify, safe_text(line), severity="warning", timeout=15)
-        self.app.call_from_thread(
-            self.notify, f"probe {PROBE} of trial {trial_id} started (pid {started.pid})"
-        )
+        request = ProbeRequest(PROBE, options, PROBE_WORKERS)
+        self.tunebook.start_detached(path, request, f"probe {PROBE} of trial {trial_id}")
 
     def action_stop(self) -> None:
         """Stop the probe's runner (after confirming); its seed runs are kept."""

@@ -198,10 +198,10 @@ class FinalTestScreen(SessionScreen):
 
     @work(thread=True, exclusive=True, group="start", exit_on_error=False)
     def _start(self, trial: int) -> None:
-        from tunebook.core.execution.control import ProbeRequest, start_runner
+        from tunebook.core.execution.control import ProbeRequest
 
         request = ProbeRequest("final-test", (("--trial", str(trial)),))
-        start_runner(self.session_path, request)
+        self.tunebook.start_detached(self.session_path, request, f"final test of trial {trial}")
 
     def action_back(self) -> None:
         """Back to the previous screen."""

@@ -361,16 +361,10 @@ class ProbeScreen(RecordsDecisions):
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def _start_probe(self) -> None:
-        from tunebook.core.execution.control import ProbeRequest, start_runner
+        from tunebook.core.execution.control import ProbeRequest
 
-        notices: list[str] = []
         request = ProbeRequest(self.plan.name, workers=PROBE_WORKERS)
-        started = start_runner(self.session_path, request, notices.append)
-        for line in notices:
-            self.app.call_from_thread(self.notify, safe_text(line), severity="warning", timeout=15)
-        self.app.call_from_thread(
-            self.notify, f"probe {self.plan.name} started (pid {started.pid})"
-        )
+        self.tunebook.start_detached(self.session_path, request, f"probe {self.plan.name}")
 
     def action_stop(self) -> None:
         """Stop the probe's runner (after confirming); its points are kept."""
