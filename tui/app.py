@@ -102,9 +102,7 @@ class TunebookApp(App[None]):
         self._initial_read_only = read_only
         #: Where the runs the app starts train: `tunebook run`'s options, from the command
         #: line; by default half the cores' worker processes.
-        self.run_request = run_request or RunRequest()
-        if self.run_request.executor == "process" and self.run_request.workers is None:
-            self.run_request = replace(self.run_request, workers=default_workers())
+        self.run_request = with_default_workers(run_request or RunRequest())
         self._keymap_file = keymap_path() if keymap_file is None else keymap_file
         self._watch_stop = threading.Event()
         #: The open session, or None on Home.
@@ -335,6 +333,19 @@ class TunebookApp(App[None]):
         self._start_runner(self.session_path, rerun)
         return True
 
+    def action_run_options(self) -> None:
+        """Change where the runs the app starts train (a dialog of `tunebook run`'s options);
+        a run already going keeps its own."""
+        from tunebook.tui.screens.run_options import RunOptionsScreen
+
+        def chosen(request: RunRequest | None) -> None:
+            if request is not None and with_default_workers(request) != self.run_request:
+                self.run_request = request = with_default_workers(request)
+                options = safe_text(" ".join(request.arguments()))
+                self.notify(f"the runs started from now on: tunebook run PATH {options}")
+
+        self.push_screen(RunOptionsScreen(self.run_request), chosen)
+
     @work(thread=True, exclusive=True, group="runner", exit_on_error=False)
     def _start_runner(self, path: Path, rerun: tuple[int, ...]) -> None:
         request = replace(self.run_request, rerun=rerun)
@@ -448,6 +459,13 @@ class TunebookApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop_watching()
+
+
+def with_default_workers(request: RunRequest) -> RunRequest:
+    """`request`, with half the cores' worker processes when it names no number of them."""
+    if request.executor == "process" and request.workers is None:
+        return replace(request, workers=default_workers())
+    return request
 
 
 def where_runs_train(request: RunRequest) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import Input, Select, Static
 
 from tests.core.test_monitor import live_session
 from tests.execution.conftest import new_session, spec_text
@@ -25,6 +27,7 @@ from tunebook.tui.app import TunebookApp, where_runs_train
 from tunebook.tui.messages import RunnerStarted, RunnerStopped
 from tunebook.tui.screens.confirm import ConfirmScreen
 from tunebook.tui.screens.run_monitor import RunMonitorScreen
+from tunebook.tui.screens.run_options import RunOptionsScreen
 from tunebook.tui.screens.session_map import SessionMapScreen
 from tunebook.tui.widgets.curve_chart import CurveChart
 from tunebook.tui.widgets.trial_table import TrialTable
@@ -57,17 +60,61 @@ def counts_line(screen: RunMonitorScreen) -> str:
     return str(screen.query_one("#monitor-counts").render())
 
 
+async def open_options(pilot: Pilot, app: TunebookApp) -> RunOptionsScreen:
+    """Press `o` on the monitor and wait for the run-options dialog."""
+    await pilot.press("o")
+    dialog = await wait_for(
+        pilot, lambda: isinstance(app.screen, RunOptionsScreen) and app.screen, 5, "the dialog"
+    )
+    assert isinstance(dialog, RunOptionsScreen)
+    return dialog
+
+
+async def type_into(pilot: Pilot, dialog: RunOptionsScreen, field: str, text: str) -> None:
+    """Replace what the dialog's `field` holds by typing `text` into it."""
+    dialog.query_one(field, Input).value = ""
+    dialog.query_one(field, Input).focus()
+    await pilot.press(*text)
+
+
 def test_the_apps_runs_go_where_its_run_options_say(tmp_path: Path, sessions: list[Path]) -> None:
-    """`tunebook PATH --executor inline` (or ray, on a cluster): `s` starts a detached runner
-    with the app's run options, and its trials train there (their detail says so); the
-    start notice names a Ray target."""
+    """`o` on the monitor edits the app's run options (`tunebook PATH --executor …` sets them
+    at start), checked as `tunebook run` checks them: a refusal is one sentence in the
+    dialog; Ray's fields show only with Ray and go with it. `s` then starts a detached
+    runner with them, and its trials train there (their detail says so)."""
     path = new_session(tmp_path, spec_text(steps=20, trials=2, eval_every=10))
     sessions.append(path)
 
     async def scenario() -> None:
-        app = TunebookApp(path, run_request=RunRequest(executor="inline"))
+        app = TunebookApp(path, run_request=RunRequest(workers=2))
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_monitor(pilot, app)
+            dialog = await open_options(pilot, app)
+            assert not dialog.query_one("#row-ray-address").display  # not with process
+            await type_into(pilot, dialog, "#workers", "0")
+            await pilot.press("enter")
+            assert app.screen is dialog and app.run_request == RunRequest(workers=2)
+            error = dialog.query_one("#options-error", Static)
+            assert str(error.content) == "--workers must be at least 1, got 0"
+            dialog.query_one("#executor", Select).value = "ray"
+            await pilot.pause()
+            assert dialog.query_one("#row-ray-address").display
+            await type_into(pilot, dialog, "#ray-address", "head:6379")
+            command = str(dialog.query_one("#options-command", Static).content)
+            assert command.endswith("--executor ray --workers=0 --address=head:6379")
+            dialog.query_one("#executor", Select).value = "inline"  # Ray's address goes
+            await type_into(pilot, dialog, "#workers", "")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen is screen, 5, "the dialog to close")
+            assert app.run_request == RunRequest(executor="inline")
+            assert notifications(app)[-1] == (
+                "the runs started from now on: tunebook run PATH --executor inline"
+            )
+            dialog = await open_options(pilot, app)  # it shows what is set; esc keeps it
+            assert dialog.executor == "inline" and dialog.values()["workers"] == ""
+            await pilot.press("escape")
+            assert app.run_request == RunRequest(executor="inline")
+
             await pilot.press("s")
             await wait_for(pilot, lambda: app.runner_alive, 30, "the runner")
             await wait_for(

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Select, Static
 
 from tests.core.test_session_map import pending_session
 from tests.detail_session import make_session
 from tests.filled_session import fill_session
+from tunebook.core.execution.control import RunRequest
 from tunebook.tui.app import TunebookApp
 from tunebook.tui.screens.help import HelpScreen
 from tunebook.tui.screens.session_map import SessionMapScreen
@@ -173,4 +174,24 @@ class TestRunMonitor:
             await pilot.pause(0.3)  # the charts draw at their final size
 
         app = TunebookApp(Path("filled.tunebook"))
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_run_options_for_a_ray_cluster(self, snap_compare, size: tuple[int, int]) -> None:
+        fill_session(Path("filled.tunebook"))
+
+        async def run_before(pilot: Pilot) -> None:
+            await settle(pilot, lambda: map_ready(pilot))
+            await pilot.press("m")
+            await settle(pilot, lambda: screen_named(pilot, "RunMonitorScreen"))
+            await pilot.press("o")
+            await settle(pilot, lambda: screen_named(pilot, "RunOptionsScreen"))
+            pilot.app.screen.query_one("#executor", Select).value = "ray"
+            await pilot.pause()
+            pilot.app.screen.query_one("#ray-address").focus()
+            await pilot.press(*"head:6379")
+            command = pilot.app.screen.query_one("#options-command", Static)
+            await settle(pilot, lambda: "--address=head:6379" in str(command.content))
+
+        app = TunebookApp(Path("filled.tunebook"), run_request=RunRequest(workers=2))
         assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -58,7 +58,8 @@ def build_parser() -> _Parser:
         description="Tune deep-learning models the way the Deep Learning Tuning Playbook says.",
         epilog="With no COMMAND: 'tunebook [PATH] [--read-only]' opens the app (Home, or the "
         "session at PATH); run's --workers, --executor, --device, --address, "
-        "--cpus-per-trial and --gpus-per-trial there say where the runs it starts train.",
+        "--cpus-per-trial and --gpus-per-trial there say where the runs it starts train "
+        "('o' on its run monitor changes them).",
     )
     parser.add_argument("--version", action="version", version=f"tunebook {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")

@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections import Counter
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from tunebook.core.execution.devices import AUTO, DEVICE_HELP, requested_device
 from tunebook.core.execution.executors import EXECUTORS, RayOptions
-from tunebook.sessions import Session, TrialStatus
+from tunebook.sessions import BadInput, Session, TrialStatus
 from tunebook.sessions.report import failure_groups
 from tunebook.sessions.text import plural, safe_text
 
@@ -162,6 +162,8 @@ def target_request(args: argparse.Namespace) -> RunRequest:
 
     ray_options(args)
     requested_device(args.device)
+    if args.workers is not None and args.workers < 1:
+        raise BadInput(f"--workers must be at least 1, got {args.workers}")
     return RunRequest(
         workers=args.workers,
         executor=args.executor,
@@ -172,11 +174,24 @@ def target_request(args: argparse.Namespace) -> RunRequest:
     )
 
 
+class _RefusingParser(argparse.ArgumentParser):
+    """argparse whose errors are BadInput (one sentence), for options given inside the app."""
+
+    def error(self, message: str) -> NoReturn:
+        raise BadInput(message)
+
+
+def request_from_options(options: list[str]) -> RunRequest:
+    """The run request that `tunebook run`'s target options `options` ask for (the app's
+    run-options dialog), checked exactly as the command line checks them."""
+    parser = _RefusingParser(prog="tunebook", add_help=False)
+    add_target_options(parser, default_workers="half the cores")
+    return target_request(parser.parse_args(options))
+
+
 def ray_options(args: argparse.Namespace) -> RayOptions | None:
     """The Ray options given, checked; one sentence when they come without `--executor ray`,
     or with an option Ray does not take."""
-    from tunebook.sessions import BadInput
-
     given = {
         "--address": args.address,
         "--cpus-per-trial": args.cpus_per_trial,

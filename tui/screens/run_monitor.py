@@ -112,16 +112,23 @@ class RunMonitorScreen(SessionScreen):
         Binding(
             "s",
             "start",
-            "Start run",
+            "Start",
             id="monitor.start",
             tooltip="Start a detached runner on the pending trials",
         ),
         Binding(
             "x",
             "stop",
-            "Stop run",
+            "Stop",
             id="monitor.stop",
             tooltip="Stop the runner gracefully (trials checkpoint and resume later)",
+        ),
+        Binding(
+            "o",
+            "run_options",
+            "Options",
+            id="monitor.options",
+            tooltip="Where the runs started here train: executor, workers, device, Ray",
         ),
         Binding(
             "enter", "trial", "Trial", id="monitor.trial", tooltip="The highlighted trial in full"
@@ -173,7 +180,7 @@ class RunMonitorScreen(SessionScreen):
             with Horizontal(id="monitor-charts"):
                 yield CurveChart("training loss", log_y=True, id="monitor-train")
                 yield CurveChart("validation objective", id="monitor-validation")
-        yield Footer()
+        yield Footer(compact=True)  # its nine keys fit 80 columns
 
     def on_mount(self) -> None:
         self.query_one(TrialTable).focus()
@@ -335,6 +342,10 @@ class RunMonitorScreen(SessionScreen):
     def action_stop(self) -> None:
         """Stop the runner, after a confirmation."""
         self.tunebook.action_stop_run()
+
+    def action_run_options(self) -> None:
+        """Change where the runs started from the app train."""
+        self.tunebook.action_run_options()
 
     def action_trial(self) -> None:
         """Open the highlighted trial."""
