@@ -21,6 +21,7 @@ def screen_classes() -> list[type[Screen]]:
     from tunebook.tui.screens.promotion import PromotionScreen
     from tunebook.tui.screens.review import NoteScreen, ReviewScreen
     from tunebook.tui.screens.run_monitor import RunMonitorScreen
+    from tunebook.tui.screens.run_options import RunOptionsScreen
     from tunebook.tui.screens.session_map import SessionMapScreen
     from tunebook.tui.screens.trial_detail import TrialDetailScreen
 
@@ -30,6 +31,7 @@ def screen_classes() -> list[type[Screen]]:
         SessionMapScreen,
         *PROJECT_SCREENS.values(),
         RunMonitorScreen,
+        RunOptionsScreen,
         ExperimentsScreen,
         DesignerScreen,
         AddedScreen,

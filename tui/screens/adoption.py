@@ -22,7 +22,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from tunebook.core.analysis.adoption import DEFAULT_SEEDS, ROLES
 from tunebook.core.project_start.registry import probe_plan
@@ -44,6 +44,7 @@ from tunebook.sessions.text import safe_text
 from tunebook.tui.probe_text import number
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.screens.project_start.probe_screen import PROBE_WORKERS
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import Row, refill
 
@@ -277,7 +278,7 @@ class AdoptionScreen(SessionScreen):
             yield Static(id="adopt-findings")
             yield Static(id="adopt-launch")
             yield DataTable(id="seed-runs", cursor_type="row", zebra_stripes=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"adopt trial {self.trial_id} (PB-5, PB-17)"

@@ -27,7 +27,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 from textual_plotext import PlotextPlot
 
 from tunebook.core.design import Advice, Role, explain_role
@@ -58,6 +58,7 @@ from tunebook.sessions.text import plural, safe_text
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.widgets.curve_chart import log_ticks
 from tunebook.tui.widgets.histogram import linear_ticks
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -401,7 +402,7 @@ class DesignerScreen(SessionScreen):
                 yield Static("", id="designer-advice", markup=False)
                 yield PreviewPlot(id="designer-preview")
                 yield Static("", id="designer-coverage", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "new experiment" + (

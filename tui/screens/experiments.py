@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from tunebook.sessions import Note
 from tunebook.sessions.report import (
@@ -29,6 +29,7 @@ from tunebook.sessions.report import (
 from tunebook.sessions.text import plural, safe_text
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.screens.notes import ask_note, notes_text
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -187,7 +188,7 @@ class ExperimentsScreen(SessionScreen):
         with Vertical(id="experiments-body"):
             yield DataTable(id="experiments", cursor_type="row", zebra_stripes=False)
             yield Static(id="experiment-detail", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "experiments and studies"

@@ -18,7 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from tunebook.sessions import ProbeKind, current_baseline
 from tunebook.sessions.report import RUNNER_STALE_AFTER, final_test
@@ -26,6 +26,7 @@ from tunebook.sessions.text import safe_text
 from tunebook.tui.probe_text import final_test_rows, number
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.screens.confirm import ConfirmScreen
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import Row, refill
 
@@ -108,7 +109,7 @@ class FinalTestScreen(SessionScreen):
             yield Static("reading the session…", id="final-head", markup=False)
             yield DataTable(id="final-table", cursor_type="row", zebra_stripes=False)
             yield Static(id="final-notes", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "final test (PB-18)"

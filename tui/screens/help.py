@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Markdown, Static
+from textual.widgets import DataTable, Markdown, Static
 
 from tunebook.tui.keymap import keymap_path
+from tunebook.tui.widgets.key_footer import KeyFooter
 
 GLOSSARY = """\
 ## Glossary
@@ -78,7 +79,7 @@ class HelpScreen(ModalScreen[None]):
                 id="keymap-hint",
             )
             yield Markdown(GLOSSARY, id="glossary")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#keys", DataTable)

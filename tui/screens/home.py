@@ -17,11 +17,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from tunebook.sessions.text import safe_text
 from tunebook.tui.recent import RecentDetails, forget, recent_details
 from tunebook.tui.screens.base import TunebookScreen
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.path_input import PathInput
 
 WELCOME = (
@@ -95,7 +96,7 @@ class HomeScreen(TunebookScreen):
             with Horizontal(id="open-row"):
                 yield Label("Open", id="open-label")
                 yield PathInput(id="open-path")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#recent-empty").display = False

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from tunebook.sessions import Launch, current_baseline
 from tunebook.sessions.text import safe_text
@@ -24,6 +24,7 @@ from tunebook.tui.probe_text import number
 from tunebook.tui.screens.adoption import mean_std, rule_text
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.screens.review import params_text
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import Row, refill
 
@@ -181,7 +182,7 @@ class LaunchesScreen(SessionScreen):
             yield Static("reading the launches…", id="launches-note", markup=False)
             yield DataTable(id="launches", cursor_type="row", zebra_stripes=False)
             yield Static(id="launch-detail", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "launches (PB-5, PB-17)"

@@ -22,7 +22,6 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -36,6 +35,7 @@ from textual.widgets.option_list import Option
 from tunebook.sessions import SessionInfo, TunebookError, describe_facts
 from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.base import TunebookScreen
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.path_input import PathInput
 
 INTRO = (
@@ -123,7 +123,7 @@ class NewSessionScreen(TunebookScreen):
                 yield LoadingIndicator(id="new-loading")
                 yield Button("Create (ctrl+s)", variant="primary", id="new-create")
                 yield Button("Cancel (esc)", id="new-cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#new-loading").display = False

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from tunebook.core.design.promotion import (
     DEFAULT_FACTOR,
@@ -33,6 +33,7 @@ from tunebook.core.design.promotion import (
 from tunebook.sessions import BadInput
 from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -115,7 +116,7 @@ class PromotionScreen(SessionScreen):
             yield DataTable(id="promote-table", cursor_type="row", zebra_stripes=False)
             yield Static(id="promote-schedule", markup=False)
             yield Static(id="promote-status", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"longer round of {safe_text(self.experiment_name)} (PB-20)"

@@ -29,7 +29,6 @@ from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Header,
     Input,
     Label,
@@ -46,6 +45,7 @@ from tunebook.tui.screens.base import SessionScreen, TunebookScreen
 from tunebook.tui.screens.experiments import EXPERIMENT_STYLE
 from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart, log_ticks, trial_color
 from tunebook.tui.widgets.histogram import HistogramChart
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -447,7 +447,7 @@ class ReviewScreen(SessionScreen):
                 yield HistogramChart(
                     "gradient norm histogram", x_label="norm", id="grad-histogram", classes="chart"
                 )
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "review"

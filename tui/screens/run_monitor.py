@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import get_current_worker
 
 from tunebook.core.monitor import (
@@ -38,6 +38,7 @@ from tunebook.sessions.records import TrialStatus
 from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.widgets.curve_chart import Curve, CurveChart, trial_color
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.trial_table import STATUS_STYLE, TrialTable
 
@@ -180,7 +181,7 @@ class RunMonitorScreen(SessionScreen):
             with Horizontal(id="monitor-charts"):
                 yield CurveChart("training loss", log_y=True, id="monitor-train")
                 yield CurveChart("validation objective", id="monitor-validation")
-        yield Footer(compact=True)  # its nine keys fit 80 columns
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(TrialTable).focus()

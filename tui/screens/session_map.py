@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from tunebook.core.session_map import SessionMap, Stage, StageAction, StageState, session_map
 from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.base import SessionScreen
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -96,7 +97,7 @@ class SessionMapScreen(SessionScreen):
             yield Static(id="session-line", markup=False)
             yield DataTable(id="stages", cursor_type="row", zebra_stripes=False)
             yield Static(id="stage-detail", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#stages", DataTable)

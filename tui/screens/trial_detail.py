@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from tunebook.core.trial_detail import Role, TrialDetail, trial_detail
 from tunebook.sessions.records import TrialStatus
@@ -24,6 +24,7 @@ from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.screens.notes import ask_note, notes_text
 from tunebook.tui.widgets.curve_chart import Curve, CurveChart, trial_color
 from tunebook.tui.widgets.histogram import HistogramChart
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -213,7 +214,7 @@ class TrialDetailScreen(SessionScreen):
             with TabPane("Checkpoints", id="checkpoints"):
                 yield DataTable(id="checkpoint-table", cursor_type="row", zebra_stripes=False)
                 yield Static(id="checkpoint-note", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"trial {self.trial_id}"

@@ -13,12 +13,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from tunebook.core.project_start.model import ModelFamily, parse_scalar
 from tunebook.sessions import BadInput, Decision, DecisionKind, TunebookError
 from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.project_start.recording import RecordsDecisions
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -135,7 +136,7 @@ class ModelScreen(RecordsDecisions):
             yield Static(id="model-hint", markup=False)
             yield Input(id="model-edit")
             yield Static(id="model-error", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "model (PB-1, PB-4)"

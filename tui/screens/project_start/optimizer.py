@@ -13,12 +13,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from tunebook.core.project_start.optimizer import OptimizerInfo, Suggestion
 from tunebook.sessions import Decision, DecisionKind, TunebookError
 from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.project_start.recording import RecordsDecisions
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
 
@@ -152,7 +153,7 @@ class OptimizerScreen(RecordsDecisions):
                     yield DataTable(id="optimizer-hparams", cursor_type="row", zebra_stripes=False)
                     yield Static(id="optimizer-info", markup=False)
             yield Static(id="optimizer-note", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "optimizer (PB-2)"

@@ -18,7 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from tunebook.core.project_start.probe import ProbePlan, Recommendation
 from tunebook.core.project_start.registry import probe_plan
@@ -30,6 +30,7 @@ from tunebook.sessions.text import safe_text
 from tunebook.tui.probe_text import number
 from tunebook.tui.screens.project_start.recording import RecordsDecisions
 from tunebook.tui.widgets.curve_chart import CurveChart, log_ticks
+from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import Row, refill
 
@@ -199,7 +200,7 @@ class ProbeScreen(RecordsDecisions):
                 yield DataTable(id="probe-table", cursor_type="row", zebra_stripes=False)
                 yield Static(id="probe-notes")
             yield from self.compose_charts()
-        yield Footer()
+        yield KeyFooter()
 
     def compose_charts(self) -> ComposeResult:
         """The chart tabs (TabPanes) after the results tab."""

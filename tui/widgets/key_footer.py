@@ -1,0 +1,17 @@
+"""The key bar at the bottom of every screen: Textual's footer, compact in a narrow terminal
+so that a screen's every key (Help and Quit last among them) still shows at 80 columns."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Footer
+
+#: From this many columns on, the keys get Textual's roomier spacing.
+ROOMY_WIDTH = 100
+
+
+class KeyFooter(Footer):
+    """A `Footer` that is compact below `ROOMY_WIDTH` columns."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.compact = event.size.width < ROOMY_WIDTH
