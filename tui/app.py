@@ -339,8 +339,11 @@ class TunebookApp(App[None]):
         from tunebook.tui.screens.run_options import RunOptionsScreen
 
         def chosen(request: RunRequest | None) -> None:
-            if request is not None and with_default_workers(request) != self.run_request:
-                self.run_request = request = with_default_workers(request)
+            if request is None:
+                return
+            request = with_default_workers(request)
+            if request != self.run_request:
+                self.run_request = request
                 options = safe_text(" ".join(request.arguments()))
                 self.notify(f"the runs started from now on: tunebook run PATH {options}")
 

@@ -132,7 +132,7 @@ class RunOptionsScreen(ModalScreen[RunRequest | None]):
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#use")
-    def action_use(self) -> None:
+    def _use(self) -> None:
         """Apply the options if `tunebook run` would take them; else say why, in place."""
         from tunebook.tui.cli.run_commands import request_from_options
 
