@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from tests.tui.pilot import wait_for
 from tunebook.sessions import Session, TrialStatus
@@ -99,3 +100,23 @@ async def test_probe_screens_show_hostile_errors_and_reasons_as_data(tmp_path: P
             )
             assert "\x1b" not in shown and "\u202e" not in shown, key
             app.pop_screen()
+
+
+NAMES = ("command", "error")
+
+
+async def test_run_options_show_what_was_typed_as_data(tmp_path: Path) -> None:
+    """The run-options dialog echoes typed options as `tunebook run` options, and its
+    refusals quote them: both escaped, neither read as markup."""
+    path, _ = hostile_session(tmp_path / "s.tunebook")
+    app = TunebookApp(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "stage_map", None) is not None)
+        app.action_run_options()
+        await wait_for(pilot, lambda: "as: tunebook run PATH" in drawn(app), what="the dialog")
+        app.screen.query_one("#device", Input).value = HOSTILE
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: drawn(app).count(SHOWN) == 2, what="the echo and refusal")
+        echo, refusal = (str(app.screen.query_one(f"#options-{n}").render()) for n in NAMES)
+        assert echo.endswith(f"--device={SHOWN}") and SHOWN in refusal
+        assert not any(c in echo + refusal for c in "\x1b\u202e")
