@@ -3,14 +3,20 @@ and bidi controls are shown escaped, `[markup]` is shown as typed, never interpr
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from textual import events
+from textual.app import App, ComposeResult
 from textual.widgets import Input
 
+import tunebook.tui
 from tests.tui.pilot import wait_for
 from tunebook.sessions import Session, TrialStatus
 from tunebook.tui.app import TunebookApp
+from tunebook.tui.widgets.path_input import PathInput
+from tunebook.tui.widgets.text_input import TextInput
 
 HOSTILE = "[bold red]x[/] \x1b[2J\u202eZ"
 SHOWN = "[bold red]x[/] \\x1b[2J\\u202eZ"  # what safe_text turns it into
@@ -102,12 +108,9 @@ async def test_probe_screens_show_hostile_errors_and_reasons_as_data(tmp_path: P
             app.pop_screen()
 
 
-NAMES = ("command", "error")
-
-
 async def test_run_options_show_what_was_typed_as_data(tmp_path: Path) -> None:
-    """The run-options dialog echoes typed options as `tunebook run` options, and its
-    refusals quote them: both escaped, neither read as markup."""
+    """The run-options dialog's field, its echo as `tunebook run` options and its refusal
+    show escapes escaped and markup as typed."""
     path, _ = hostile_session(tmp_path / "s.tunebook")
     app = TunebookApp(path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -116,7 +119,40 @@ async def test_run_options_show_what_was_typed_as_data(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: "as: tunebook run PATH" in drawn(app), what="the dialog")
         app.screen.query_one("#device", Input).value = HOSTILE
         await pilot.press("enter")
-        await wait_for(pilot, lambda: drawn(app).count(SHOWN) == 2, what="the echo and refusal")
-        echo, refusal = (str(app.screen.query_one(f"#options-{n}").render()) for n in NAMES)
-        assert echo.endswith(f"--device={SHOWN}") and SHOWN in refusal
-        assert not any(c in echo + refusal for c in "\x1b\u202e")
+        error = app.screen.query_one("#options-error")
+        await wait_for(pilot, lambda: "is not one of" in str(error.render()), what="the refusal")
+        echo = str(app.screen.query_one("#options-command").render())
+        assert echo.endswith(f"--device={SHOWN}")
+        assert "[bold red]x[/]" in str(error.render())
+        assert "\x1b" not in drawn(app) and "\u202e" not in drawn(app)
+
+
+async def test_a_text_field_holds_control_characters_escaped(tmp_path: Path) -> None:
+    """A field's value from a file (set) or a paste reaches the terminal escaped: Textual's
+    own Input would draw an escape sequence as it is."""
+
+    class Fields(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TextInput(HOSTILE, id="set")
+            yield PathInput(id="pasted", cwd=tmp_path)
+
+    app = Fields()
+    async with app.run_test() as pilot:
+        assert app.query_one("#set", Input).value == SHOWN
+        pasted = app.query_one("#pasted", Input)
+        pasted.focus()
+        pasted.post_message(events.Paste(f"{HOSTILE}\nsecond line"))
+        await wait_for(pilot, lambda: pasted.value == SHOWN, what="the paste")
+        assert "\x1b" not in drawn(app) and "\u202e" not in drawn(app)
+
+
+def test_every_text_field_of_the_app_is_a_text_input() -> None:
+    """No screen builds a bare `Input` (whose value would be drawn raw)."""
+    package = Path(tunebook.tui.__file__).parent
+    bare = [
+        f"{path.relative_to(package)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"(?<![\w.])Input\(", line)
+    ]
+    assert bare == []

@@ -1,7 +1,8 @@
 """Notes from inside the app (issue 12, PB-24): `o` on the session map, the experiments
 screen and the trial detail opens the note dialog; each note is stored through a real
 `tunebook note` child, read back with the sessions API, and shown in the detail panes as
-plain text (hostile markup and escape codes escaped, never read as markup)."""
+plain text (hostile markup and escape codes escaped, never read as markup; the note field
+keeps an escape code written out, so that is what is stored)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from tunebook.tui.screens.review import NoteScreen
 from tunebook.tui.screens.trial_detail import TrialDetailScreen
 
 HOSTILE = "[bold]x[/bold]\x1b[31m"
+#: What the note field makes of it: markup as typed, the escape code written out.
+ESCAPED = "[bold]x[/bold]\\x1b[31m"
 CHILD_WAIT = 60.0  # seconds: the `tunebook note` child starts a Python and opens the file
 
 
@@ -74,8 +77,8 @@ async def test_notes_from_the_map_the_experiments_and_a_trial(tmp_path: Path) ->
         stored = [(n.target, n.text) for n in session.notes()]
     assert stored == [
         ("session", "the session: data looks clean"),
-        (f"experiment:{experiment.id}", f"experiment {HOSTILE}"),
-        (f"trial:{trial_id}", HOSTILE),
+        (f"experiment:{experiment.id}", f"experiment {ESCAPED}"),
+        (f"trial:{trial_id}", ESCAPED),
     ]
 
 

@@ -47,6 +47,7 @@ from tunebook.tui.screens.project_start.probe_screen import PROBE_WORKERS
 from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import Row, refill
+from tunebook.tui.widgets.text_input import TextInput
 
 #: The probe's command-line name.
 PROBE = "seed-variance"
@@ -274,7 +275,7 @@ class AdoptionScreen(SessionScreen):
         with VerticalScroll(id="adopt-body"):
             with Horizontal(id="seeds-row"):
                 yield Label("new seeds per configuration (tab: edit, enter: measure):")
-                yield Input(str(DEFAULT_SEEDS), type="integer", id="seeds")
+                yield TextInput(str(DEFAULT_SEEDS), type="integer", id="seeds")
             yield Static(id="adopt-findings")
             yield Static(id="adopt-launch")
             yield DataTable(id="seed-runs", cursor_type="row", zebra_stripes=False)

@@ -61,6 +61,7 @@ from tunebook.tui.widgets.histogram import linear_ticks
 from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
+from tunebook.tui.widgets.text_input import TextInput
 
 COLUMNS = (("name", "hyperparameter"), ("role", "role"), ("value", "value, values or range"))
 ROLE_STYLE = {Role.SCIENTIFIC: "bold magenta", Role.NUISANCE: "cyan", Role.FIXED: "dim"}
@@ -383,18 +384,18 @@ class DesignerScreen(SessionScreen):
             with Vertical(id="designer-main"):
                 with Horizontal(classes="designer-field"):
                     yield Label("name", classes="designer-label")
-                    yield Input(
+                    yield TextInput(
                         placeholder="a short name, e.g. depth", id="designer-name", compact=True
                     )
                 with Horizontal(classes="designer-field"):
                     yield Label("goal", classes="designer-label")
-                    yield Input(
+                    yield TextInput(
                         placeholder="one narrow question (PB-7)", id="designer-goal", compact=True
                     )
                 yield Static("", id="designer-examples", markup=False)
                 yield DataTable(id="designer-table", cursor_type="row", zebra_stripes=False)
                 yield Static("loading the workload…", id="designer-hint", markup=False)
-                yield Input(id="designer-edit", compact=True)
+                yield TextInput(id="designer-edit", compact=True)
                 yield Static("", id="designer-error", markup=False)
                 yield Static("", id="designer-status", markup=False)
             with Vertical(id="designer-live"):

@@ -37,6 +37,7 @@ from tunebook.sessions.text import safe_text
 from tunebook.tui.screens.base import TunebookScreen
 from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.path_input import PathInput
+from tunebook.tui.widgets.text_input import TextInput
 
 INTRO = (
     "A session file holds one workload's tuning. Creating it trains one step on 16 "
@@ -109,7 +110,7 @@ class NewSessionScreen(TunebookScreen):
                     id="new-builtins",
                 )
                 yield Label("or class", classes="new-label")
-                yield Input(
+                yield TextInput(
                     placeholder="path/to/file.py:Class or package.module:Class",
                     id="new-ref",
                 )

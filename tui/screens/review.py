@@ -48,6 +48,7 @@ from tunebook.tui.widgets.histogram import HistogramChart
 from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
+from tunebook.tui.widgets.text_input import TextInput
 
 #: The tabs in order: (pane id, label).
 TABS = (
@@ -202,7 +203,7 @@ class NoteScreen(TunebookScreen, ModalScreen[str | None]):
         with Vertical(id="note-dialog"):
             yield Label(self._title, id="note-title", markup=False)
             yield Static(self._body, id="note-body", markup=False)
-            yield Input(placeholder=self._placeholder, id="note-input")
+            yield TextInput(placeholder=self._placeholder, id="note-input")
             with Horizontal(id="note-buttons"):
                 yield Button(f"{self._confirm} (enter)", variant="primary", id="note-save")
                 yield Button("Cancel (esc)", id="note-cancel")

@@ -40,6 +40,7 @@ from tunebook.tui.screens.base import SessionScreen
 from tunebook.tui.widgets.curve_chart import Curve, CurveChart, trial_color
 from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
+from tunebook.tui.widgets.text_input import TextInput
 from tunebook.tui.widgets.trial_table import STATUS_STYLE, TrialTable
 
 #: Seconds the cursor must rest on a trial before its curves are read.
@@ -173,7 +174,7 @@ class RunMonitorScreen(SessionScreen):
         yield Static(id="monitor-counts", markup=False)
         with Horizontal(id="monitor-body"):
             with Vertical(id="monitor-trials"):
-                yield Input(
+                yield TextInput(
                     placeholder="filter: a status (run, fail…) or study text", id="monitor-filter"
                 )
                 yield TrialTable(id="monitor-table")

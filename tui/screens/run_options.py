@@ -20,6 +20,7 @@ from tunebook.core.execution.devices import AUTO
 from tunebook.core.execution.executors import EXECUTORS
 from tunebook.sessions import BadInput
 from tunebook.sessions.text import safe_text
+from tunebook.tui.widgets.text_input import TextInput
 
 #: (field id, label, hint) of the text fields, in order; `ray-` ones are for Ray only.
 FIELDS = (
@@ -92,7 +93,7 @@ class RunOptionsScreen(ModalScreen[RunRequest | None]):
             for field, label, hint in FIELDS:
                 with Horizontal(classes="option-row", id=f"row-{field}"):
                     yield Label(label, classes="option-label")
-                    yield Input(values[field], id=field, placeholder="default", compact=True)
+                    yield TextInput(values[field], id=field, placeholder="default", compact=True)
                     yield Label(hint, classes="option-hint", id=f"hint-{field}", markup=False)
             yield Static(id="options-command", markup=False)
             yield Static(id="options-error", markup=False)

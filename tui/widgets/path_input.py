@@ -13,7 +13,9 @@ from pathlib import Path
 
 from textual.binding import Binding
 from textual.suggester import Suggester
-from textual.widgets import Input
+
+from tunebook.sessions.text import safe_text
+from tunebook.tui.widgets.text_input import TextInput
 
 SESSION_SUFFIX = ".tunebook"
 MAX_ENTRIES = 2000  # folder entries read per completion, at most
@@ -68,11 +70,13 @@ class PathSuggester(Suggester):
         self.cwd = cwd
 
     async def get_suggestion(self, value: str) -> str | None:
-        """The completion of `value`, listed off the event loop."""
-        return await asyncio.to_thread(complete_path, value, self.cwd, self.suffix)
+        """The completion of `value`, listed off the event loop; none for a name holding a
+        control or bidi character, which the field would show escaped, a path to nowhere."""
+        suggestion = await asyncio.to_thread(complete_path, value, self.cwd, self.suffix)
+        return suggestion if suggestion is None or safe_text(suggestion) == suggestion else None
 
 
-class PathInput(Input):
+class PathInput(TextInput):
     """An Input for a session file path: completion of folders and `*.tunebook` files;
     tab accepts the suggestion (and moves focus on when there is none)."""
 

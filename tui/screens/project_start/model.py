@@ -22,6 +22,7 @@ from tunebook.tui.screens.project_start.recording import RecordsDecisions
 from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import refill
+from tunebook.tui.widgets.text_input import TextInput
 
 COLUMNS = (
     ("name", "hyperparameter"),
@@ -134,7 +135,7 @@ class ModelScreen(RecordsDecisions):
             yield Static(id="model-advice", markup=False)
             yield DataTable(id="model-table", cursor_type="row", zebra_stripes=False)
             yield Static(id="model-hint", markup=False)
-            yield Input(id="model-edit")
+            yield TextInput(id="model-edit")
             yield Static(id="model-error", markup=False)
         yield KeyFooter()
 
