@@ -1,7 +1,7 @@
 """The app's text field: Textual's `Input`, whose value never holds a control or bidi
-character. Such a character in a field would reach the terminal as it is, whether it came
-from a file (a goal the designer loads) or a paste; it is kept as its visible escape
-(`\\x1b`) instead, as everywhere else the app shows text (`safe_text`)."""
+character. Textual keeps such a character, from a paste or a value a screen sets, in the
+field's value, so it would go on into what the field stores (a note); it is kept as its
+visible escape (`\\x1b`) instead, as everywhere else the app shows text (`safe_text`)."""
 
 from __future__ import annotations
 
