@@ -30,8 +30,8 @@ def test_every_binding_has_an_id_and_a_description() -> None:
 def test_the_key_bar_is_compact_in_a_narrow_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """At 80 columns the key bar packs its keys (Help and Quit would fall off the end
-    otherwise); from `ROOMY_WIDTH` on it spaces them out."""
+    """At 80 columns the key bar packs its keys (the last ones, Help and Quit, fell off the
+    end otherwise); from `ROOMY_WIDTH` on it spaces them out."""
     monkeypatch.setenv("TUNEBOOK_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("TUNEBOOK_CONFIG_DIR", str(tmp_path / "config"))
 

@@ -1,5 +1,5 @@
-"""The key bar at the bottom of every screen: Textual's footer, compact in a narrow terminal
-so that a screen's every key (Help and Quit last among them) still shows at 80 columns."""
+"""The key bar at the bottom of every screen: Textual's footer, compact in a narrow terminal,
+where its roomy spacing pushed the last keys (Help, Quit) off the end at 80 columns."""
 
 from __future__ import annotations
 
