@@ -129,6 +129,7 @@ def test_without_a_terminal_a_path_is_one_sentence_and_exit_2(
     [
         (["--address", "head:6379"], "--address is for --executor ray, not --executor process"),
         (["--executor", "ray", "--device", "tpu"], "--device 'tpu' is not one of"),
+        (["--workers", "0"], "--workers must be at least 1, got 0"),
     ],
 )
 def test_run_options_for_the_app_are_checked_first(
