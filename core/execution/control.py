@@ -142,13 +142,13 @@ def start_runner(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    registered: list[bool] = []  # [True] once this call returns the runner as started
+    registered = threading.Event()  # set once this call returns the runner as started
 
     def reap() -> None:
         code = child.wait()
         decided.wait()  # a failure before registering is this call's to raise
         failure = runner_failure(code, log_path)
-        if registered and failure and on_failure is not None:
+        if registered.is_set() and failure and on_failure is not None:
             on_failure(failure)
 
     decided = threading.Event()
@@ -164,7 +164,7 @@ def start_runner(
             with Session.open(path, read_only=True) as session:
                 runner = session.runner()
             if (runner is not None and runner.pid == child.pid) or code == 0:
-                registered.append(True)
+                registered.set()
                 return StartResult(child.pid, log_path)
             time.sleep(0.1)
         raise TunebookError(

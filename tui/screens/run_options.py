@@ -8,6 +8,8 @@ restart the app with other flags. It shows the equivalent command-line options a
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,22 +24,24 @@ from tunebook.sessions import BadInput
 from tunebook.sessions.text import safe_text
 from tunebook.tui.widgets.text_input import TextInput
 
-#: (field id, label, hint) of the text fields, in order; `ray-` ones are for Ray only.
+
+class Field(NamedTuple):
+    """A text field of the dialog and the `tunebook run` option it sets; `ray-` ones are for
+    Ray only."""
+
+    id: str
+    label: str
+    option: str
+    hint: str
+
+
 FIELDS = (
-    ("workers", "workers", "trials at once (default: half the cores)"),
-    ("device", "device", "auto, cpu, cuda or cuda:N (default auto)"),
-    ("ray-address", "Ray address", "a head's HOST:PORT (default: local Ray)"),
-    ("ray-cpus", "CPUs per trial", "reserved per trial (default 1)"),
-    ("ray-gpus", "GPUs per trial", "below 1 shares a GPU (default 0)"),
+    Field("workers", "workers", "--workers", "trials at once (default: half the cores)"),
+    Field("device", "device", "--device", "auto, cpu, cuda or cuda:N (default auto)"),
+    Field("ray-address", "Ray address", "--address", "a head's HOST:PORT (default: local Ray)"),
+    Field("ray-cpus", "CPUs per trial", "--cpus-per-trial", "reserved per trial (default 1)"),
+    Field("ray-gpus", "GPUs per trial", "--gpus-per-trial", "below 1 shares a GPU (default 0)"),
 )
-#: The `tunebook run` option of each text field.
-OPTIONS = {
-    "workers": "--workers",
-    "device": "--device",
-    "ray-address": "--address",
-    "ray-cpus": "--cpus-per-trial",
-    "ray-gpus": "--gpus-per-trial",
-}
 
 
 def field_values(request: RunRequest) -> dict[str, str]:
@@ -58,10 +62,10 @@ def field_values(request: RunRequest) -> dict[str, str]:
 def options_of(executor: str, values: dict[str, str]) -> list[str]:
     """`tunebook run`'s options for the dialog's choices: the Ray fields only with Ray."""
     options = ["--executor", executor]
-    for field, option in OPTIONS.items():
-        value = values[field].strip()
-        if value and (executor == "ray" or not field.startswith("ray-")):
-            options.append(f"{option}={value}")
+    for field in FIELDS:
+        value = values[field.id].strip()
+        if value and (executor == "ray" or not field.id.startswith("ray-")):
+            options.append(f"{field.option}={value}")
     return options
 
 
@@ -90,11 +94,14 @@ class RunOptionsScreen(ModalScreen[RunRequest | None]):
                     id="executor",
                 )
                 yield Label("inline: in the runner; ray: Ray tasks", classes="option-hint")
-            for field, label, hint in FIELDS:
-                with Horizontal(classes="option-row", id=f"row-{field}"):
-                    yield Label(label, classes="option-label")
-                    yield TextInput(values[field], id=field, placeholder="default", compact=True)
-                    yield Label(hint, classes="option-hint", id=f"hint-{field}", markup=False)
+            for field in FIELDS:
+                with Horizontal(classes="option-row", id=f"row-{field.id}"):
+                    yield Label(field.label, classes="option-label")
+                    yield TextInput(
+                        values[field.id], id=field.id, placeholder="default", compact=True
+                    )
+                    hint_id = f"hint-{field.id}"
+                    yield Label(field.hint, classes="option-hint", id=hint_id, markup=False)
             yield Static(id="options-command", markup=False)
             yield Static(id="options-error", markup=False)
             with Horizontal(id="buttons"):
@@ -112,7 +119,7 @@ class RunOptionsScreen(ModalScreen[RunRequest | None]):
 
     def values(self) -> dict[str, str]:
         """The text fields as typed."""
-        return {field: self.query_one(f"#{field}", Input).value for field, _, _ in FIELDS}
+        return {field.id: self.query_one(f"#{field.id}", Input).value for field in FIELDS}
 
     @on(Select.Changed)
     @on(Input.Changed)
@@ -122,9 +129,9 @@ class RunOptionsScreen(ModalScreen[RunRequest | None]):
         self.query_one("#hint-workers", Label).update(
             f"trials at once (default: {'as many as fit' if ray else 'half the cores'})"
         )
-        for field, _, _ in FIELDS:
-            if field.startswith("ray-"):
-                self.query_one(f"#row-{field}").display = ray
+        for field in FIELDS:
+            if field.id.startswith("ray-"):
+                self.query_one(f"#row-{field.id}").display = ray
         options = " ".join(options_of(self.executor, self.values()))
         self.query_one("#options-command", Static).update(
             f"as: tunebook run PATH {safe_text(options)}"
