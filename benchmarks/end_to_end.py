@@ -3,12 +3,16 @@
 The study: 16 trials tuning Adam's learning rate (log, 1e-4 … 1e-1) of an MLP
 64-256-256-10 on the 8×8 digits (scikit-learn's copy, 1,797 images, written once as a CSV),
 300 steps at batch 64, evaluated on the validation split every 50 steps, one torch thread
-per process. Three sides, each a fresh process tree timed from the shell's point of view,
-run alternately (tunebook, optuna, bare; five rounds), medians reported:
+per process. Four sides, each a fresh process tree timed from the shell's point of view,
+run alternately (tunebook, tunebook-cold, optuna, bare; five rounds), medians reported:
 
 * ``tunebook``: ``tunebook new`` + ``tunebook experiment add`` + ``tunebook run --workers 2``
   (quasi-random search; every step's metrics, every evaluation, the best checkpoint and the
-  resume states stored in the session file);
+  resume states stored in the session file). Each round starts with no warm worker server
+  (a folder of its own, `TUNEBOOK_WARM_DIR`): ``new`` starts one, as a user's first study
+  of the day would, and ``run`` forks its workers there;
+* ``tunebook-cold``: the same with the warm server off (``TUNEBOOK_WARM_SECONDS=0``): the
+  runner starts a server of its own, which imports torch while the run waits;
 * ``optuna``: the script a user writes by hand: one process, Optuna's default sampler over
   SQLite storage, each evaluation reported with ``trial.report``;
 * ``bare``: the same loop in one process with nothing stored (16 log-spaced rates).
@@ -171,19 +175,19 @@ def write_digits(folder: Path) -> Path:
     return path
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     """Wall seconds of `command` (must succeed)."""
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     return seconds
 
 
-def tunebook_side(folder: Path, csv: Path) -> dict[str, Any]:
-    """new + experiment add + run --workers 2 on a fresh session; each command's seconds
-    and what the session stored."""
+def tunebook_side(folder: Path, csv: Path, warm: bool) -> dict[str, Any]:
+    """new + experiment add + run --workers 2 on a fresh session, with no warm server yet
+    (`warm`) or with it off; each command's seconds and what the session stored."""
     from tunebook.sessions import Session
 
     tunebook = str(Path(sys.executable).with_name("tunebook"))
@@ -191,12 +195,20 @@ def tunebook_side(folder: Path, csv: Path) -> dict[str, Any]:
     session.unlink(missing_ok=True)
     spec = folder / "lr.toml"
     spec.write_text(SPEC)
-    csv_options = ["-o", f"csv={csv}", "-o", "target=label"]
-    seconds = {
-        "new": timed([tunebook, "new", str(session), "-w", "tabular", *csv_options], folder),
-        "add": timed([tunebook, "experiment", "add", str(session), str(spec)], folder),
-        "run": timed([tunebook, "run", str(session), "--workers", "2"], folder),
-    }
+    new = [tunebook, "new", str(session), "-w", "tabular", "-o", f"csv={csv}", "-o", "target=label"]
+    servers = tempfile.mkdtemp(prefix="tbw-")  # the round's server folder: none runs yet
+    env = {**os.environ, "TUNEBOOK_WARM_DIR": servers}
+    if not warm:
+        env["TUNEBOOK_WARM_SECONDS"] = "0"
+    try:
+        seconds = {
+            "new": timed(new, folder, env),
+            "add": timed([tunebook, "experiment", "add", str(session), str(spec)], folder, env),
+            "run": timed([tunebook, "run", str(session), "--workers", "2"], folder, env),
+        }
+    finally:
+        shutil.rmtree(servers)  # its server sees its socket gone, and exits
+    time.sleep(6)  # … within `warm_server.CHECK_EVERY` seconds, before the next side starts
     with Session.open(session, read_only=True) as opened:
         trials = opened.trials()
         values = opened.db.conn.execute("SELECT count(*) FROM metrics").fetchone()[0]
@@ -222,9 +234,12 @@ def main() -> None:
     load_before = os.getloadavg()
     try:
         csv = write_digits(folder)
-        runs: dict[str, list[dict[str, Any]]] = {"tunebook": [], "optuna": [], "bare": []}
+        runs: dict[str, list[dict[str, Any]]] = {
+            "tunebook": [], "tunebook-cold": [], "optuna": [], "bare": []
+        }  # fmt: skip
         for round_ in range(ROUNDS):
-            runs["tunebook"].append(tunebook_side(folder, csv))
+            runs["tunebook"].append(tunebook_side(folder, csv, warm=True))
+            runs["tunebook-cold"].append(tunebook_side(folder, csv, warm=False))
             runs["optuna"].append(script_side("optuna", folder, csv))
             runs["bare"].append(script_side("bare", folder, csv))
             shown = {side: round(sum(r[-1]["seconds"].values()), 2) for side, r in runs.items()}
@@ -238,20 +253,24 @@ def main() -> None:
         )
 
     optuna = median("optuna")
-    tunebook = {part: median("tunebook", part) for part in ("new", "add", "run")}
+    parts = ("new", "add", "run")
+    tunebook = {part: median("tunebook", part) for part in parts}
     tunebook["total"] = median("tunebook")
+    cold = {part: median("tunebook-cold", part) for part in parts}
+    cold["total"] = median("tunebook-cold")
     ratios = {
         "run/optuna": tunebook["run"] / optuna,
         "total/optuna": tunebook["total"] / optuna,
+        "cold run/optuna": cold["run"] / optuna,
+        "cold total/optuna": cold["total"] / optuna,
         "bare/optuna": median("bare") / optuna,
     }
     for side in runs:
         print(
             f"{side:<9} median {median(side):6.2f} s  best error {runs[side][-1]['best_error']:.4f}"
         )
-    print(
-        "tunebook " + ", ".join(f"{part} {tunebook[part]:.2f} s" for part in ("new", "add", "run"))
-    )
+    for side, seconds in (("tunebook", tunebook), ("tunebook-cold", cold)):
+        print(f"{side} " + ", ".join(f"{part} {seconds[part]:.2f} s" for part in parts))
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     print(
         json.dumps(
@@ -263,6 +282,7 @@ def main() -> None:
                 "load_after": [round(x, 2) for x in os.getloadavg()],
                 "median_seconds": {
                     "tunebook": {k: round(v, 2) for k, v in tunebook.items()},
+                    "tunebook-cold": {k: round(v, 2) for k, v in cold.items()},
                     "optuna": round(optuna, 2),
                     "bare": round(median("bare"), 2),
                 },

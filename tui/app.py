@@ -26,6 +26,7 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from tunebook.core.execution.control import ProbeRequest, RunRequest, StartResult
+from tunebook.core.execution.warm_client import start_soon
 from tunebook.sessions import BadInput, Session, TunebookError
 from tunebook.sessions.connection import read_only_reason
 from tunebook.sessions.text import safe_text
@@ -153,6 +154,9 @@ class TunebookApp(App[None]):
         # writing now. (An old-schema file is still upgraded, as for `tunebook status`.)
         Session.open(path, read_only=True).close()
         reason = read_only_reason(path) or ("opened with --read-only" if read_only else "")
+        if not reason:
+            with contextlib.suppress(BadInput):  # a bad setting is the run's to report
+                start_soon()  # runs started here fork their workers from it
         self.call_from_thread(self._show_session, path, reason)
 
     def _show_session(self, path: Path, reason: str) -> None:

@@ -1,5 +1,6 @@
-"""The runner's worker processes, forked from a server that imported torch once, each with
-its own task queue and result pipe.
+"""The runner's worker processes, forked from a server that imported torch once (the warm
+server this user's commands share, else one of the runner's own), each with its own task
+queue and result pipe.
 
 A worker takes trial tasks (a study's trials) or unit tasks (one measurement of a project-start
 probe) and streams what they report back to the runner, the session file's only writer. A
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from tunebook.core.execution import warm_client
 from tunebook.core.execution.trial_task import TrialTask, UnitTask
 from tunebook.core.execution.worker import RunnerSide, worker_main
 
@@ -61,21 +63,24 @@ class Worker:
         self.tasks: Any = pool.context.Queue()
         self.tasks.cancel_join_thread()  # a task for a worker that died must not block exit
         results, sender = pool.context.Pipe(duplex=False)
-        self.process: Any = pool.context.Process(
-            target=worker_main,
-            args=(
-                self.tasks,
-                sender,
-                pool.stop,
-                pool.threads,
-                pool.memory_limit_mb,
-                RunnerSide.here(),
-                slot,
-            ),
-            daemon=True,
+        args = (
+            self.tasks,
+            sender,
+            pool.stop,
+            pool.threads,
+            pool.memory_limit_mb,
+            RunnerSide.here(),
+            slot,
         )
-        with _sigint_ignored():
-            self.process.start()
+        self.process: Any = None
+        if pool.warm:
+            try:
+                self.process = _started(warm_client.WarmProcess(target=worker_main, args=args))
+            except OSError:  # the warm server went away: the pool's own server from now on
+                pool.warm = False
+        if self.process is None:
+            start_worker_server()
+            self.process = _started(pool.context.Process(target=worker_main, args=args))
         sender.close()  # the worker holds the only write end: its death closes the pipe
         self.results = results
         self.task_id: Any = None  # the task it runs (a trial id, a probe unit's key)
@@ -98,8 +103,10 @@ class WorkerPool:
     """N worker processes, each with its own task queue and its own result pipe."""
 
     def __init__(self, size: int, memory_limit_mb: int | None) -> None:
-        start_worker_server()
         self.context = worker_context()
+        address = warm_client.ready_address()
+        warm_client.WarmPopen.address = address or ""
+        self.warm = address is not None
         self.stop: Any = self.context.Event()
         self.threads = max(1, (os.cpu_count() or 1) // size)
         self.memory_limit_mb = memory_limit_mb
@@ -176,6 +183,14 @@ class WorkerPool:
             del worker.tasks
         del self.stop
         gc.collect()
+
+
+def _started(process: Any) -> Any:
+    """`process`, started as a daemon process with SIGINT ignored (see `_sigint_ignored`)."""
+    process.daemon = True
+    with _sigint_ignored():
+        process.start()
+    return process
 
 
 def take_waiting(inbox: queue.Queue[Any], timeout: float) -> list[Any]:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tunebook.core.execution import warm_client
 from tunebook.core.execution.devices import AUTO, checked_device, requested_device
 from tunebook.core.execution.executors import EXECUTORS, RayOptions, make_executor
 from tunebook.core.execution.executors.base import Executor, Finished, Lost, Reported
@@ -175,6 +176,8 @@ class Runner:
                 session.trial(trial_id)  # an unknown id is one sentence, before any change
             source = session_workload_source(session)
             source.check()  # a moved data file: before any trial
+            if self.executor == "process":
+                warm_client.idle_seconds()  # a bad TUNEBOOK_WARM_SECONDS: before registering
             if self.executor == "ray" and self.ray.address is not None:
                 from tunebook.core.execution.executors.ray_cluster import check_address
 

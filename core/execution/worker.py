@@ -11,11 +11,13 @@ machine down.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 import resource
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -49,7 +51,8 @@ def limit_memory(memory_limit_mb: int | None) -> None:
 class RunnerSide:
     """What a worker needs of the runner that asked for it. Multiprocessing gives a forked
     worker the runner's folder and import path, but not its environment: the server's is
-    the runner's as it was when the server started."""
+    that of the command that started it (the runner, or for the warm server any earlier
+    command of the same setup)."""
 
     pid: int
     environ: dict[str, str]
@@ -71,6 +74,33 @@ class RunnerSide:
         except OSError:
             return False
         return True
+
+
+class StopOrRunnerGone:
+    """The pool's stop event, also set once the runner is gone: its end of the pipe that
+    started this worker closed (`multiprocessing.parent_process`, whichever server forked
+    the worker), so a worker whose runner was SIGKILLed stops instead of training for
+    nobody. The pipe is looked at most every `CHECK_EVERY` seconds: `is_set` runs each step.
+    """
+
+    CHECK_EVERY = 0.2
+
+    def __init__(self, stop: Any) -> None:
+        self.stop = stop
+        self.runner = multiprocessing.parent_process()
+        self._checked_at = -self.CHECK_EVERY
+        self._gone = False
+
+    def runner_gone(self) -> bool:
+        """True once the runner's process has ended."""
+        if not self._gone and time.monotonic() - self._checked_at >= self.CHECK_EVERY:
+            self._checked_at = time.monotonic()
+            self._gone = self.runner is not None and not self.runner.is_alive()
+        return self._gone
+
+    def is_set(self) -> bool:
+        """True when the runner asked trials to stop, or is gone."""
+        return self.stop.is_set() or self.runner_gone()
 
 
 def warm_up() -> None:
@@ -105,11 +135,11 @@ def worker_main(
     to `results`, this worker's own pipe to the runner: ("started", id, where: its pid and
     a trial's device) when it takes a task, then ("calls", …) batches and one ("outcome",
     …). Ctrl-C is the runner's to handle: it asks trials to stop via `stop`. The worker
-    ends once its parent, the worker server, is gone: the server ends with the runner.
+    ends once the runner is gone (`StopOrRunnerGone`).
     `slot`, the worker's place in the pool, picks its GPU where there are several."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-    if not runner.alive():  # killed before we asked: `parent` may already be a stranger
+    watch = StopOrRunnerGone(stop)
+    if not runner.alive() or watch.runner_gone():  # killed before the worker started
         exit_now()
     runner.adopt()
     import torch  # here, not at module level: the runner imports this module for the target
@@ -118,7 +148,7 @@ def worker_main(
     warm_up()
     limit_memory(memory_limit_mb)
     try:
-        while os.getppid() == parent:
+        while not watch.runner_gone():
             try:
                 task: TrialTask | UnitTask | None = tasks.get(timeout=1.0)
             except queue.Empty:
@@ -127,11 +157,11 @@ def worker_main(
                 exit_now()
             if isinstance(task, UnitTask):
                 results.send(("started", task.task_id, None))
-                results.send(("outcome", task.key, task.run(stop)))
+                results.send(("outcome", task.key, task.run(watch)))
                 continue
             where = f"pid {os.getpid()}, {device_named(task.device, slot)}"
             results.send(("started", task.trial_id, where))
-            reporter = BatchReporter(task.trial_id, results, stop, parent)
+            reporter = BatchReporter(task.trial_id, results, watch)
             outcome = run_trial_task(task, reporter, slot)
             reporter.send()
             results.send(("outcome", task.trial_id, outcome))

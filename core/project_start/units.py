@@ -1,10 +1,11 @@
 """The measurements probes are made of, as they run inside a worker process.
 
-Each function takes a JSON-able payload and the worker's stop event and returns a JSON-able
-dict; none raises for a measurement's own failure (it comes back as `status: failed`, or
-`out_of_memory`). A stopped measurement (asked to stop, or its runner died) returns
-`{"stopped": True}` and is measured again when the probe resumes. They use the same
-training loop as every trial, so a probe measures what the experiments will run.
+Each function takes a JSON-able payload and the worker's stop event (set too once its runner
+is gone: `worker.StopOrRunnerGone`) and returns a JSON-able dict; none raises for a
+measurement's own failure (it comes back as `status: failed`, or `out_of_memory`). A stopped
+measurement (asked to stop, or its runner died) returns `{"stopped": True}` and is measured
+again when the probe resumes. They use the same training loop as every trial, so a probe
+measures what the experiments will run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import resource
 import statistics
 import sys
@@ -34,19 +34,6 @@ WARMUP_STEPS = 5
 #: The batch-size probe's last size leaves at least this many steps per epoch: a batch of
 #: most of the training split makes every step see nearly the same examples.
 STEPS_PER_EPOCH = 4
-
-
-class _StopOrOrphaned:
-    """The worker's stop event, also set once the process that started the unit is gone:
-    a worker whose runner was SIGKILLed gives its unit up instead of finishing it alone."""
-
-    def __init__(self, stop: Any) -> None:
-        self.stop = stop
-        self.parent = os.getppid()
-
-    def is_set(self) -> bool:
-        """True when a stop was asked for, or the parent process changed (it died)."""
-        return (self.stop is not None and self.stop.is_set()) or os.getppid() != self.parent
 
 
 def _workload_and_config(payload: Mapping[str, Any], **settings: Any) -> tuple[Any, Any]:
@@ -75,7 +62,7 @@ def train_unit(payload: Mapping[str, Any], stop: Any) -> dict[str, Any]:
             config, eval_train_examples=int(payload.get("eval_train_examples", 0))
         )
         reporter = MemoryReporter(
-            config.objective_for(workload).mode, stop_event=_StopOrOrphaned(stop)
+            config.objective_for(workload).mode, stop_event=stop
         )
         started = time.perf_counter()
         result = train_trial(workload, config, reporter)
@@ -145,7 +132,7 @@ def throughput_unit(payload: Mapping[str, Any], stop: Any) -> dict[str, Any]:
             }
         baseline_mb = _memory_baseline_mb(device)
         timer = _Timer(
-            _StopOrOrphaned(stop),
+            stop,
             int(payload["min_steps"]),
             float(payload["min_seconds"]),
             payload["max_steps"],

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import warm_settings
 from tests.execution.conftest import cli, sha256, spec_text
 from tests.execution.workloads import TINY_REF
 from tunebook.core import api
@@ -96,7 +97,7 @@ def test_bayesian_search_without_optuna_is_refused_at_experiment_add(
     (shim / "sitecustomize.py").write_text("import sys\nsys.modules['optuna'] = None\n")
     spec = tmp_path / "bo.toml"
     spec.write_text(spec_text(algorithm="bayesian", trials=12))
-    env = {"PYTHONPATH": str(shim), "PATH": str(Path(sys.executable).parent)}
+    env = {"PYTHONPATH": str(shim), "PATH": str(Path(sys.executable).parent), **warm_settings()}
     before = sha256(tiny_session)
     command = [sys.executable, "-m", "tunebook.tui.cli", "experiment", "add"]
     result = subprocess.run(

@@ -24,6 +24,9 @@ from tunebook.sessions import Session, Trial, TrialStatus
 
 #: `tunebook` as a subprocess, with the interpreter running the tests.
 TUNEBOOK = (sys.executable, "-m", "tunebook.tui.cli")
+#: What the command lines of a run's own worker server and of the warm server hold.
+FORKSERVER = b"from multiprocessing.forkserver import main"
+WARM_SERVER = b"from tunebook.core.execution.warm_server import main"
 
 
 def toml_value(value: Any) -> str:
@@ -106,11 +109,11 @@ def cli(
     )
 
 
-def run_refused(path: Path, *options: Any) -> str:
-    """`tunebook run PATH OPTIONS`, which must exit 2 with one `tunebook: ` sentence and
-    leave every trial as it was; returns the sentence."""
+def run_refused(path: Path, *options: Any, env: Mapping[str, str] | None = None) -> str:
+    """`tunebook run PATH OPTIONS` (with `env` added), which must exit 2 with one
+    `tunebook: ` sentence and leave every trial as it was; returns the sentence."""
     before = [(t.id, t.status) for t in trials_of(path)]
-    run = cli("run", path, *options)
+    run = cli("run", path, *options, env=env)
     assert run.returncode == 2, run.stderr
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith("tunebook: "), line
@@ -198,13 +201,28 @@ def children(pid: int) -> list[int]:
 
 
 def workers_of(runner_pid: int) -> list[int]:
-    """The runner's worker processes: the children of its worker server (the child of the
-    runner that runs multiprocessing's forkserver)."""
+    """The runner's worker processes: the children of a worker server (the runner's own
+    forkserver, or the warm server its commands share) that hold one of the runner's pipes
+    (a worker's result pipe, or the runner's stdout it writes to)."""
+    pipes = pipes_of(runner_pid)
     found = []
-    for pid in children(runner_pid):
+    for entry in os.listdir("/proc"):
         with contextlib.suppress(OSError):
-            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.extend(children(pid))
+            command = Path(f"/proc/{entry}/cmdline").read_bytes() if entry.isdigit() else b""
+            if FORKSERVER in command or WARM_SERVER in command:
+                found.extend(pid for pid in children(int(entry)) if pipes_of(pid) & pipes)
+    return found
+
+
+def pipes_of(pid: int) -> set[str]:
+    """The pipes `pid` has open (`pipe:[inode]`), from /proc."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("pipe:"):
+                    found.add(target)
     return found
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -96,18 +97,26 @@ class Tiny(Workload):
     )
     task = "classification"
 
-    def __init__(self, fail_if_exists: str = "", splits_sleep: float = 0.0) -> None:
+    def __init__(self, fail_if_exists: str = "", splits_sleep: float = 0.0, say: str = "") -> None:
         self.fail_if_exists = fail_if_exists
         self.splits_sleep = splits_sleep
+        self.say = say
         self._splits: Splits | None = None
 
     def config(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this workload (those not at their default)."""
-        config = {"fail_if_exists": self.fail_if_exists, "splits_sleep": self.splits_sleep}
+        config = {
+            "fail_if_exists": self.fail_if_exists,
+            "splits_sleep": self.splits_sleep,
+            "say": self.say,
+        }
         return {key: value for key, value in config.items() if value}
 
     def splits(self, data_seed: int) -> Splits:
-        """256 training and 64 validation examples, the same on every call."""
+        """256 training and 64 validation examples, the same on every call; `say` is
+        printed to stderr first."""
+        if self.say:
+            print(self.say, file=sys.stderr, flush=True)
         time.sleep(self.splits_sleep)
         if self._splits is None:
             generator = torch.Generator().manual_seed(1234)

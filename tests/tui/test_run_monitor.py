@@ -153,13 +153,18 @@ def test_a_run_that_fails_after_it_started_says_so_in_the_app(
         async with app.run_test(size=(80, 24)) as pilot:
             await open_monitor(pilot, app)
             await pilot.press("s")
+
+            def started() -> bool:
+                """Looked for now: a notification expires, and a loaded machine is slow."""
+                return any(n.startswith("runner started (pid ") for n in notifications(app))
+
+            await wait_for(pilot, started, 60, "the runner to start")
             await wait_for(pilot, lambda: error_notifications(app), 60, "the failure")
             [error] = error_notifications(app)
             assert error == (
                 "the runner ended with an error: every trial this run finished failed (2); "
                 f"see the errors above; log {log_path_of(path)}"
             )
-            assert any(n.startswith("runner started (pid ") for n in notifications(app))
 
     asyncio.run(scenario())
     assert statuses(path) == [TrialStatus.FAILED] * 2

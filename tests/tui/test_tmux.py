@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import warm_settings
 from tests.execution.conftest import new_session, spec_text, trials_of, wait_for
 from tunebook.core.execution.control import live_runner
 from tunebook.sessions import TrialStatus
@@ -106,6 +107,7 @@ def test_the_run_outlives_the_terminal_and_the_app_reattaches(
         "TUNEBOOK_STATE_DIR": str(tmp_path / "state"),
         "TUNEBOOK_CONFIG_DIR": str(tmp_path / "config"),
         "TERM": "xterm-256color",
+        **warm_settings(),
     }
     socket = f"tunebook-test-{os.getpid()}"
     first = Terminal(socket, app_command(slow_session), env, tmp_path)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import warm_settings
 from tests.execution.conftest import wait_for
 from tests.tui.test_tmux import Terminal
 from tunebook.core.execution.control import live_runner
@@ -107,6 +108,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
         "TUNEBOOK_STATE_DIR": str(tmp_path / "state"),
         "TUNEBOOK_CONFIG_DIR": str(tmp_path / "config"),
         "TERM": "xterm-256color",
+        **warm_settings(),
     }
     command = [sys.executable, "-m", "tunebook.tui.cli", "demo", str(path)]
     terminal = Terminal(f"tunebook-guided-{os.getpid()}", command, env, tmp_path, (80, 24))

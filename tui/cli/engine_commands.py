@@ -92,10 +92,12 @@ def cmd_workloads(args: argparse.Namespace) -> int:
 
 def cmd_experiment_add(args: argparse.Namespace) -> int:
     """Validate the spec against the session's workload, store it, and print the advice."""
+    from tunebook.core.execution.warm_client import start_soon
     from tunebook.core.experiments import add_experiment_from_spec
 
     with Session.open(args.path) as session:
         show_foreign_code_notice(session)
+        start_soon()  # for the run likely to follow
         added = add_experiment_from_spec(session, args.spec)
     print_added(args.path, added)
     return 0

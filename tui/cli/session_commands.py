@@ -76,6 +76,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     """Check the workload loads, then create the file (the app's new-session form calls
     the same `parse_options` and `create_session`)."""
     Session.check_new_path(args.path)  # before importing torch: a quick refusal
+    from tunebook.core.execution.warm_client import start_soon
+
+    start_soon()  # the trials to come fork from it; it imports torch while this one does
     from tunebook.core.api import create_session
     from tunebook.core.workload_source import parse_options
 

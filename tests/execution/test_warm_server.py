@@ -1,0 +1,181 @@
+"""The warm worker server: runs fork their workers from one server their commands share,
+which `new` starts, which ends when idle, and which a worker's output and its runner's death
+still reach as with a server of the runner's own. Real processes, real trials."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.execution.conftest import (
+    TINY_REF,
+    WARM_SERVER,
+    alive,
+    cli,
+    new_session,
+    run_refused,
+    spec_text,
+    start_cli,
+    wait_for,
+    workers_of,
+)
+from tunebook.core.execution import warm_client
+from tunebook.sessions import BadInput, Session
+
+
+@pytest.fixture
+def warm_dir() -> Iterator[Path]:
+    """A server folder of the test's own (short: a socket's path has a length limit); its
+    servers are killed at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="tbw-"))
+    yield folder
+    for pid in servers_in(folder):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def settings(folder: Path, idle: float = 60) -> dict[str, str]:
+    return {warm_client.FOLDER_ENV: str(folder), warm_client.IDLE_ENV: f"{idle:g}"}
+
+
+def servers_in(folder: Path) -> list[int]:
+    """Pids of the live warm servers whose socket is in `folder` (a /proc scan; the workers
+    they fork share their command line, and are left out)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{entry}/cmdline").read_bytes() if entry.isdigit() else b""
+            mine = WARM_SERVER in command and str(folder).encode() in command
+            if mine and alive(int(entry)):
+                found.append(int(entry))
+    return [pid for pid in found if parent_of(pid) not in found]
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def worker_pids(path: Path) -> list[int]:
+    """The worker pid of each trial start the session logged ("pid N, cpu")."""
+    with Session.open(path, read_only=True) as session:
+        wheres = [e.data.get("where", "") for e in session.events() if e.kind == "trial.started"]
+    return [int(m.group(1)) for where in wheres if (m := re.match(r"pid (\d+)", where))]
+
+
+def test_runs_fork_their_workers_from_one_warm_server(tmp_path: Path, warm_dir: Path) -> None:
+    """Two runs of two sessions: every worker of both is a child of the same warm server,
+    which outlives the first run; each run completes its trials."""
+    env = settings(warm_dir)
+    spec = spec_text(trials=2, steps=40, fixed={"sleep_ms": 25})
+    parents = []
+    for name in ("first", "second"):
+        path = new_session(tmp_path, spec, name)
+        runner = start_cli("run", path, "--workers", 2, env=env)
+        pids = wait_for(lambda p=path: len(worker_pids(p)) == 2 and worker_pids(p), 60, "starts")
+        parents += [parent_of(pid) for pid in pids]
+        out, err = runner.communicate(timeout=120)
+        assert runner.returncode == 0, err
+        assert "2/2 trials finished: 2 completed" in out
+    (server,) = servers_in(warm_dir)
+    assert parents == [server] * 4
+    assert len(list(warm_dir.glob("*.sock"))) == 1
+
+
+def test_new_starts_the_server_the_next_run_uses(tmp_path: Path, warm_dir: Path) -> None:
+    """`tunebook new` starts the warm server (in the background); the run that follows
+    forks its workers there rather than starting another."""
+    path = tmp_path / "s.tunebook"
+    created = cli("new", path, "-w", TINY_REF, env=settings(warm_dir))
+    assert created.returncode == 0, created.stderr
+    server = wait_for(lambda: servers_in(warm_dir), 60, "the server new started")
+    socket = wait_for(lambda: next(warm_dir.glob("*.sock"), None), 60, "its socket")
+    wait_for(lambda: warm_client.answers(socket), 60, "the server to answer")
+    (spec := tmp_path / "s.toml").write_text(spec_text(trials=1, steps=5))
+    assert cli("experiment", "add", path, spec, env=settings(warm_dir)).returncode == 0
+    run = cli("run", path, "--workers", 1, env=settings(warm_dir))
+    assert run.returncode == 0, run.stderr
+    assert servers_in(warm_dir) == server
+
+
+def test_the_server_ends_once_idle(tmp_path: Path, warm_dir: Path) -> None:
+    """With one idle second, the server is gone, its socket removed, soon after the run."""
+    path = new_session(tmp_path, spec_text(trials=1, steps=5))
+    run = cli("run", path, "--workers", 1, env=settings(warm_dir, idle=1))
+    assert run.returncode == 0, run.stderr
+    wait_for(lambda: not servers_in(warm_dir), 30, "the idle server to exit")
+    assert not list(warm_dir.glob("*.sock"))
+
+
+def test_a_worker_writes_to_its_runners_stderr(tmp_path: Path, warm_dir: Path) -> None:
+    """What a workload prints in a worker forked by the warm server reaches the runner's
+    own stderr, not the server's log."""
+    path = new_session(tmp_path, spec_text(trials=1, steps=5), config={"say": "hello from splits"})
+    run = cli("run", path, "--workers", 1, env=settings(warm_dir))
+    assert run.returncode == 0, run.stderr
+    assert "hello from splits" in run.stderr
+    assert servers_in(warm_dir)
+
+
+def test_a_killed_runners_workers_leave_the_server_it_shared(
+    tmp_path: Path, warm_dir: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    """SIGKILL a runner with one worker training and one waiting for a task: both, children
+    of the warm server that lives on, notice their runner is gone and exit (the waiting one
+    has no pipe to break, and its parent never changes)."""
+    path = new_session(tmp_path, spec_text(trials=1, steps=2000, fixed={"sleep_ms": 20}))
+    runner = start_cli("run", path, "--workers", 2, env=settings(warm_dir))
+    processes.append(runner)
+    (training,) = wait_for(lambda: worker_pids(path), 60, "the trial to start")
+    workers = workers_of(runner.pid)
+    (server,) = servers_in(warm_dir)
+    assert training in workers and len(workers) == 2
+    assert [parent_of(pid) for pid in workers] == [server, server]
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(10)
+    wait_for(lambda: not any(alive(pid) for pid in workers), 20, "the workers to exit")
+    assert servers_in(warm_dir) == [server]
+
+
+def test_bad_idle_seconds_are_one_sentence(tmp_path: Path, warm_dir: Path) -> None:
+    path = new_session(tmp_path, spec_text(trials=1, steps=5))
+    env = {warm_client.FOLDER_ENV: str(warm_dir), warm_client.IDLE_ENV: "soon"}
+    line = run_refused(path, env=env)
+    assert line == (
+        "tunebook: TUNEBOOK_WARM_SECONDS must be a number of seconds (0 turns it off), got 'soon'"
+    )
+
+
+def test_where_there_is_no_server_to_have(warm_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off with 0 seconds; refused in a folder another user could enter; otherwise there."""
+    monkeypatch.setenv(warm_client.FOLDER_ENV, str(warm_dir))
+    monkeypatch.setenv(warm_client.IDLE_ENV, "0")
+    assert warm_client.warm_server() is None
+    monkeypatch.setenv(warm_client.IDLE_ENV, "30")
+    server = warm_client.warm_server()
+    assert server is not None and server.folder == warm_dir and server.idle == 30
+    warm_dir.chmod(0o777)
+    assert warm_client.warm_server() is None
+    for bad in ("-1", "inf", "nan", "a minute"):
+        monkeypatch.setenv(warm_client.IDLE_ENV, bad)
+        with pytest.raises(BadInput, match="TUNEBOOK_WARM_SECONDS must be a number"):
+            warm_client.warm_server()
+
+
+def test_the_setup_key_follows_what_a_worker_inherits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variables torch reads at import give another server; a terminal's do not."""
+    before = warm_client.setup_key()
+    monkeypatch.setenv("TERM", "something-else")
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "another test")
+    assert warm_client.setup_key() == before
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert warm_client.setup_key() != before
