@@ -148,3 +148,38 @@ def test_notes_go_where_they_belong_in_the_report(
     assert "- the data is noisy" in session_part
     assert "- depth 3 \\| wins?" in experiment_part
     assert "- trial 1: spiky\\x1b[31m" in experiment_part and "\x1b" not in report
+
+
+def test_new_and_add_skip_the_teardown_yet_leave_their_output_and_a_whole_file(
+    tmp_path: Path,
+) -> None:
+    """`new` and `experiment add` end without the interpreter's teardown (0.3 s with torch
+    loaded): an exit hook never runs, yet their output through a pipe is whole and the
+    session file closed (no WAL beside it) with the experiment in it. `status` tears down."""
+    from tests.execution.conftest import TINY_REF, spec_text
+
+    path, spec = tmp_path / "s.tunebook", tmp_path / "s.toml"
+    spec.write_text(spec_text(trials=2))
+    hooked = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('teardown ran', file=sys.stderr))\n"
+        "from tunebook.tui.cli import entry_point\n"
+        "sys.argv[:] = ['tunebook', *sys.argv[1:]]\n"
+        "entry_point()\n"
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", hooked, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    created = run("new", str(path), "-w", TINY_REF)
+    added = run("experiment", "add", str(path), str(spec))
+    status = run("status", str(path))
+    assert (created.returncode, added.returncode, status.returncode) == (0, 0, 0)
+    assert created.stdout.startswith(f"created {path} for workload ")
+    assert added.stdout.startswith("added experiment 'tiny' with 1 study:")
+    assert added.stdout.rstrip().endswith(f"run it with 'tunebook run {path}'")
+    assert "teardown ran" not in created.stderr + added.stderr
+    assert "teardown ran" in status.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml", "s.tunebook"]
+    assert "tiny" in status.stdout

@@ -54,8 +54,8 @@ IMPORT_ENV_PREFIXES = (
 )  # fmt: skip
 #: The Pythons whose forkserver `warm_server` speaks (its child side is theirs).
 PYTHONS = ((3, 10), (3, 13))
-#: Keeps the servers this process started referenced: a `Popen` collected while its
-#: process runs is reported as a leak, and the server outlives its starter by design.
+#: The servers this process started and has not reaped: a `Popen` collected while its
+#: process runs is reported as a leak, and the server may outlive its starter by design.
 _started: list[subprocess.Popen[bytes]] = []
 
 
@@ -197,6 +197,7 @@ def _limit(name: str) -> object:
 def start(server: WarmServer) -> None:
     """Start the server unless one runs or is starting (its lock is held). Never waits for
     it; the server takes over the lock, so two starters cannot both start one."""
+    _started[:] = [process for process in _started if process.poll() is None]  # reap
     lock_fd = os.open(server.lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

@@ -205,13 +205,30 @@ def workers_of(runner_pid: int) -> list[int]:
     forkserver, or the warm server its commands share) that hold one of the runner's pipes
     (a worker's result pipe, or the runner's stdout it writes to)."""
     pipes = pipes_of(runner_pid)
+    return [
+        pid
+        for server in servers(FORKSERVER, WARM_SERVER)
+        for pid in children(server)
+        if pipes_of(pid) & pipes
+    ]
+
+
+def servers(*commands: bytes) -> list[int]:
+    """Pids of the processes whose command line holds one of `commands` (a /proc scan)."""
     found = []
     for entry in os.listdir("/proc"):
         with contextlib.suppress(OSError):
             command = Path(f"/proc/{entry}/cmdline").read_bytes() if entry.isdigit() else b""
-            if FORKSERVER in command or WARM_SERVER in command:
-                found.extend(pid for pid in children(int(entry)) if pipes_of(pid) & pipes)
+            if any(c in command for c in commands):
+                found.append(int(entry))
     return found
+
+
+def runner_processes(runner_pid: int) -> list[int]:
+    """Every process that must end with the runner: its children (its own forkserver, the
+    resource tracker) and its workers; not a warm server it started, which outlives it."""
+    warm = servers(WARM_SERVER)
+    return [*(c for c in children(runner_pid) if c not in warm), *workers_of(runner_pid)]
 
 
 def pipes_of(pid: int) -> set[str]:

@@ -20,17 +20,16 @@ import pytest
 from tests.execution.conftest import (
     BackgroundRun,
     alive,
-    children,
     cli,
     losses,
     new_session,
+    runner_processes,
     running_trials,
     spec_text,
     start_cli,
     trial_record,
     trials_of,
     wait_for,
-    workers_of,
 )
 from tunebook.sessions import CheckpointKind, Session, TrialStatus
 from tunebook.tui.cli import main
@@ -166,7 +165,7 @@ def test_sigkill_at_random_moments_loses_nothing(
 
             wait_for(training, 60, "a trial to train")
             time.sleep(rng.uniform(0.0, 0.4))
-        workers = [*children(runner.pid), *workers_of(runner.pid)]
+        workers = runner_processes(runner.pid)
         assert runner.poll() is None, f"the study finished after only {kill} kills"
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait(10)

@@ -23,6 +23,7 @@ from tests.execution.conftest import (
     cli,
     new_session,
     run_refused,
+    servers,
     spec_text,
     start_cli,
     wait_for,
@@ -49,16 +50,16 @@ def settings(folder: Path, idle: float = 60) -> dict[str, str]:
 
 
 def servers_in(folder: Path) -> list[int]:
-    """Pids of the live warm servers whose socket is in `folder` (a /proc scan; the workers
-    they fork share their command line, and are left out)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        with contextlib.suppress(OSError):
-            command = Path(f"/proc/{entry}/cmdline").read_bytes() if entry.isdigit() else b""
-            mine = WARM_SERVER in command and str(folder).encode() in command
-            if mine and alive(int(entry)):
-                found.append(int(entry))
+    """Pids of the live warm servers whose socket is in `folder` (the workers they fork
+    share their command line, and are left out)."""
+    found = [pid for pid in servers(WARM_SERVER) if alive(pid) and in_folder(pid, folder)]
     return [pid for pid in found if parent_of(pid) not in found]
+
+
+def in_folder(pid: int, folder: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return str(folder).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return False
 
 
 def parent_of(pid: int) -> int:

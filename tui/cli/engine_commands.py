@@ -31,7 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add = experiment_commands.add_parser("add", help="add an experiment from a TOML spec")
     add.add_argument("path", help="the session file")
     add.add_argument("spec", help="the experiment spec (TOML)")
-    add.set_defaults(handler=cmd_experiment_add)
+    add.set_defaults(handler=cmd_experiment_add, quick_exit=True)  # see entry_point
 
     trial = commands.add_parser("trial", help="work with one trial")
     trial_commands = trial.add_subparsers(dest="trial_command", required=True)

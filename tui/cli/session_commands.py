@@ -48,7 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="workload configuration, e.g. -o csv=data.csv -o target=label (repeatable)",
     )
-    new.set_defaults(handler=cmd_new)
+    new.set_defaults(handler=cmd_new, quick_exit=True)  # see entry_point
 
     status = commands.add_parser("status", help="show a session's decisions, studies and runner")
     status.add_argument("path", help="the session file")
