@@ -29,6 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from multiprocessing import (
+    connection,
     context,
     forkserver,
     popen_forkserver,
@@ -46,6 +47,9 @@ FOLDER_ENV = "TUNEBOOK_WARM_DIR"
 DEFAULT_IDLE = 900.0
 #: Seconds a pool waits for a server that is starting (its imports take about two).
 READY_WAIT = 60.0
+#: Seconds a ready server gets to fork a process (it takes milliseconds) before the pool
+#: gives up on it; a process it forks later sees its asker gone and exits.
+FORK_WAIT = 30.0
 #: Variables read when torch, numpy and Python start: a server started under other values
 #: would give its workers another torch.
 IMPORT_ENV_PREFIXES = (
@@ -340,6 +344,8 @@ class WarmPopen(popen_forkserver.Popen):
         self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
         with open(data_w, "wb", closefd=True) as data:
             data.write(buffer.getbuffer())
+        if not connection.wait([self.sentinel], FORK_WAIT):  # a stopped or hung server
+            raise OSError(f"the warm server at {self.address} did not fork in {FORK_WAIT:g} s")
         self.pid = forkserver.read_signed(self.sentinel)
 
 

@@ -30,6 +30,7 @@ from tests.execution.conftest import (
     workers_of,
 )
 from tunebook.core.execution import warm_client
+from tunebook.core.execution.pool import WorkerPool
 from tunebook.sessions import BadInput, Session
 
 
@@ -180,3 +181,23 @@ def test_the_setup_key_follows_what_a_worker_inherits(monkeypatch: pytest.Monkey
     assert warm_client.setup_key() == before
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert warm_client.setup_key() != before
+
+
+def test_a_server_that_does_not_fork_is_given_up_for_one_of_the_pools_own(
+    warm_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm server that answers but does not fork (here SIGSTOPped) costs a pool
+    `FORK_WAIT` seconds; then its workers come from a server of its own."""
+    for name, value in settings(warm_dir).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(warm_client, "FORK_WAIT", 1.0)
+    assert warm_client.ready_address() is not None
+    (server,) = servers_in(warm_dir)
+    os.kill(server, signal.SIGSTOP)  # stays stopped until the fixture kills it
+    pool = WorkerPool(2, None)
+    try:
+        assert not pool.warm
+        workers = [worker.process for worker in pool.workers]
+        assert all(p.is_alive() and parent_of(p.pid) != server for p in workers)
+    finally:
+        pool.close()
