@@ -54,7 +54,7 @@ FORK_WAIT = 30.0
 #: would give its workers another torch.
 IMPORT_ENV_PREFIXES = (
     "PYTHON", "LD_", "TORCH", "PYTORCH", "CUDA", "NVIDIA", "OMP_", "MKL_", "KMP_", "GOMP",
-    "OPENBLAS", "NUMEXPR", "HIP_", "ROCM", "HSA_", "NCCL", "TUNEBOOK_", "VIRTUAL_ENV",
+    "OPENBLAS", "NUMEXPR", "HIP_", "ROCM", "HSA_", "NCCL", "VIRTUAL_ENV",
 )  # fmt: skip
 #: The Pythons whose forkserver `warm_server` speaks (its child side is theirs).
 PYTHONS = ((3, 10), (3, 13))
@@ -135,11 +135,7 @@ def setup_key() -> str:
     parts = {
         "python": [os.path.realpath(sys.executable), sys.prefix, sys.version, server_path()],
         "files": [_package_stamp(), _file_stamp("torch")],
-        "env": sorted(
-            (name, value)
-            for name, value in os.environ.items()
-            if name.startswith(IMPORT_ENV_PREFIXES) and name != IDLE_ENV
-        ),
+        "env": sorted(kv for kv in os.environ.items() if kv[0].startswith(IMPORT_ENV_PREFIXES)),
         "process": [
             os.getuid(), os.getgid(), sorted(os.getgroups()),
             sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

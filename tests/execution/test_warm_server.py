@@ -178,6 +178,7 @@ def test_the_setup_key_follows_what_a_worker_inherits(monkeypatch: pytest.Monkey
     before = warm_client.setup_key()
     monkeypatch.setenv("TERM", "something-else")
     monkeypatch.setenv("PYTEST_CURRENT_TEST", "another test")
+    monkeypatch.setenv("TUNEBOOK_STATE_DIR", "/elsewhere")
     assert warm_client.setup_key() == before
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert warm_client.setup_key() != before

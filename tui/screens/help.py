@@ -51,13 +51,16 @@ performance, so it is decided once and not tuned (PB-3).
 
 
 def binding_rows(screen: Screen) -> list[tuple[str, str, str]]:
-    """(keys, description, id) of `screen`'s bindings, then the app's."""
+    """(keys, description, id) of `screen`'s bindings, then the app's, then the command
+    palette's (which a narrow key bar leaves out)."""
     rows = []
     for owner in (screen, screen.app):
         for binding in owner.BINDINGS:
             if isinstance(binding, Binding) and binding.description:
                 keys = binding.key_display or binding.key
                 rows.append((keys, binding.description, binding.id or ""))
+    if screen.app.ENABLE_COMMAND_PALETTE:
+        rows.append((screen.app.COMMAND_PALETTE_BINDING, "Command palette", ""))
     return rows
 
 

@@ -163,7 +163,7 @@ class TrialDetailScreen(SessionScreen):
 
     BINDINGS = [
         Binding(
-            "c", "copy_reproduce", "Copy command", id="detail.copy",
+            "c", "copy_reproduce", "Copy", id="detail.copy",
             tooltip="Copy the command that re-runs this trial headlessly",
         ),
         Binding(
