@@ -154,10 +154,10 @@ class TunebookApp(App[None]):
         # writing now. (An old-schema file is still upgraded, as for `tunebook status`.)
         Session.open(path, read_only=True).close()
         reason = read_only_reason(path) or ("opened with --read-only" if read_only else "")
+        self.call_from_thread(self._show_session, path, reason)
         if not reason:
             with contextlib.suppress(BadInput):  # a bad setting is the run's to report
                 start_soon()  # runs started here fork their workers from it
-        self.call_from_thread(self._show_session, path, reason)
 
     def _show_session(self, path: Path, reason: str) -> None:
         from tunebook.tui.screens.session_map import SessionMapScreen
