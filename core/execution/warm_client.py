@@ -1,7 +1,8 @@
 """Finding, starting and using the warm worker server (`warm_server`) of this user and
-environment: `new` and `experiment add` start one without waiting, so that it imports torch
-while they check the workload; a runner's worker pool waits for it and forks its workers
-there (`WarmProcess`), falling back to a server of its own where it cannot have one.
+environment: `new`, `experiment add` and the app (on opening a session it may write) start
+one without waiting, so that it imports torch while they check the workload or the user
+looks around; a runner's worker pool waits for it and forks its workers there
+(`WarmProcess`), falling back to a server of its own where it cannot have one.
 
 One server serves every command with the same interpreter, import path, tunebook and torch
 files, the environment variables torch and Python read at import (`IMPORT_ENV_PREFIXES`),
