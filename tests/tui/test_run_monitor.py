@@ -406,3 +406,44 @@ def test_step_loss_and_best_cells_keep_a_space_before_the_next_column(tmp_path: 
                 assert len(text) < table.columns[key].width, key  # a space is left
 
     asyncio.run(scenario())
+
+
+def test_a_wider_value_drawn_later_widens_its_column_and_keeps_the_space(
+    tmp_path: Path,
+) -> None:
+    """The columns are fitted to the values there when the monitor opens; a trial drawn
+    later with a wider value (`0.000418` after `0.0132`) widens its column, so the value
+    still ends before the status column. A value wider than any column (a long name) ends
+    in an ellipsis, its space kept."""
+    path = tmp_path / "lr.tunebook"
+    design = {
+        "scientific": {"activation": ["a_very_long_activation_name"]},
+        "nuisance": {"learning_rate": {"low": 1e-4, "high": 1e-1, "scale": "log"}},
+    }
+    with Session.create(path, "tabular", {}) as session:
+        experiment = session.add_experiment("lr", "", design, 100)
+        fixed = {"activation": "a_very_long_activation_name"}
+        study = session.add_study(
+            experiment.id, "lr", {}, "quasi-random", 2, 0, "error", "min", fixed
+        )
+        session.add_trial(study.id, {"learning_rate": 0.0132}, 1, 2)
+
+    async def scenario() -> None:
+        app = TunebookApp(path)
+        async with app.run_test(size=(100, 24)) as pilot:
+            screen = await open_monitor(pilot, app)
+            table = screen.query_one(TrialTable)
+            await wait_for(pilot, lambda: table.shown_ids == (1,), 5, "the first trial")
+            before = table.columns["hp:learning_rate"].width
+            with Session.open(path) as session:
+                session.add_trial(study.id, {"learning_rate": 0.000418}, 3, 4)
+            await wait_for(pilot, lambda: table.shown_ids == (1, 2), 10, "the second trial")
+            for key in ("hp:learning_rate", "hp:activation"):
+                width = table.columns[key].width
+                cells = [table.get_cell(str(t), key).plain for t in (1, 2)]
+                assert all(len(cell) < width for cell in cells), (key, cells, width)
+            assert table.get_cell("2", "hp:learning_rate").plain == "0.000418"
+            assert table.columns["hp:learning_rate"].width > before
+            assert table.get_cell("1", "hp:activation").plain.endswith("…")
+
+    asyncio.run(scenario())

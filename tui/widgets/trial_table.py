@@ -9,7 +9,7 @@ same trial across updates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rich.style import Style
 from rich.text import Text
@@ -71,15 +71,18 @@ def swatch(trial_id: int) -> Text:
     return text
 
 
-def row_cells(row: TrialRow) -> tuple[Text, ...]:
-    """The table's cells of one trial, every text from the file made safe."""
+def row_cells(row: TrialRow, value_widths: Sequence[int]) -> tuple[Text, ...]:
+    """The table's cells of one trial, every text from the file made safe; a value longer
+    than its column (`value_widths`, separating space included) ends in an ellipsis."""
+    values = []
+    for value, width in zip(row.values, value_widths):
+        text = Text(safe_text(format_value(value)), no_wrap=True)
+        text.truncate(width - 1, overflow="ellipsis")  # keep the separating space
+        values.append(text)
     return (
         swatch(row.trial_id),
         Text(safe_text(row.study), no_wrap=True, overflow="ellipsis"),
-        *(
-            Text(safe_text(format_value(value)), no_wrap=True, overflow="ellipsis")
-            for value in row.values
-        ),
+        *values,
         Text(row.status.value, style=STATUS_STYLE[row.status]),
         Text(format_step(row)),
         Text(format_number(row.train_loss)),
@@ -98,6 +101,8 @@ class TrialTable(DataTable):
         self._cells: dict[int, tuple[Text, ...]] = {}
         self._rows: dict[int, TrialRow] = {}
         self._column_keys: tuple[str, ...] = ()
+        #: Each hyperparameter column's width, its separating space included.
+        self._value_widths: list[int] = []
 
     @property
     def shown_ids(self) -> tuple[int, ...]:
@@ -113,7 +118,7 @@ class TrialTable(DataTable):
     def show(self, data: MonitorData, filter_text: str = "") -> None:
         """Show `data`'s trials that match `filter_text`, keeping the cursor's trial."""
         selected = self.selected_id
-        if data.columns != self._columns:
+        if data.columns != self._columns or self._too_narrow(data):
             self._set_columns(data)
         rows = [r for r in data.rows if matches(r, filter_text)]
         keys = tuple(str(r.trial_id) for r in rows)
@@ -121,7 +126,9 @@ class TrialTable(DataTable):
         for row in rows:  # cells only for rows that changed: a read keeps finished rows
             old = self._rows.get(row.trial_id)
             same = old is row or old == row
-            cells[row.trial_id] = self._cells[row.trial_id] if same else row_cells(row)
+            cells[row.trial_id] = (
+                self._cells[row.trial_id] if same else row_cells(row, self._value_widths)
+            )
         if keys[: len(self._keys)] == self._keys and self._keys:
             self._update(rows[len(self._keys) :], cells)
         else:
@@ -142,9 +149,11 @@ class TrialTable(DataTable):
         for key, label, width in LEADING:
             width = study_width if key == "study" else width
             keys.append(self.add_column(label, key=key, width=width).value)
+        self._value_widths = []
         for index, column in enumerate(data.columns):
             values = [format_value(r.values[index]) for r in data.rows]
             width = fitted_width(values, column.name, 4, VALUE_WIDTH)
+            self._value_widths.append(width)
             label = Text(safe_text(column.name), no_wrap=True, overflow="ellipsis")
             label.truncate(width - 1, overflow="ellipsis")  # keep the separating space
             label.append(" ")
@@ -158,6 +167,16 @@ class TrialTable(DataTable):
             keys.append(self.add_column(label, key=key, width=width).value)
         self._columns = data.columns
         self._column_keys = tuple(keys)
+
+    def _too_narrow(self, data: MonitorData) -> bool:
+        """Whether a value drawn since the columns were fitted (a trial's first point) needs
+        a wider column than its own, which can still grow (up to `VALUE_WIDTH`)."""
+        fresh = [r for r in data.rows if (old := self._rows.get(r.trial_id)) is not r and old != r]
+        return any(
+            width < VALUE_WIDTH + 1 and len(format_value(row.values[index])) > width - 1
+            for row in fresh
+            for index, width in enumerate(self._value_widths)
+        )
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         """The scrollable size, without measuring cells: every column here has a fixed
