@@ -39,15 +39,16 @@ def main() -> None:
     settings = json.loads(sys.argv[1])
     sys.path[:] = settings["sys_path"]
     os.chdir("/")
-    from tunebook.core.execution.worker import warm_up
+    from tunebook.core.execution.worker import exit_now, warm_up
 
     warm_up()
     serve(Path(settings["socket"]), float(settings["idle"]), int(settings["lock_fd"]))
+    exit_now()  # nothing left to save: skip the half second of teardown with torch loaded
 
 
 def serve(address: Path, idle: float, lock_fd: int) -> None:
     """Listen on `address` (published only now that the imports are done) and fork a process
-    for each request until idle for `idle` seconds with no child alive."""
+    for each request until `idle` seconds passed with no request and no child alive."""
     util._close_stdin()
     temporary = address.with_name(f"{address.name}.{os.getpid()}")
     listener = socket.socket(socket.AF_UNIX)
@@ -63,23 +64,25 @@ def serve(address: Path, idle: float, lock_fd: int) -> None:
     previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     signal.set_wakeup_fd(sig_w)
     children: dict[int, int] = {}  # child pid -> the fd its exit code goes to
-    last_request = time.monotonic()
+    busy_at = time.monotonic()  # the last request, or the last child's exit
     with listener, selectors.DefaultSelector() as selector:
         selector.register(listener, selectors.EVENT_READ)
         selector.register(sig_r, selectors.EVENT_READ)
         while True:
             owned = _still_ours(address, identity)
-            if not children and (not owned or time.monotonic() - last_request > idle):
+            if not children and (not owned or time.monotonic() - busy_at > idle):
                 break
-            left = idle - (time.monotonic() - last_request)
+            left = idle - (time.monotonic() - busy_at)
             timeout = CHECK_EVERY if children else min(CHECK_EVERY, max(0.1, left))
             ready = [key.fileobj for key, _ in selector.select(timeout)]
             if sig_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(sig_r, 65536)
                 _report_exits(children)
+                if not children:  # the last one exited: the idle time starts now
+                    busy_at = time.monotonic()
             if listener in ready:
-                last_request = time.monotonic()
+                busy_at = time.monotonic()
                 unused = [sig_r, sig_w, lock_fd, *children.values()]
                 _fork_request(listener, children, unused, previous)
     if _still_ours(address, identity):

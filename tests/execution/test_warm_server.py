@@ -110,10 +110,12 @@ def test_new_starts_the_server_the_next_run_uses(tmp_path: Path, warm_dir: Path)
 
 
 def test_the_server_ends_once_idle(tmp_path: Path, warm_dir: Path) -> None:
-    """With one idle second, the server is gone, its socket removed, soon after the run."""
-    path = new_session(tmp_path, spec_text(trials=1, steps=5))
+    """With one idle second, the server outlives a run longer than that (its idle time
+    starts when the last worker exits), then is gone soon after, its socket removed."""
+    path = new_session(tmp_path, spec_text(trials=1, steps=60, fixed={"sleep_ms": 40}))
     run = cli("run", path, "--workers", 1, env=settings(warm_dir, idle=1))
     assert run.returncode == 0, run.stderr
+    assert servers_in(warm_dir) and list(warm_dir.glob("*.sock"))
     wait_for(lambda: not servers_in(warm_dir), 30, "the idle server to exit")
     assert not list(warm_dir.glob("*.sock"))
 
