@@ -127,3 +127,27 @@ async def test_the_palette_offers_the_current_screens_commands(tmp_path: Path) -
         titles = [title for title, *_ in screen_commands(app.screen)]
         assert titles[:3] == ["Next step", "Take step", "Monitor"]
         assert "Help" in titles and "Quit" in titles
+
+
+async def test_this_session_fits_the_terminal_and_a_long_summary_ends_in_an_ellipsis(
+    tmp_path: Path,
+) -> None:
+    """At 80 columns the table does not run past the screen: "this session" takes the
+    width left, and a longer summary is drawn cut with "…"; widening the terminal refits it."""
+    path = pending_session(tmp_path / "s.tunebook")
+    app = TunebookApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen) and cells(app))
+        table = app.screen.query_one("#stages", DataTable)
+        assert table.virtual_size.width <= table.size.width
+        summary = table.columns["summary"].width
+        assert any(line.endswith("…") for line in drawn_lines(table))
+        await pilot.resize_terminal(120, 30)
+        await wait_for(pilot, lambda: table.columns["summary"].width > summary)
+        await pilot.pause()
+        assert not any(line.endswith("…") for line in drawn_lines(table))
+
+
+def drawn_lines(table: DataTable) -> list[str]:
+    """The table's rows as drawn on screen, trailing spaces left out."""
+    return [table.render_line(y).text.rstrip() for y in range(1, table.row_count + 1)]

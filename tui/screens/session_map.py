@@ -54,6 +54,8 @@ def stage_detail(stage: Stage) -> Text:
 
 
 STAGE_COLUMNS = (("state", "state"), ("stage", "stage"), ("summary", "this session"))
+#: The state and stage columns' widths; "this session" takes what is left of the table.
+FIXED_WIDTHS = {"state": 13, "stage": 21}
 
 ACTION_LABELS = {
     StageAction.RUN: "start a run of the pending trials",
@@ -101,7 +103,7 @@ class SessionMapScreen(SessionScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#stages", DataTable)
-        refill(table, STAGE_COLUMNS, [], widths={"state": 13, "stage": 21})
+        refill(table, STAGE_COLUMNS, [], widths=FIXED_WIDTHS)
         table.focus()
         super().on_mount()
 
@@ -139,7 +141,7 @@ class SessionMapScreen(SessionScreen):
                 Text(safe_text(stage.summary), overflow="ellipsis", no_wrap=True),
             )
             rows.append((stage.key, cells))
-        refill(table, STAGE_COLUMNS, rows, widths={"state": 13, "stage": 21})
+        refill(table, STAGE_COLUMNS, rows, widths=self._widths(table))
         if first_paint and computed.next is not None:  # start on the recommended step
             table.move_cursor(row=computed.stages.index(computed.next))
         self._show_detail()
@@ -147,6 +149,18 @@ class SessionMapScreen(SessionScreen):
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_detail()
+
+    def on_resize(self) -> None:
+        """Refit "this session" to the new width (its long summaries end in an ellipsis)."""
+        if self.stage_map is not None:
+            self.watch_stage_map(self.stage_map)
+
+    @staticmethod
+    def _widths(table: DataTable) -> dict[str, int]:
+        """The fixed widths, and "this session" as wide as what is left of the table (each
+        column pads one space either side); fitted to its text before the first layout."""
+        left = table.size.width - sum(width + 2 for width in FIXED_WIDTHS.values()) - 2
+        return {**FIXED_WIDTHS, "summary": left} if left >= 20 else FIXED_WIDTHS
 
     def _highlighted(self) -> Stage | None:
         if self.stage_map is None:
