@@ -391,15 +391,20 @@ def long_run_session(path: Path) -> Path:
     return path
 
 
+async def monitor_showing(pilot: Pilot, app: TunebookApp, ids: tuple[int, ...]) -> TrialTable:
+    """The run monitor's trial table, once it shows the trials `ids`."""
+    table = (await open_monitor(pilot, app)).query_one(TrialTable)
+    await wait_for(pilot, lambda: table.shown_ids == ids, 5, f"trials {ids}")
+    return table
+
+
 def test_step_loss_and_best_cells_keep_a_space_before_the_next_column(tmp_path: Path) -> None:
     path = long_run_session(tmp_path / "long.tunebook")
 
     async def scenario() -> None:
         app = TunebookApp(path)
         async with app.run_test(size=(100, 24)) as pilot:
-            screen = await open_monitor(pilot, app)
-            table = screen.query_one(TrialTable)
-            await wait_for(pilot, lambda: table.shown_ids == (1,), 5, "the trial")
+            table = await monitor_showing(pilot, app, (1,))
             cells = {key: table.get_cell("1", key).plain for key in ("step", "loss", "best")}
             assert cells == {"step": "12000/12000", "loss": "4.9e-4", "best": "0.0297"}
             for key, text in cells.items():
@@ -431,9 +436,7 @@ def test_a_wider_value_drawn_later_widens_its_column_and_keeps_the_space(
     async def scenario() -> None:
         app = TunebookApp(path)
         async with app.run_test(size=(100, 24)) as pilot:
-            screen = await open_monitor(pilot, app)
-            table = screen.query_one(TrialTable)
-            await wait_for(pilot, lambda: table.shown_ids == (1,), 5, "the first trial")
+            table = await monitor_showing(pilot, app, (1,))
             before = table.columns["hp:learning_rate"].width
             with Session.open(path) as session:
                 session.add_trial(study.id, {"learning_rate": 0.000418}, 3, 4)
