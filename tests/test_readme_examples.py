@@ -64,3 +64,24 @@ def test_python_api_example_runs_twice_in_a_row(tmp_path: Path) -> None:
     trials = api.trials(tmp_path / "mlp.tunebook")
     assert len(trials) == 4  # the second run added nothing and re-ran nothing
     assert {t.status for t in trials} == {TrialStatus.COMPLETED}
+
+
+def test_python_api_example_read_from_stdin_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    # Workers run the main script's file again; `python - < example.py` has none, so a run
+    # would fail every trial. It is refused before the runner registers, with the way out.
+    out = subprocess.run(
+        [sys.executable, "-"],
+        input=example("python-api"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1  # the script's own uncaught exception
+    assert out.stderr.strip().splitlines()[-1] == (
+        "tunebook.sessions.errors.BadInput: worker processes run the script that started "
+        "them again, and its file '<stdin>' does not exist: save the script to a file and "
+        "run that file"
+    )
+    assert "FileNotFoundError" not in out.stderr  # no worker was started
+    assert api.trials(tmp_path / "mlp.tunebook") == []  # no trial started, none failed

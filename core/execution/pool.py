@@ -17,6 +17,7 @@ import multiprocessing.forkserver
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from typing import Any
 from tunebook.core.execution import warm_client
 from tunebook.core.execution.trial_task import TrialTask, UnitTask
 from tunebook.core.execution.worker import RunnerSide, worker_main
+from tunebook.sessions.errors import BadInput
 
 DEATH_GRACE = 2.0  # seconds a dead worker's pipe gets to report its end (EOF) by itself
 SERVER_MODULE = "tunebook.core.execution.worker_server"  # what the server imports first
@@ -39,6 +41,24 @@ def worker_context() -> Any:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([SERVER_MODULE])
     return context
+
+
+def check_main_script() -> None:
+    """Refuse, in one sentence, a main script that workers cannot load: multiprocessing runs
+    the file `__main__` came from again in each worker (so that what it defines exists
+    there), and a script read from stdin (`python - < script.py`) has no such file, so every
+    worker, and every trial with it, would fail."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return  # python -m: workers import the module by name
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return  # python -c, an interactive session, a notebook: nothing to run again
+    if not os.path.isfile(os.path.join(multiprocessing.process.ORIGINAL_DIR or "", path)):
+        raise BadInput(
+            f"worker processes run the script that started them again, and its file {path!r} "
+            "does not exist: save the script to a file and run that file"
+        )
 
 
 def start_worker_server() -> None:
@@ -103,6 +123,7 @@ class WorkerPool:
     """N worker processes, each with its own task queue and its own result pipe."""
 
     def __init__(self, size: int, memory_limit_mb: int | None) -> None:
+        check_main_script()
         self.context = worker_context()
         address = warm_client.ready_address()
         warm_client.WarmPopen.address = address or ""

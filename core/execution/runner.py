@@ -31,6 +31,7 @@ from tunebook.core.execution.devices import AUTO, checked_device, requested_devi
 from tunebook.core.execution.executors import EXECUTORS, RayOptions, make_executor
 from tunebook.core.execution.executors.base import Executor, Finished, Lost, Reported
 from tunebook.core.execution.lifecycle import Heartbeat, signals_stop
+from tunebook.core.execution.pool import check_main_script
 from tunebook.core.execution.reporting import SessionReporter
 from tunebook.core.execution.scheduler import Scheduler
 from tunebook.core.execution.trial_task import TrialOutcome, TrialTask
@@ -177,7 +178,9 @@ class Runner:
             source = session_workload_source(session)
             source.check()  # a moved data file: before any trial
             if self.executor == "process":
-                warm_client.idle_seconds()  # a bad TUNEBOOK_WARM_SECONDS: before registering
+                # A bad TUNEBOOK_WARM_SECONDS, a script workers cannot load: before registering.
+                warm_client.idle_seconds()
+                check_main_script()
             if self.executor == "ray" and self.ray.address is not None:
                 from tunebook.core.execution.executors.ray_cluster import check_address
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunebook.core.execution.lifecycle import Heartbeat, signals_stop
-from tunebook.core.execution.pool import WorkerPool
+from tunebook.core.execution.pool import WorkerPool, check_main_script
 from tunebook.core.execution.trial_task import UnitTask
 from tunebook.core.experiments import session_workload
 from tunebook.core.project_start.probe import ProbePlan, Unit
@@ -100,6 +100,8 @@ class ProbeRunner:
                 session, workload, project_of(session, workload), self.options
             )
             config = {**config, "workload": source.ref, "workload_config": source.config}
+            if self.executor != "inline":
+                check_main_script()  # before registering, as a run does
             session.claim_runner(
                 RUNNER_STALE_AFTER, self.detached, command=f"probe {self.plan.name}"
             )

@@ -15,6 +15,7 @@ import pytest
 from tests.execution.conftest import new_session, spec_text, start_cli
 from tunebook.core.execution.pool import WorkerPool
 from tunebook.core.execution.trial_task import UnitTask
+from tunebook.sessions import BadInput
 
 
 def where_it_runs(payload: dict[str, Any], stop: Any) -> dict[str, Any]:
@@ -83,3 +84,15 @@ def test_the_runners_output_ends_with_the_runner(tmp_path: Path) -> None:
     runner.communicate()
     assert "2/2 trials finished" in output
     assert waited < 0.3, f"the runner's output ended {waited:.2f} s after the runner"
+
+
+def test_a_pool_refuses_a_main_script_its_workers_cannot_run_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As under `python - < script.py`: workers would each fail to run '<stdin>' again, so a
+    # probe (whose units go through the pool) would fail every unit; the pool starts none.
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", None)
+    monkeypatch.setattr(main, "__file__", "<stdin>", raising=False)
+    with pytest.raises(BadInput, match="its file '<stdin>' does not exist"):
+        WorkerPool(1, None)
