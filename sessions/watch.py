@@ -19,6 +19,7 @@ from tunebook.sessions.report import RUNNER_STALE_AFTER
 from tunebook.sessions.store import Session
 
 POLL_INTERVAL = 0.25  # seconds between polls: 4 looks a second, each a few microseconds
+TRUNCATED = "session file '{path}' was truncated while open"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,28 @@ class FileIdentity:
         return cls(info.st_dev, info.st_ino, info.st_size)
 
 
+def gone_problem(path: Path, seen: FileIdentity | None, now: FileIdentity | None) -> str:
+    """One sentence when `path` (`now`) was deleted, or replaced by another file, since it
+    was `seen`; empty otherwise."""
+    if now is None:
+        return f"session file '{path}' was deleted while open"
+    if seen is not None and (now.device, now.inode) != (seen.device, seen.inode):
+        return f"session file '{path}' was replaced by another file"
+    return ""
+
+
+def unreadable_problem(path: Path, seen: FileIdentity | None) -> str:
+    """One sentence for a file that no longer opens since it was `seen`: deleted, replaced,
+    truncated, or otherwise unreadable."""
+    now = FileIdentity.of(path)
+    problem = gone_problem(path, seen, now)
+    if problem:
+        return problem
+    if seen is not None and now is not None and now.size < seen.size:
+        return TRUNCATED.format(path=path)
+    return f"session file '{path}' cannot be read"
+
+
 @dataclass(frozen=True)
 class Change:
     """One poll's finding: the file's contents moved on (`version` counts the changes seen),
@@ -58,10 +81,13 @@ class SessionWatcher:
     belongs to the thread that opened it).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], identity: FileIdentity | None = None) -> None:
+        """Watch `path`; `identity` is the file as the caller last saw it (when it checked
+        the file opens), so that a change between then and now is reported at the first
+        poll; by default, the file as it is now."""
         self.path = Path(path)
+        self._identity = identity or FileIdentity.of(self.path)
         self._session = Session.open(self.path, read_only=True)
-        self._identity = FileIdentity.of(self.path)
         self._version = self._data_version()
         self._changes = 0
         self._runner = self._session.runner()
@@ -83,20 +109,16 @@ class SessionWatcher:
     def poll(self) -> Change | None:
         """A `Change` when the file changed since the last poll, else None."""
         identity = FileIdentity.of(self.path)
-        if identity is None:
-            return Change(problem=f"session file '{self.path}' was deleted while open")
         previous = self._identity
-        if previous is not None and (identity.device, identity.inode) != (
-            previous.device,
-            previous.inode,
-        ):
-            return Change(problem=f"session file '{self.path}' was replaced by another file")
+        problem = gone_problem(self.path, previous, identity)
+        if problem or identity is None:
+            return Change(problem=problem)
         if previous is not None and identity.size < previous.size:
             # SQLite files grow; a shrink is a truncation (or a VACUUM, which a runner never
             # does). Check the file still reads before calling it damaged.
             self._identity = identity
             if not self._still_readable():
-                return Change(problem=f"session file '{self.path}' was truncated while open")
+                return Change(problem=TRUNCATED.format(path=self.path))
         self._identity = identity
         try:
             version = self._data_version()

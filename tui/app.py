@@ -30,6 +30,7 @@ from tunebook.core.execution.warm_client import start_soon
 from tunebook.sessions import BadInput, Session, TunebookError
 from tunebook.sessions.connection import read_only_reason
 from tunebook.sessions.text import safe_text
+from tunebook.sessions.watch import FileIdentity, SessionWatcher, unreadable_problem
 from tunebook.tui.commands import DesignerCommands, ScreenCommands
 from tunebook.tui.keymap import check_binding_ids, keymap_path, load_keymap
 from tunebook.tui.messages import (
@@ -153,13 +154,14 @@ class TunebookApp(App[None]):
         # Read-only even when writable: the app itself never writes, and a runner may be
         # writing now. (An old-schema file is still upgraded, as for `tunebook status`.)
         Session.open(path, read_only=True).close()
+        opened = FileIdentity.of(path)  # what the watcher compares with, from now on
         reason = read_only_reason(path) or ("opened with --read-only" if read_only else "")
-        self.call_from_thread(self._show_session, path, reason)
+        self.call_from_thread(self._show_session, path, reason, opened)
         if not reason:
             with contextlib.suppress(BadInput):  # a bad setting is the run's to report
                 start_soon()  # runs started here fork their workers from it
 
-    def _show_session(self, path: Path, reason: str) -> None:
+    def _show_session(self, path: Path, reason: str, opened: FileIdentity | None) -> None:
         from tunebook.tui.screens.session_map import SessionMapScreen
 
         self._stop_watching()
@@ -169,7 +171,7 @@ class TunebookApp(App[None]):
         remember(path)
         self.post_message(SessionOpened(path, reason))
         self._watch_stop = threading.Event()
-        self._watch_session(path, self._watch_stop)
+        self._watch_session(path, self._watch_stop, opened)
         self.push_screen(SessionMapScreen())
 
     def close_session(self) -> None:
@@ -182,10 +184,14 @@ class TunebookApp(App[None]):
         self._watch_stop.set()
 
     @work(thread=True, group="watch", exit_on_error=False)
-    def _watch_session(self, path: Path, stop: threading.Event) -> None:
-        from tunebook.sessions.watch import SessionWatcher
-
-        watcher = SessionWatcher(path)
+    def _watch_session(
+        self, path: Path, stop: threading.Event, opened: FileIdentity | None
+    ) -> None:
+        try:
+            watcher = SessionWatcher(path, opened)
+        except Exception:  # gone bad since it was opened: say so, as a poll would
+            self.post_message(SessionProblem(unreadable_problem(path, opened)))
+            return
         try:
             self.post_message(SessionChanged(0, watcher.runner_alive()))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.filled_session import fill_session
 from tunebook.sessions import Session
 from tunebook.sessions.report import RUNNER_STALE_AFTER
-from tunebook.sessions.watch import SessionWatcher
+from tunebook.sessions.watch import FileIdentity, SessionWatcher
 
 
 def test_a_commit_by_another_connection_is_one_change(tmp_path: Path) -> None:
@@ -67,3 +67,24 @@ def test_a_truncated_file_is_a_problem(tmp_path: Path) -> None:
         assert change is not None and "truncated" in change.problem
     finally:
         watcher.close()
+
+
+def test_a_change_before_the_watcher_started_is_measured_from_what_the_caller_saw(
+    tmp_path: Path,
+) -> None:
+    # The app checks the file opens, then starts its watcher in a thread: a replacement in
+    # between is reported at the first poll, against the file as the app saw it.
+    path = fill_session(tmp_path / "s.tunebook")
+    seen = FileIdentity.of(path)
+    os.replace(fill_session(tmp_path / "other.tunebook"), path)
+    watcher = SessionWatcher(path, seen)
+    try:
+        change = watcher.poll()
+        assert change is not None and "was replaced by another file" in change.problem
+    finally:
+        watcher.close()
+    fresh = SessionWatcher(path)  # by default: the file as it is now
+    try:
+        assert fresh.poll() is None
+    finally:
+        fresh.close()
