@@ -53,7 +53,7 @@ def check_main_script() -> None:
         return  # python -m: workers import the module by name
     path = getattr(main, "__file__", None)
     if path is None:
-        return  # python -c, an interactive session, a notebook: nothing to run again
+        return  # python -c or an interactive session: nothing to run again
     if not os.path.isfile(os.path.join(multiprocessing.process.ORIGINAL_DIR or "", path)):
         raise BadInput(
             f"worker processes run the script that started them again, and its file {path!r} "
