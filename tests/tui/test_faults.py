@@ -51,7 +51,8 @@ async def test_a_file_gone_bad_is_reported_and_the_app_stays_up(
         await wait_for(pilot, lambda: bool(app.session_problem))
         assert words in app.session_problem
         assert str(path) in app.session_problem
-        assert any(words in n.message for n in app._notifications)
+        # notify() posts a message: the notification follows on the next turn of the loop
+        await wait_for(pilot, lambda: any(words in n.message for n in app._notifications))
         assert isinstance(app.screen, SessionMapScreen)  # still up, still showing the map
         assert app.write_refusal() == app.session_problem  # nothing writes to a bad file
         await pilot.press("r")  # refused, not crashed
