@@ -16,6 +16,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -134,6 +135,7 @@ async def adopt(pilot: Pilot, path: Path) -> int:
     return stage.trial
 
 
+@pytest.mark.slow
 async def test_n_walks_the_guided_path_from_an_empty_session_to_the_next_round(
     tmp_path: Path,
 ) -> None:
