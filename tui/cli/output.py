@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunebook.sessions.text import safe_text
+from tunebook.tui.chart_axes import lone_x_range
 
 if TYPE_CHECKING:
     from tunebook.core.trial_detail import HistogramBins
@@ -68,7 +69,8 @@ def text_chart(
     for label, xs, ys in series:
         px, py = shown(xs, ys)
         if px:
-            plt.plot(px, py, label=safe_text(label), marker="braille")
+            # a lone braille dot is all but invisible: one point is drawn as a dot
+            plt.plot(px, py, label=safe_text(label), marker="braille" if len(px) > 1 else "dot")
     for (label, xs, ys), marker in zip(scatter, [*markers, *["dot"] * len(scatter)]):
         px, py = shown(xs, ys)
         if px:
@@ -78,6 +80,10 @@ def text_chart(
         if logs:
             ticks = list(range(math.floor(min(logs)), math.ceil(max(logs)) + 1))
             plt.xticks(ticks, [f"1e{t}" for t in ticks])
+    else:
+        drawn = {x for _, xs, ys in (*series, *scatter) for x in shown(xs, ys)[0]}
+        if len(drawn) == 1:
+            plt.xlim(*lone_x_range(*drawn))
     plt.title(safe_text(title))
     plt.xlabel(safe_text(xlabel))
     return ANSI.sub("", plt.build())

@@ -55,8 +55,8 @@ from tunebook.core.design.draft import (
 )
 from tunebook.sessions import BadInput, TunebookError
 from tunebook.sessions.text import plural, safe_text
+from tunebook.tui.chart_axes import log_ticks
 from tunebook.tui.screens.base import SessionScreen
-from tunebook.tui.widgets.curve_chart import log_ticks
 from tunebook.tui.widgets.histogram import linear_ticks
 from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner

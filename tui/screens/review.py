@@ -40,10 +40,11 @@ from textual.widgets import (
 from tunebook.core.trial_detail import HistogramBins
 from tunebook.sessions import BadInput, Session
 from tunebook.sessions.text import safe_text
+from tunebook.tui.chart_axes import log_ticks, lone_x_range
 from tunebook.tui.probe_text import number
 from tunebook.tui.screens.base import SessionScreen, TunebookScreen
 from tunebook.tui.screens.experiments import EXPERIMENT_STYLE
-from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart, log_ticks, trial_color
+from tunebook.tui.widgets.curve_chart import PALETTE, Curve, CurveChart, trial_color
 from tunebook.tui.widgets.histogram import HistogramChart
 from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
@@ -268,6 +269,8 @@ class AxisChart(CurveChart):
             title += f": {self._empty_text}"
         elif self._log_x:
             plt.xticks(*log_ticks(min(xs_drawn), max(xs_drawn)))
+        elif len(set(xs_drawn)) == 1:
+            plt.xlim(*lone_x_range(xs_drawn[0]))
         plt.title(title)
         self.refresh()
 

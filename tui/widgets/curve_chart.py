@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from textual_plotext import PlotextPlot
 
+from tunebook.tui.chart_axes import log_ticks, lone_x_range
+
 #: Distinct colours that read on dark and light themes; a trial keeps its colour everywhere.
 PALETTE: tuple[tuple[int, int, int], ...] = (
     (31, 119, 180),
@@ -56,24 +58,6 @@ def finite_points(
         xs.append(x)
         ys.append(math.log10(y) if log else y)
     return xs, ys
-
-
-def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
-    """Tick positions (in log10 units) and labels for a log axis spanning `low`…`high`
-    (also log10): powers of ten, with 2× and 5× between them over three decades or less, or
-    the span's ends when no such tick falls inside it."""
-    first, last = math.floor(low), math.ceil(high)
-    multiples = (1, 2, 5) if last - first <= 3 else (1,)
-    step = max(1, (last - first) // 6 + 1)
-    positions = [
-        p + math.log10(k)
-        for p in range(first, last + 1, step)
-        for k in multiples
-        if low <= p + math.log10(k) <= high
-    ]
-    if not positions:
-        positions = [low, high] if high > low else [low]
-    return positions, [f"{10**p:.3g}" for p in positions]
 
 
 class CurveChart(PlotextPlot):
@@ -129,16 +113,22 @@ class CurveChart(PlotextPlot):
         plt.clear_figure()
         plt.xlabel(self._x_label)
         drawn_low, drawn_high = math.inf, -math.inf
+        drawn_xs: set[float] = set()
         for curve in self._curves:
             xs, ys = finite_points(curve.steps, curve.values, self._log_y)
             if not xs:
                 continue
             drawn_low, drawn_high = min(drawn_low, *ys), max(drawn_high, *ys)
-            plt.plot(xs, ys, label=curve.label, color=curve.color, marker="braille")
+            drawn_xs.update(xs)
+            # a lone braille dot is all but invisible: one point is drawn as a dot
+            marker = "braille" if len(xs) > 1 else "dot"
+            plt.plot(xs, ys, label=curve.label, color=curve.color, marker=marker)
         title = self._title + (" (log scale)" if self._log_y else "")
         if drawn_low > drawn_high:
             title += f": {self._empty_text}"
         elif self._log_y:
             plt.yticks(*log_ticks(drawn_low, drawn_high))
+        if len(drawn_xs) == 1:
+            plt.xlim(*lone_x_range(*drawn_xs))
         plt.title(title)
         self.refresh()

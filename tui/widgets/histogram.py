@@ -12,7 +12,8 @@ import math
 from textual_plotext import PlotextPlot
 
 from tunebook.core.trial_detail import HistogramBins
-from tunebook.tui.widgets.curve_chart import PALETTE, log_ticks
+from tunebook.tui.chart_axes import log_ticks
+from tunebook.tui.widgets.curve_chart import PALETTE
 
 
 def linear_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], list[str]]:

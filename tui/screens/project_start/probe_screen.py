@@ -27,9 +27,10 @@ from tunebook.sessions import Decision, Probe, Session
 from tunebook.sessions.records import RunnerInfo
 from tunebook.sessions.report import RUNNER_STALE_AFTER
 from tunebook.sessions.text import safe_text
+from tunebook.tui.chart_axes import log_ticks
 from tunebook.tui.probe_text import number
 from tunebook.tui.screens.project_start.recording import RecordsDecisions
-from tunebook.tui.widgets.curve_chart import CurveChart, log_ticks
+from tunebook.tui.widgets.curve_chart import CurveChart
 from tunebook.tui.widgets.key_footer import KeyFooter
 from tunebook.tui.widgets.read_only_banner import ReadOnlyBanner
 from tunebook.tui.widgets.tables import Row, refill
