@@ -42,6 +42,10 @@ async def settle(pilot: Pilot, ready: Callable[[], bool], timeout: float = 10) -
     for widget in pilot.app.screen.query("Input, TextArea"):
         widget.cursor_blink = False  # type: ignore[attr-defined]
     await pilot.pause(0.1)
+    # What the pause let through is processed too: a DataTable sizes itself for rows added
+    # when it is next idle, which on a loaded machine came after the screenshot (a probe
+    # screen's table missing from its snapshot, once in CI).
+    await pilot.pause()
 
 
 def map_ready(pilot: Pilot) -> bool:
