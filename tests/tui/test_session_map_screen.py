@@ -151,3 +151,29 @@ async def test_this_session_fits_the_terminal_and_a_long_summary_ends_in_an_elli
 def drawn_lines(table: DataTable) -> list[str]:
     """The table's rows as drawn on screen, trailing spaces left out."""
     return [table.render_line(y).text.rstrip() for y in range(1, table.row_count + 1)]
+
+
+async def test_n_takes_the_step_the_file_recommends_now_not_the_one_the_map_shows(
+    tmp_path: Path,
+) -> None:
+    """A command that has just stored something (the model decision, written here behind
+    the app's back) leaves the map's recommendation behind until its watcher looks: `n`
+    reads the file, so it opens the optimizer step, not the model step again."""
+    from tunebook.sessions import DecisionKind, Session
+    from tunebook.tui.screens.project_start.model import ModelScreen
+    from tunebook.tui.screens.project_start.optimizer import OptimizerScreen
+
+    path = tmp_path / "empty.tunebook"
+    Session.create(path, "tabular", {}).close()
+    app = TunebookApp(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionMapScreen) and cells(app))
+        map_screen = app.screen
+        assert isinstance(map_screen, SessionMapScreen) and map_screen.stage_map is not None
+        assert map_screen.stage_map.next is not None and map_screen.stage_map.next.key == "model"
+        with Session.open(path) as session:
+            session.record_decision(DecisionKind.MODEL, {})
+        await pilot.press("n")
+        step = (ModelScreen, OptimizerScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, step), what="a project step")
+        assert isinstance(app.screen, OptimizerScreen), type(app.screen).__name__

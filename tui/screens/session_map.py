@@ -183,9 +183,10 @@ class SessionMapScreen(SessionScreen):
             self.take(stage)
 
     def action_next_step(self) -> None:
-        """Take the recommended next step."""
-        if self.stage_map is not None:
-            self.take_next(self.stage_map)
+        """Take the recommended next step, as the file says it now: what the map shows may
+        be a moment behind a command that has just stored something (its watcher looks four
+        times a second), and the step it recommended then may be done."""
+        self.tunebook.action_next_step()
 
     def take_next(self, computed: SessionMap) -> None:
         """Take `computed`'s recommended step; while a runner works, watch it (there is
