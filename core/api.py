@@ -52,14 +52,13 @@ def create_session(
     `package.module:Class`), checking first that the workload loads and trains one step;
     records its split sizes and notes (likely mistakes), readable as `info.workload_facts`.
     Files are stored relative to the session file's folder when near it (`workload_source`)."""
-    from tunebook.core.experiments import check_workload
-    from tunebook.core.workloads import load_workload
+    from tunebook.core.execution.warm_call import call_warm
+    from tunebook.core.experiments import check_new_workload
 
     Session.check_new_path(path)
-    loaded = load_workload(workload, dict(config or {}))
-    facts = check_workload(loaded)
-    path_options = type(loaded).path_options
-    ref, stored_config = portable_source(path, workload, loaded.config(), path_options)
+    checked = call_warm(check_new_workload, workload, dict(config or {}))
+    facts, path_options = checked.facts, checked.path_options
+    ref, stored_config = portable_source(path, workload, checked.config, path_options)
     meta = {PATH_OPTIONS: json.dumps(list(path_options))}
     with Session.create(path, ref, stored_config, meta=meta) as session:
         session.record_workload_facts(facts)

@@ -48,6 +48,8 @@ FOLDER_ENV = "TUNEBOOK_WARM_DIR"
 DEFAULT_IDLE = 900.0
 #: Seconds a pool waits for a server that is starting (its imports take about two).
 READY_WAIT = 60.0
+#: Seconds a command's check waits for a server an earlier command started (`check_address`).
+STARTING_WAIT = 10.0
 #: Seconds a ready server gets to fork a process (it takes milliseconds) before the pool
 #: gives up on it; a process it forks later sees its asker gone and exits.
 FORK_WAIT = 30.0
@@ -250,15 +252,39 @@ def ready_address(wait: float = READY_WAIT) -> str | None:
         if answers(server.socket):
             return str(server.socket)
         start(server)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if answers(server.socket):
-                return str(server.socket)
-            if not _locked(server.lock):  # it died before it was ready: see its log
-                return None
-            time.sleep(0.02)
+        return _answering(server, wait)
     except OSError:
         return None
+
+
+def check_address(wait: float = STARTING_WAIT) -> str | None:
+    """The socket of this setup's server for a command's own workload check (`warm_call`):
+    the server's when it answers, or once a server an earlier command started does (waited
+    for, at most `wait` seconds: its imports are under way, so waiting costs less than
+    importing torch beside them). None where none runs, or this process started it."""
+    server = warm_server()
+    if server is None:
+        return None
+    try:
+        if answers(server.socket):
+            return str(server.socket)
+        if _started or not _locked(server.lock):
+            return None
+        return _answering(server, wait)
+    except OSError:
+        return None
+
+
+def _answering(server: WarmServer, wait: float) -> str | None:
+    """The server's socket once it answers, within `wait` seconds; None when its starting
+    process died first (its log says why) or it took longer."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if answers(server.socket):
+            return str(server.socket)
+        if not _locked(server.lock):
+            return None
+        time.sleep(0.02)
     return None
 
 

@@ -10,9 +10,11 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,3 +206,73 @@ def test_a_server_that_does_not_fork_is_given_up_for_one_of_the_pools_own(
         assert all(p.is_alive() and parent_of(p.pid) != server for p in workers)
     finally:
         pool.close()
+
+
+def add_in_new_process(path: Path, spec: Path, env: dict[str, str]) -> tuple[int, str, str, bool]:
+    """`tunebook experiment add PATH SPEC` in a fresh interpreter: its exit code, output,
+    errors, and whether torch was imported in that process."""
+    code = (
+        "import sys\n"
+        "from tunebook.tui.cli import main\n"
+        f"code = main(['experiment', 'add', {str(path)!r}, {str(spec)!r}])\n"
+        "print('torch' in sys.modules, file=sys.stderr)\n"
+        "sys.exit(code)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+        cwd=spec.parent,
+    )
+    *errors, torch_imported = run.stderr.splitlines()
+    return run.returncode, run.stdout, "\n".join(errors), torch_imported == "True"
+
+
+def stored(path: Path) -> list[tuple[Any, ...]]:
+    """Every experiment and study as stored, without ids and times."""
+    with Session.open(path, read_only=True) as session:
+        return [(e.name, e.goal, e.max_train_steps, e.design) for e in session.experiments()] + [
+            (
+                s.name,
+                s.search_space,
+                s.algorithm,
+                s.budget,
+                s.seed,
+                s.objective_metric,
+                s.objective_mode,
+                s.fixed,
+            )
+            for e in session.experiments()
+            for s in session.studies(e.id)
+        ]
+
+
+def test_experiment_add_checks_in_the_ready_server_and_stores_what_a_check_here_does(
+    tmp_path: Path, warm_dir: Path
+) -> None:
+    """With a server ready, `experiment add` runs its workload check in a process the
+    server forks, and never imports torch itself; what it stores, prints and refuses is
+    what the same command stores, prints and refuses with the check in its own process
+    (the warm server off)."""
+    for name in ("warm", "here"):
+        created = cli("new", tmp_path / f"{name}.tunebook", "-w", TINY_REF, env=settings(warm_dir))
+        assert created.returncode == 0, created.stderr
+    socket = wait_for(lambda: next(warm_dir.glob("*.sock"), None), 60, "the server's socket")
+    wait_for(lambda: warm_client.answers(socket), 60, "the server to answer")
+    good, bad = tmp_path / "lr.toml", tmp_path / "bad.toml"
+    good.write_text(spec_text(name="lr", trials=2, steps=5))
+    bad.write_text(spec_text(name="bad", fixed={"no_such_knob": 1}))
+    off = {**settings(warm_dir), warm_client.IDLE_ENV: "0"}
+    outcomes = {}
+    for name, env in (("warm", settings(warm_dir)), ("here", off)):
+        path = tmp_path / f"{name}.tunebook"
+        outcomes[name] = (add_in_new_process(path, good, env), add_in_new_process(path, bad, env))
+    (added, refused), (added_here, refused_here) = outcomes["warm"], outcomes["here"]
+    assert added[0] == 0 and not added[3], added  # stored, and torch never imported
+    assert added_here[0] == 0 and added_here[3]  # the check imported torch here
+    assert added[1].replace("warm.tunebook", "here.tunebook") == added_here[1]
+    assert stored(tmp_path / "warm.tunebook") == stored(tmp_path / "here.tunebook")
+    assert refused[:3] == refused_here[:3]  # exit 2 and the same one sentence
+    assert refused[0] == 2 and "no_such_knob" in refused[2] and not refused[3]
