@@ -4,12 +4,14 @@ up) does not spend a second and more importing torch for a check that takes mill
 
 `call_warm(fn, *args)` returns ``fn(*args)`` computed there, or raises the `TunebookError`
 it raised (the same class and sentence). `fn` runs in this process instead, as it would
-without a server, where torch is imported here already (nothing to save), the main script
-cannot be run again (read from stdin), no server answers (or one an earlier command
-started does not within seconds: `warm_client.check_address`), the forked process cannot
-be had or dies, or its result cannot travel back: the answer is the same either way, only
-its time differs. The forked process takes this command's folder, import path and
-environment, and writes to its standard output and error.
+without a server, where that saves nothing or could not work: torch is imported here
+already; Python's standard output or error is redirected (the app's: the forked process
+writes to this process's file descriptors, bypassing it); the main script cannot be run
+again (read from stdin); no server answers, nor one an earlier command started within
+seconds (`warm_client.check_address`); or the forked process cannot be had, dies, or its
+result cannot travel back. The answer is the same either way, only its time differs. The
+forked process takes this command's folder, import path and environment, and writes to
+its standard output and error.
 """
 
 from __future__ import annotations
@@ -31,13 +33,7 @@ T = TypeVar("T")
 def call_warm(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)``, computed in a process forked by this setup's ready warm server, or
     here where there is none (see the module's docstring). `fn` and `args` must pickle."""
-    try:
-        check_main_script()
-    except BadInput:  # the process could not start: `fn` runs here, as without a server
-        return fn(*args)
-    if "torch" in sys.modules:
-        return fn(*args)
-    address = warm_client.check_address()
+    address = None if _stays_here() else warm_client.check_address()
     if address is None:
         return fn(*args)
     sys.stdout.flush()  # what this command printed comes before what the check prints
@@ -69,6 +65,19 @@ def call_warm(fn: Callable[..., T], *args: Any) -> T:
         error.__dict__.update(attributes)
         raise error
     return value
+
+
+def _stays_here() -> bool:
+    """Whether the check runs in this process whatever the server (the module's docstring)."""
+    if "torch" in sys.modules:
+        return True
+    if sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__:
+        return True
+    try:
+        check_main_script()
+    except BadInput:
+        return True
+    return False
 
 
 def _answer(send: Any, side: RunnerSide, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:

@@ -276,3 +276,34 @@ def test_experiment_add_checks_in_the_ready_server_and_stores_what_a_check_here_
     assert stored(tmp_path / "warm.tunebook") == stored(tmp_path / "here.tunebook")
     assert refused[:3] == refused_here[:3]  # exit 2 and the same one sentence
     assert refused[0] == 2 and "no_such_knob" in refused[2] and not refused[3]
+
+
+def test_a_check_under_redirected_output_runs_in_its_own_process(
+    tmp_path: Path, warm_dir: Path
+) -> None:
+    """Where Python's output is redirected (the app's, a script's capture), the check is not
+    sent to the server, whose process would write past the redirection: what the workload
+    prints while it is checked lands where the caller's own prints do."""
+    created = cli("new", tmp_path / "first.tunebook", "-w", TINY_REF, env=settings(warm_dir))
+    assert created.returncode == 0, created.stderr
+    socket = wait_for(lambda: next(warm_dir.glob("*.sock"), None), 60, "the server's socket")
+    wait_for(lambda: warm_client.answers(socket), 60, "the server to answer")
+    code = (
+        "import contextlib, io, sys\n"
+        "from tunebook.core import api\n"
+        "caught = io.StringIO()\n"
+        "with contextlib.redirect_stdout(caught), contextlib.redirect_stderr(caught):\n"
+        f"    api.create_session({str(tmp_path / 's.tunebook')!r}, {TINY_REF!r},\n"
+        "                       {'say': 'hello from splits'})\n"
+        "print('torch' in sys.modules, 'hello from splits' in caught.getvalue())"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **settings(warm_dir)},
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "True"]  # checked here, its print caught
+    assert "hello from splits" not in run.stderr
